@@ -1,0 +1,236 @@
+// Package sshexec runs commands on labfleet nodes over SSH (golang.org/x/crypto/ssh).
+// It pins each node's host key, retries the dial with backoff while sshd is still coming
+// up, keeps the connection alive, bounds every command with a context, and returns errors
+// that carry the node, the command, its exit code and its stderr.
+package sshexec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Target is one node's sshd and how to log in to it.
+type Target struct {
+	Node    string // for errors: the node name
+	Addr    string // host:port
+	User    string
+	Signer  ssh.Signer
+	HostKey ssh.PublicKey // pinned: any other key is refused
+}
+
+// Options tune dialing and liveness. The zero value gets DefaultOptions.
+type Options struct {
+	AttemptTimeout    time.Duration // one TCP connect plus SSH handshake
+	RetryFor          time.Duration // keep retrying a failed dial this long
+	MaxBackoff        time.Duration
+	KeepaliveInterval time.Duration
+	KeepaliveMisses   int // close the connection after this many unanswered keepalives
+}
+
+// DefaultOptions suit containers that were just started: sshd answers within seconds,
+// dockerd may take a while longer.
+var DefaultOptions = Options{
+	AttemptTimeout:    10 * time.Second,
+	RetryFor:          90 * time.Second,
+	MaxBackoff:        3 * time.Second,
+	KeepaliveInterval: 10 * time.Second,
+	KeepaliveMisses:   3,
+}
+
+// ErrHostKeyMismatch means the node presented a host key other than the pinned one:
+// something else answers on that port. It is never retried.
+var ErrHostKeyMismatch = errors.New("host key mismatch")
+
+// Client is an open SSH connection to one node.
+type Client struct {
+	target Target
+	conn   *ssh.Client
+	stop   chan struct{}
+}
+
+// Dial connects to t, retrying transient failures (refused connections, resets, a sshd
+// that is not ready) with exponential backoff until opts.RetryFor or ctx ends.
+func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
+	if opts == (Options{}) {
+		opts = DefaultOptions
+	}
+	config := &ssh.ClientConfig{
+		User: t.User,
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(t.Signer)},
+		// Offer only the pinned key's algorithm, or the server may present another of its
+		// keys and a correct host would look like a mismatch (golang/go#29286).
+		HostKeyAlgorithms: []string{t.HostKey.Type()},
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			if !bytes.Equal(key.Marshal(), t.HostKey.Marshal()) {
+				return fmt.Errorf("%w: got %s, want %s", ErrHostKeyMismatch, ssh.FingerprintSHA256(key), ssh.FingerprintSHA256(t.HostKey))
+			}
+			return nil
+		},
+	}
+	deadline := time.Now().Add(opts.RetryFor)
+	backoff := 200 * time.Millisecond
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		conn, err := dialOnce(ctx, t.Addr, config, opts.AttemptTimeout)
+		if err == nil {
+			c := &Client{target: t, conn: conn, stop: make(chan struct{})}
+			go c.keepalive(opts.KeepaliveInterval, opts.KeepaliveMisses)
+			return c, nil
+		}
+		lastErr = err
+		if errors.Is(err, ErrHostKeyMismatch) {
+			return nil, fmt.Errorf("node %s: ssh %s: %w", t.Node, t.Addr, err)
+		}
+		if time.Now().Add(backoff).After(deadline) {
+			return nil, fmt.Errorf("node %s: ssh %s: still failing after %d attempts over %s: %w", t.Node, t.Addr, attempt, opts.RetryFor, lastErr)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("node %s: ssh %s: %w (last error: %v)", t.Node, t.Addr, ctx.Err(), lastErr)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, opts.MaxBackoff)
+	}
+}
+
+// dialOnce bounds the handshake too: ClientConfig.Timeout covers only the TCP connect.
+func dialOnce(ctx context.Context, addr string, config *ssh.ClientConfig, timeout time.Duration) (*ssh.Client, error) {
+	d := net.Dialer{Timeout: timeout}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	_ = raw.SetDeadline(time.Now().Add(timeout))
+	c, chans, reqs, err := ssh.NewClientConn(raw, addr, config)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	_ = raw.SetDeadline(time.Time{})
+	return ssh.NewClient(c, chans, reqs), nil
+}
+
+func (c *Client) keepalive(every time.Duration, maxMisses int) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	misses := 0
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-tick.C:
+		}
+		reply := make(chan error, 1)
+		go func() {
+			_, _, err := c.conn.SendRequest("keepalive@labfleet", true, nil)
+			reply <- err
+		}()
+		select {
+		case err := <-reply:
+			if err != nil {
+				misses = maxMisses // the connection is gone
+			} else {
+				misses = 0
+			}
+		case <-time.After(every):
+			misses++
+		case <-c.stop:
+			return
+		}
+		if misses >= maxMisses {
+			c.conn.Close() // unblocks every running command with an error
+			return
+		}
+	}
+}
+
+// Close ends the connection.
+func (c *Client) Close() error {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	return c.conn.Close()
+}
+
+// Node is the name of the node this client talks to.
+func (c *Client) Node() string { return c.target.Node }
+
+// Run runs cmd in the login user's shell and returns its stdout. A non-zero exit, a lost
+// connection or an expired ctx returns a *CommandError.
+func (c *Client) Run(ctx context.Context, cmd string) (string, error) {
+	return c.RunWithInput(ctx, cmd, nil)
+}
+
+// RunWithInput is Run with stdin streamed from in (for example an image for `docker load`).
+func (c *Client) RunWithInput(ctx context.Context, cmd string, in io.Reader) (string, error) {
+	sess, err := c.conn.NewSession()
+	if err != nil {
+		return "", &CommandError{Node: c.target.Node, Cmd: cmd, ExitCode: -1, Err: err}
+	}
+	defer sess.Close()
+	var stdout, stderr bytes.Buffer
+	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, in
+
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(cmd) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = sess.Signal(ssh.SIGKILL)
+		sess.Close()
+		err = ctx.Err()
+	}
+	if err == nil {
+		return stdout.String(), nil
+	}
+	ce := &CommandError{Node: c.target.Node, Cmd: cmd, ExitCode: -1, Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+	var exit *ssh.ExitError
+	if errors.As(err, &exit) {
+		ce.ExitCode = exit.ExitStatus()
+		ce.Err = nil
+	}
+	return stdout.String(), ce
+}
+
+// CommandError is a command that failed on a node, with everything needed to see why.
+type CommandError struct {
+	Node     string
+	Cmd      string
+	ExitCode int // -1 when the command did not exit normally (connection lost, timeout)
+	Stdout   string
+	Stderr   string
+	Err      error // the transport error, if it never exited
+}
+
+func (e *CommandError) Error() string {
+	msg := fmt.Sprintf("node %s: `%s`", e.Node, e.Cmd)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	} else {
+		msg += fmt.Sprintf(": exit code %d", e.ExitCode)
+	}
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		msg += ": " + lastLines(s, 5)
+	}
+	return msg
+}
+
+func (e *CommandError) Unwrap() error { return e.Err }
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

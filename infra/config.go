@@ -1,0 +1,80 @@
+package infra
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/labfleet/labfleet/infra/plan"
+)
+
+// LoadConfig reads the cohort's labfleet:* keys. Pulumi fills in the defaults declared in
+// Pulumi.yaml; plan.Defaults covers a key that is missing anyway (an older Pulumi.yaml).
+// It returns the configuration and the key seed, or an error naming the bad key.
+func LoadConfig(ctx *pulumi.Context) (plan.Config, string, error) {
+	cfg := plan.Defaults(ctx.Stack())
+	r := configReader{ctx: ctx}
+	r.int("teams", &cfg.Teams)
+	r.strings("teamNames", &cfg.TeamNames)
+	r.int("managers", &cfg.Managers)
+	r.int("workers", &cfg.Workers)
+	r.string("nodeMemory", &cfg.NodeMemory)
+	r.string("nodeCpus", &cfg.NodeCPUs)
+	r.string("sshAddress", &cfg.SSHAddress)
+	r.string("publicHost", &cfg.PublicHost)
+	r.int("sshPortBase", &cfg.SSHPortBase)
+	r.string("addressPool", &cfg.AddressPool)
+	r.string("nodeImage", &cfg.NodeImage)
+	r.string("privilege", &cfg.Privilege)
+	if r.err != nil {
+		return plan.Config{}, "", r.err
+	}
+	seedKey := plan.Namespace + ":keySeed"
+	seed, _ := ctx.GetConfig(seedKey)
+	if seed != "" && !ctx.IsConfigSecret(seedKey) {
+		ctx.Log.Warn(seedKey+" is stored in plain text in Pulumi."+ctx.Stack()+".yaml: set it again with --secret", nil)
+	}
+	return cfg, seed, nil
+}
+
+type configReader struct {
+	ctx *pulumi.Context
+	err error
+}
+
+func (r *configReader) raw(key string) (string, bool) {
+	v, ok := r.ctx.GetConfig(plan.Namespace + ":" + key)
+	return v, ok && r.err == nil
+}
+
+func (r *configReader) string(key string, dst *string) {
+	if v, ok := r.raw(key); ok {
+		*dst = v
+	}
+}
+
+func (r *configReader) int(key string, dst *int) {
+	v, ok := r.raw(key)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.err = fmt.Errorf("%s:%s: %q is not a whole number: pulumi config set %s:%s <number>", plan.Namespace, key, v, plan.Namespace, key)
+		return
+	}
+	*dst = n
+}
+
+func (r *configReader) strings(key string, dst *[]string) {
+	v, ok := r.raw(key)
+	if !ok || v == "" {
+		return
+	}
+	if err := json.Unmarshal([]byte(v), dst); err != nil {
+		r.err = fmt.Errorf("%s:%s: %s is not a list of names: write it in Pulumi.%s.yaml as a YAML list, or pulumi config set --path '%s:%s[0]' red",
+			plan.Namespace, key, v, r.ctx.Stack(), plan.Namespace, key)
+	}
+}

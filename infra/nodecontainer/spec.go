@@ -1,0 +1,124 @@
+// Package nodecontainer is the one definition of a labfleet node container. The Pulumi
+// program renders it into docker.ContainerArgs, and the integration tests render it into
+// `docker create` arguments, so the tests start exactly the containers `pulumi up` does.
+package nodecontainer
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/infra/plan"
+)
+
+// Paths inside the node where labfleet puts the SSH keys (see infra/nodeimage).
+const (
+	HostKeyPath        = "/etc/labfleet/ssh_host_ed25519_key"
+	AuthorizedKeysPath = "/etc/labfleet/authorized_keys"
+	DockerDataPath     = "/var/lib/docker"
+)
+
+// Spec is everything about one node container, as plain values.
+type Spec struct {
+	Name         string
+	Hostname     string
+	Image        string
+	Network      string
+	IP           string
+	Privileged   bool
+	CapAdd       []string
+	CapDrop      []string
+	SecurityOpts []string
+	Tmpfs        map[string]string
+	Volume       string // named volume mounted at DockerDataPath
+	PublishIP    string
+	PublishPort  int // host port for the node's sshd
+	MemoryMB     int
+	CPUs         string
+	Labels       map[string]string
+	Restart      string
+	StopGrace    int // seconds dockerd inside gets to stop its containers
+	Uploads      []Upload
+}
+
+// Upload is a file copied into the container before it starts.
+type Upload struct {
+	Path    string
+	Content string
+	Mode    string // octal, e.g. "0600"
+	Secret  bool
+}
+
+// For returns the spec of node n of team t.
+func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Keys) Spec {
+	s := Spec{
+		Name:        n.ContainerName,
+		Hostname:    n.Name,
+		Image:       image,
+		Network:     t.NetworkName,
+		IP:          n.IP.String(),
+		Tmpfs:       map[string]string{"/run": "rw,exec,nosuid,nodev,size=64m", "/tmp": "rw,exec,nosuid,nodev"},
+		Volume:      n.VolumeName,
+		PublishIP:   p.SSHAddress,
+		PublishPort: n.SSHPort,
+		MemoryMB:    p.NodeMemoryMB,
+		CPUs:        p.NodeCPUs,
+		Labels:      p.Labels(t.Name, &n),
+		Restart:     "unless-stopped",
+		StopGrace:   20,
+		Uploads: []Upload{
+			{Path: HostKeyPath, Content: keys.Host(n.Name).PrivateKeyPEM(n.Name), Mode: "0600", Secret: true},
+			{Path: AuthorizedKeysPath, Content: keys.Student(t.Name).AuthorizedKey(p.SSHUser + "@" + t.Name), Mode: "0644"},
+		},
+	}
+	switch p.Privilege {
+	case plan.PrivilegePrivileged:
+		s.Privileged = true
+	case plan.PrivilegeReduced:
+		// Everything --privileged grants that a nested dockerd needs, minus CAP_SYS_RESOURCE,
+		// which some hosts' capability bounding sets lack (docker then refuses to start).
+		s.CapAdd = []string{"ALL"}
+		s.CapDrop = []string{"SYS_RESOURCE"}
+		s.SecurityOpts = []string{"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"}
+	}
+	return s
+}
+
+// DockerCreateArgs renders the spec as `docker create` arguments. Uploads are not part of
+// them: copy them with `docker cp` before `docker start`, as the Pulumi provider does.
+func (s Spec) DockerCreateArgs() []string {
+	args := []string{
+		"--name", s.Name,
+		"--hostname", s.Hostname,
+		"--network", s.Network,
+		"--ip", s.IP,
+		"--mount", fmt.Sprintf("type=volume,source=%s,target=%s", s.Volume, DockerDataPath),
+		"--publish", fmt.Sprintf("%s:%d:22/tcp", s.PublishIP, s.PublishPort),
+		"--memory", strconv.Itoa(s.MemoryMB) + "m",
+		"--memory-swap", strconv.Itoa(s.MemoryMB) + "m",
+		"--cpus", s.CPUs,
+		"--restart", s.Restart,
+		"--stop-timeout", strconv.Itoa(s.StopGrace),
+	}
+	if s.Privileged {
+		args = append(args, "--privileged")
+	}
+	for _, c := range s.CapAdd {
+		args = append(args, "--cap-add", c)
+	}
+	for _, c := range s.CapDrop {
+		args = append(args, "--cap-drop", c)
+	}
+	for _, o := range s.SecurityOpts {
+		args = append(args, "--security-opt", o)
+	}
+	for _, path := range slices.Sorted(maps.Keys(s.Tmpfs)) {
+		args = append(args, "--tmpfs", path+":"+s.Tmpfs[path])
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
+		args = append(args, "--label", k+"="+s.Labels[k])
+	}
+	return append(args, s.Image)
+}

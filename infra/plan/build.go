@@ -1,0 +1,273 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var (
+	cohortPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,29}$`)
+	teamNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	imageRefPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@-]*[a-z0-9]$|^[a-z0-9]$`)
+	memoryPattern   = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)i?b?$`)
+)
+
+// Build validates cfg and lays out the cohort. It reports every problem at once, each
+// naming its config key and how to fix it, so an instructor fixes the file in one pass.
+func Build(cfg Config) (*Plan, error) {
+	v := &validator{}
+	p := &Plan{Cohort: cfg.Cohort, SSHUser: SSHUser}
+
+	if !cohortPattern.MatchString(cfg.Cohort) {
+		v.fail("stack name", "%q cannot prefix Docker names: use 1-30 lowercase letters, digits and '-', starting with a letter or digit (pulumi stack rename <name>)", cfg.Cohort)
+	}
+	names := v.teamNames(cfg)
+	v.nodeCounts(cfg)
+	p.NodeMemoryMB = v.memoryMB(cfg.NodeMemory)
+	p.NodeCPUs = v.cpus(cfg.NodeCPUs)
+	p.Privilege = v.privilege(cfg.Privilege)
+	p.Image = v.image(cfg)
+	p.SSHAddress, p.PublicHost = v.addresses(cfg)
+	subnets := v.subnets(cfg.AddressPool, len(names))
+	v.portRange(cfg.SSHPortBase, len(names))
+
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	for i, name := range names {
+		p.Teams = append(p.Teams, layoutTeam(p.Cohort, name, i, subnets[i], cfg.Managers, cfg.Workers, cfg.SSHPortBase))
+	}
+	if cfg.Managers%2 == 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf(
+			"labfleet:managers is %d: an even number of managers tolerates no more failures than %d; prefer an odd number",
+			cfg.Managers, cfg.Managers-1))
+	}
+	return p, nil
+}
+
+func layoutTeam(cohort, name string, index int, subnet netip.Prefix, managers, workers, portBase int) Team {
+	t := Team{
+		Name:        name,
+		Index:       index,
+		NetworkName: cohort + "-" + name,
+		Subnet:      subnet,
+		Gateway:     subnet.Addr().Next(),
+	}
+	add := func(role Role, count int, letter string) {
+		for k := 1; k <= count; k++ {
+			i := len(t.Nodes)
+			n := Node{
+				Name:    fmt.Sprintf("%s-%s%d", name, letter, k),
+				Team:    name,
+				Role:    role,
+				Index:   i,
+				IP:      nthAddr(subnet.Addr(), FirstNodeHost+i),
+				SSHPort: portBase + index*NodeSlotsPerTeam + i,
+			}
+			n.ContainerName = cohort + "-" + n.Name
+			n.VolumeName = n.ContainerName + "-docker"
+			t.Nodes = append(t.Nodes, n)
+		}
+	}
+	add(Manager, managers, "m")
+	add(Worker, workers, "w")
+	return t
+}
+
+func nthAddr(a netip.Addr, n int) netip.Addr {
+	b := a.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v += uint32(n)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// validator collects every configuration problem.
+type validator struct{ problems []string }
+
+func (v *validator) fail(key, format string, args ...any) {
+	if key != "stack name" {
+		key = Namespace + ":" + key
+	}
+	v.problems = append(v.problems, key+": "+fmt.Sprintf(format, args...))
+}
+
+func (v *validator) err() error {
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return errors.New("invalid cohort configuration:\n  - " + strings.Join(v.problems, "\n  - "))
+}
+
+func (v *validator) teamNames(cfg Config) []string {
+	if len(cfg.TeamNames) == 0 {
+		switch {
+		case cfg.Teams < 1:
+			v.fail("teams", "must be at least 1 (got %d): pulumi config set labfleet:teams 2", cfg.Teams)
+			return nil
+		case cfg.Teams > MaxTeams:
+			v.fail("teams", "%d is more than labfleet supports on one stack (%d): split the cohort into several stacks", cfg.Teams, MaxTeams)
+			return nil
+		}
+		names := make([]string, cfg.Teams)
+		for i := range names {
+			names[i] = fmt.Sprintf("team%d", i+1)
+		}
+		return names
+	}
+	if cfg.Teams != len(cfg.TeamNames) {
+		v.fail("teams", "is %d but labfleet:teamNames lists %d names: set labfleet:teams to %d, or change the list",
+			cfg.Teams, len(cfg.TeamNames), len(cfg.TeamNames))
+	}
+	if len(cfg.TeamNames) > MaxTeams {
+		v.fail("teamNames", "lists %d teams, more than labfleet supports on one stack (%d): split the cohort into several stacks", len(cfg.TeamNames), MaxTeams)
+		return nil
+	}
+	seen := map[string]bool{}
+	ok := true
+	for _, n := range cfg.TeamNames {
+		if !teamNamePattern.MatchString(n) || strings.HasSuffix(n, "-") {
+			v.fail("teamNames", "%q is not a valid team name: use 1-20 lowercase letters, digits and '-', starting with a letter (it becomes part of hostnames)", n)
+			ok = false
+		}
+		if seen[n] {
+			v.fail("teamNames", "%q is listed twice: team names must be unique", n)
+			ok = false
+		}
+		seen[n] = true
+	}
+	if !ok {
+		return nil
+	}
+	return cfg.TeamNames
+}
+
+func (v *validator) nodeCounts(cfg Config) {
+	if cfg.Managers < 1 {
+		v.fail("managers", "must be at least 1 (got %d): a swarm needs a manager", cfg.Managers)
+	}
+	if cfg.Workers < 0 {
+		v.fail("workers", "cannot be negative (got %d): use 0 for a managers-only swarm", cfg.Workers)
+	}
+	if cfg.Managers > 0 && cfg.Workers >= 0 && cfg.Managers+cfg.Workers > NodeSlotsPerTeam {
+		v.fail("workers", "managers+workers is %d, but a team owns a block of %d SSH ports, so it can have at most that many nodes (more would collide with the next team's ports): lower labfleet:managers or labfleet:workers",
+			cfg.Managers+cfg.Workers, NodeSlotsPerTeam)
+	}
+}
+
+// memoryMB parses sizes such as "1g", "768m", "1.5G" or "2GiB" into megabytes.
+func (v *validator) memoryMB(s string) int {
+	m := memoryPattern.FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
+	if m == nil {
+		v.fail("nodeMemory", "%q is not a memory size: write a number with a unit, e.g. 1g or 768m", s)
+		return 0
+	}
+	n, _ := strconv.ParseFloat(m[1], 64)
+	scale := map[string]float64{"": 1.0 / (1 << 20), "k": 1.0 / 1024, "m": 1, "g": 1024, "t": 1 << 20}[m[2]]
+	mb := int(n * scale)
+	if mb < MinNodeMemoryMB {
+		v.fail("nodeMemory", "%q is below the %dm a node needs for dockerd, sshd and a lab container: use e.g. 1g", s, MinNodeMemoryMB)
+		return 0
+	}
+	if mb > 1<<20 {
+		v.fail("nodeMemory", "%q is more than a terabyte per node: use e.g. 1g", s)
+		return 0
+	}
+	return mb
+}
+
+func (v *validator) cpus(s string) string {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || f <= 0 || f > 256 {
+		v.fail("nodeCpus", "%q is not a CPU limit: use a positive number of CPUs such as 1 or 0.5", s)
+		return ""
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+func (v *validator) privilege(s string) Privilege {
+	switch Privilege(s) {
+	case PrivilegePrivileged, PrivilegeReduced:
+		return Privilege(s)
+	}
+	v.fail("privilege", "%q is not a privilege mode: use %q (hosts that allow --privileged) or %q (hosts that refuse it)",
+		s, PrivilegePrivileged, PrivilegeReduced)
+	return ""
+}
+
+func (v *validator) image(cfg Config) Image {
+	if cfg.NodeImage == "" {
+		return Image{Ref: DefaultImageRef(cfg.Cohort), Build: true}
+	}
+	if !imageRefPattern.MatchString(cfg.NodeImage) {
+		v.fail("nodeImage", "%q is not an image reference: use e.g. myorg/labfleet-node:1.0, or leave it empty to build labfleet's own image", cfg.NodeImage)
+	}
+	return Image{Ref: cfg.NodeImage}
+}
+
+func (v *validator) addresses(cfg Config) (bind, public string) {
+	a, err := netip.ParseAddr(cfg.SSHAddress)
+	if err != nil || !a.Is4() {
+		v.fail("sshAddress", "%q is not an IPv4 address: use 127.0.0.1 (this machine only) or 0.0.0.0 / the host's LAN address (students' laptops)", cfg.SSHAddress)
+		return "", ""
+	}
+	public = cfg.PublicHost
+	if public == "" {
+		public = a.String()
+		if a.IsUnspecified() {
+			public = "127.0.0.1"
+		}
+	} else if strings.ContainsAny(public, " /:@") {
+		v.fail("publicHost", "%q is not a host name or address: use the name or IP students type, e.g. lab.example.org", public)
+	}
+	return a.String(), public
+}
+
+func (v *validator) subnets(pool string, teams int) []netip.Prefix {
+	p, err := netip.ParsePrefix(pool)
+	if err != nil || !p.Addr().Is4() {
+		v.fail("addressPool", "%q is not an IPv4 CIDR: use e.g. 172.30.0.0/16", pool)
+		return nil
+	}
+	if p.Masked() != p {
+		v.fail("addressPool", "%q has host bits set: use %s", pool, p.Masked())
+		return nil
+	}
+	if p.Bits() > TeamPrefixBits {
+		v.fail("addressPool", "%q is smaller than one team subnet (/%d): use e.g. 172.30.0.0/16", pool, TeamPrefixBits)
+		return nil
+	}
+	capacity := 1 << (TeamPrefixBits - p.Bits())
+	if teams > capacity {
+		v.fail("addressPool", "%q holds %d team subnets (/%d) but the cohort has %d teams: use a larger pool, e.g. /%d",
+			pool, capacity, TeamPrefixBits, teams, bitsFor(teams))
+		return nil
+	}
+	out := make([]netip.Prefix, teams)
+	for i := range out {
+		out[i] = netip.PrefixFrom(nthAddr(p.Addr(), i<<(32-TeamPrefixBits)), TeamPrefixBits)
+	}
+	return out
+}
+
+func bitsFor(teams int) int {
+	bits := TeamPrefixBits
+	for 1<<(TeamPrefixBits-bits) < teams {
+		bits--
+	}
+	return bits
+}
+
+func (v *validator) portRange(base, teams int) {
+	if base < 1024 {
+		v.fail("sshPortBase", "%d is a privileged port range that may clash with the host's own services: use 1024 or above, e.g. 2200", base)
+		return
+	}
+	last := base + teams*NodeSlotsPerTeam - 1
+	if last > 65535 {
+		v.fail("sshPortBase", "%d with %d teams needs ports %d-%d (%d per team), past 65535: lower labfleet:sshPortBase", base, teams, base, last, NodeSlotsPerTeam)
+	}
+}

@@ -1,0 +1,235 @@
+package plan
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestBuildDefaultCohort(t *testing.T) {
+	p, err := Build(Defaults("dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Teams) != 2 {
+		t.Fatalf("teams = %d, want 2", len(p.Teams))
+	}
+	want := []struct {
+		name, container, volume, ip string
+		role                        Role
+		port                        int
+	}{
+		{"team1-m1", "dev-team1-m1", "dev-team1-m1-docker", "172.30.0.10", Manager, 2200},
+		{"team1-w1", "dev-team1-w1", "dev-team1-w1-docker", "172.30.0.11", Worker, 2201},
+		{"team1-w2", "dev-team1-w2", "dev-team1-w2-docker", "172.30.0.12", Worker, 2202},
+		{"team2-m1", "dev-team2-m1", "dev-team2-m1-docker", "172.30.1.10", Manager, 2210},
+		{"team2-w1", "dev-team2-w1", "dev-team2-w1-docker", "172.30.1.11", Worker, 2211},
+		{"team2-w2", "dev-team2-w2", "dev-team2-w2-docker", "172.30.1.12", Worker, 2212},
+	}
+	var got []Node
+	for _, tm := range p.Teams {
+		got = append(got, tm.Nodes...)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("nodes = %d, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Name != w.name || g.ContainerName != w.container || g.VolumeName != w.volume ||
+			g.IP.String() != w.ip || g.Role != w.role || g.SSHPort != w.port {
+			t.Errorf("node %d = %+v, want %+v", i, g, w)
+		}
+	}
+	t2 := p.Teams[1]
+	if t2.NetworkName != "dev-team2" || t2.Subnet.String() != "172.30.1.0/24" || t2.Gateway.String() != "172.30.1.1" {
+		t.Errorf("team2 network = %s %s %s", t2.NetworkName, t2.Subnet, t2.Gateway)
+	}
+	if p.Image != (Image{Ref: "dev-node:latest", Build: true}) {
+		t.Errorf("image = %+v", p.Image)
+	}
+	if p.NodeMemoryMB != 1024 || p.NodeCPUs != "1" || p.Privilege != PrivilegeReduced {
+		t.Errorf("limits = %d MB, %s CPUs, %s", p.NodeMemoryMB, p.NodeCPUs, p.Privilege)
+	}
+	if p.SSHTarget(got[4]) != "127.0.0.1:2211" {
+		t.Errorf("ssh target = %s", p.SSHTarget(got[4]))
+	}
+	if len(p.Warnings) != 0 {
+		t.Errorf("warnings = %v", p.Warnings)
+	}
+	if m := t2.Managers(); len(m) != 1 || m[0].Name != "team2-m1" {
+		t.Errorf("managers = %v", m)
+	}
+	if w := t2.Workers(); len(w) != 2 || w[1].Name != "team2-w2" {
+		t.Errorf("workers = %v", w)
+	}
+}
+
+// Growing one team must not move another team's ports or addresses: those are
+// replace-on-change properties of the node containers.
+func TestLayoutIsStableWhenATeamGrows(t *testing.T) {
+	small, err := Build(Defaults("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Defaults("c")
+	cfg.Teams = 3
+	cfg.Workers = 3
+	big, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ti, tm := range small.Teams {
+		for ni, n := range tm.Nodes {
+			b := big.Teams[ti].Nodes[ni]
+			if b.IP != n.IP || b.SSHPort != n.SSHPort || b.Name != n.Name {
+				t.Errorf("%s moved: %s:%d -> %s:%d", n.Name, n.IP, n.SSHPort, b.IP, b.SSHPort)
+			}
+		}
+	}
+}
+
+func TestBuildNamedTeamsAndOptions(t *testing.T) {
+	cfg := Defaults("spring-26")
+	cfg.Teams = 3
+	cfg.TeamNames = []string{"red", "green", "blue-2"}
+	cfg.Managers = 2
+	cfg.Workers = 0
+	cfg.NodeMemory = "1.5G"
+	cfg.NodeCPUs = "0.50"
+	cfg.SSHAddress = "0.0.0.0"
+	cfg.AddressPool = "10.99.0.0/22"
+	cfg.NodeImage = "registry.local/labfleet/node:1.2"
+	cfg.Privilege = "privileged"
+	p, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Teams[2].Name != "blue-2" || p.Teams[2].Nodes[1].Name != "blue-2-m2" || p.Teams[2].Nodes[1].Role != Manager {
+		t.Errorf("team 3 = %+v", p.Teams[2])
+	}
+	if p.Teams[2].Subnet.String() != "10.99.2.0/24" {
+		t.Errorf("subnet = %s", p.Teams[2].Subnet)
+	}
+	if p.NodeMemoryMB != 1536 || p.NodeCPUs != "0.5" || p.Privilege != PrivilegePrivileged {
+		t.Errorf("limits = %d %s %s", p.NodeMemoryMB, p.NodeCPUs, p.Privilege)
+	}
+	if p.Image != (Image{Ref: "registry.local/labfleet/node:1.2"}) {
+		t.Errorf("image = %+v", p.Image)
+	}
+	// 0.0.0.0 binds every address; students and the bootstrap still need one to dial.
+	if p.SSHAddress != "0.0.0.0" || p.PublicHost != "127.0.0.1" {
+		t.Errorf("addresses = %s %s", p.SSHAddress, p.PublicHost)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "labfleet:managers is 2") {
+		t.Errorf("warnings = %v", p.Warnings)
+	}
+	cfg.PublicHost = "lab.example.org"
+	p, err = Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.SSHTarget(p.Teams[0].Nodes[0]); got != "lab.example.org:2200" {
+		t.Errorf("ssh target = %s", got)
+	}
+}
+
+func TestMemorySizes(t *testing.T) {
+	for in, want := range map[string]int{"1g": 1024, "768m": 768, "2GiB": 2048, "1.5g": 1536, "524288k": 512, "268435456": 256, "1 GB": 1024} {
+		cfg := Defaults("c")
+		cfg.NodeMemory = in
+		p, err := Build(cfg)
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if p.NodeMemoryMB != want {
+			t.Errorf("%q = %d MB, want %d", in, p.NodeMemoryMB, want)
+		}
+	}
+}
+
+func TestInvalidConfigs(t *testing.T) {
+	cases := []struct {
+		name   string
+		edit   func(*Config)
+		expect []string // every fragment must appear in the error
+	}{
+		{"zero teams", func(c *Config) { c.Teams = 0 }, []string{"labfleet:teams", "at least 1", "pulumi config set labfleet:teams"}},
+		{"negative teams", func(c *Config) { c.Teams = -3 }, []string{"labfleet:teams", "got -3"}},
+		{"too many teams", func(c *Config) { c.Teams = 101 }, []string{"labfleet:teams", "split the cohort"}},
+		{"names and count disagree", func(c *Config) { c.TeamNames = []string{"a", "b", "c"} }, []string{"labfleet:teams", "lists 3 names", "set labfleet:teams to 3"}},
+		{"duplicate team", func(c *Config) { c.TeamNames = []string{"red", "red"} }, []string{"labfleet:teamNames", `"red" is listed twice`}},
+		{"uppercase team", func(c *Config) { c.TeamNames = []string{"Red", "b"} }, []string{"labfleet:teamNames", `"Red" is not a valid team name`, "lowercase"}},
+		{"team with space", func(c *Config) { c.TeamNames = []string{"a b", "c"} }, []string{`"a b" is not a valid team name`}},
+		{"team starting with digit", func(c *Config) { c.TeamNames = []string{"1a", "b"} }, []string{`"1a" is not a valid team name`}},
+		{"team ending with dash", func(c *Config) { c.TeamNames = []string{"a-", "b"} }, []string{`"a-" is not a valid team name`}},
+		{"empty team name", func(c *Config) { c.TeamNames = []string{"", "b"} }, []string{`"" is not a valid team name`}},
+		{"long team name", func(c *Config) { c.TeamNames = []string{strings.Repeat("a", 21), "b"} }, []string{"not a valid team name", "1-20"}},
+		{"zero managers", func(c *Config) { c.Managers = 0 }, []string{"labfleet:managers", "at least 1"}},
+		{"negative managers", func(c *Config) { c.Managers = -1 }, []string{"labfleet:managers", "got -1"}},
+		{"negative workers", func(c *Config) { c.Workers = -2 }, []string{"labfleet:workers", "cannot be negative"}},
+		{"nodes overflow the port block", func(c *Config) { c.Managers = 3; c.Workers = 8 }, []string{"labfleet:workers", "managers+workers is 11", "collide"}},
+		{"memory without number", func(c *Config) { c.NodeMemory = "lots" }, []string{"labfleet:nodeMemory", `"lots" is not a memory size`, "1g"}},
+		{"memory negative", func(c *Config) { c.NodeMemory = "-1g" }, []string{"labfleet:nodeMemory", "not a memory size"}},
+		{"memory zero", func(c *Config) { c.NodeMemory = "0" }, []string{"labfleet:nodeMemory", "below the 256m"}},
+		{"memory tiny", func(c *Config) { c.NodeMemory = "64m" }, []string{"labfleet:nodeMemory", "below the 256m"}},
+		{"memory bytes by mistake", func(c *Config) { c.NodeMemory = "1024" }, []string{"labfleet:nodeMemory", "below"}},
+		{"memory absurd", func(c *Config) { c.NodeMemory = "5t" }, []string{"labfleet:nodeMemory", "terabyte"}},
+		{"memory unknown unit", func(c *Config) { c.NodeMemory = "1x" }, []string{"labfleet:nodeMemory", "not a memory size"}},
+		{"cpus zero", func(c *Config) { c.NodeCPUs = "0" }, []string{"labfleet:nodeCpus", "positive"}},
+		{"cpus words", func(c *Config) { c.NodeCPUs = "two" }, []string{"labfleet:nodeCpus"}},
+		{"unknown privilege", func(c *Config) { c.Privilege = "root" }, []string{"labfleet:privilege", `"root" is not a privilege mode`, "privileged", "reduced"}},
+		{"empty privilege", func(c *Config) { c.Privilege = "" }, []string{"labfleet:privilege"}},
+		{"bad image", func(c *Config) { c.NodeImage = "My Image" }, []string{"labfleet:nodeImage", "not an image reference"}},
+		{"bad ssh address", func(c *Config) { c.SSHAddress = "localhost" }, []string{"labfleet:sshAddress", "not an IPv4 address"}},
+		{"ipv6 ssh address", func(c *Config) { c.SSHAddress = "::1" }, []string{"labfleet:sshAddress"}},
+		{"bad public host", func(c *Config) { c.PublicHost = "http://lab" }, []string{"labfleet:publicHost"}},
+		{"pool not a cidr", func(c *Config) { c.AddressPool = "172.30.0.0" }, []string{"labfleet:addressPool", "not an IPv4 CIDR"}},
+		{"pool with host bits", func(c *Config) { c.AddressPool = "172.30.0.5/16" }, []string{"labfleet:addressPool", "host bits", "use 172.30.0.0/16"}},
+		{"pool smaller than a team", func(c *Config) { c.AddressPool = "172.30.0.0/25" }, []string{"labfleet:addressPool", "smaller than one team subnet"}},
+		{"pool too small for teams", func(c *Config) { c.Teams = 3; c.AddressPool = "172.30.0.0/23" }, []string{"labfleet:addressPool", "holds 2 team subnets", "3 teams", "/22"}},
+		{"ipv6 pool", func(c *Config) { c.AddressPool = "fd00::/64" }, []string{"labfleet:addressPool"}},
+		{"privileged ports", func(c *Config) { c.SSHPortBase = 22 }, []string{"labfleet:sshPortBase", "1024 or above"}},
+		{"ports overflow", func(c *Config) { c.Teams = 60; c.SSHPortBase = 65000 }, []string{"labfleet:sshPortBase", "65000-65599", "past 65535"}},
+		{"bad stack name", func(c *Config) { c.Cohort = "Spring_26" }, []string{"stack name", "pulumi stack rename"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Defaults("dev")
+			tc.edit(&cfg)
+			p, err := Build(cfg)
+			if err == nil {
+				t.Fatalf("Build accepted it: %+v", p)
+			}
+			for _, frag := range tc.expect {
+				if !strings.Contains(err.Error(), frag) {
+					t.Errorf("error lacks %q:\n%v", frag, err)
+				}
+			}
+		})
+	}
+}
+
+// A config with several problems reports all of them, so the instructor fixes it in one go.
+func TestAllProblemsReportedAtOnce(t *testing.T) {
+	cfg := Defaults("dev")
+	cfg.Teams = 0
+	cfg.NodeMemory = "x"
+	cfg.Privilege = "y"
+	cfg.AddressPool = "z"
+	_, err := Build(cfg)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, key := range []string{"labfleet:teams", "labfleet:nodeMemory", "labfleet:privilege", "labfleet:addressPool"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error lacks %s:\n%v", key, err)
+		}
+	}
+}
+
+func TestNthAddrCarries(t *testing.T) {
+	if got := nthAddr(netip.MustParseAddr("10.0.0.250"), 10); got.String() != "10.0.1.4" {
+		t.Errorf("got %s", got)
+	}
+}

@@ -1,0 +1,49 @@
+// Package plan turns a cohort's configuration into a validated plan: teams, nodes, roles,
+// subnets, addresses and published ports, as plain Go values. It does no I/O and knows
+// nothing of Pulumi, so every rule about a cohort's shape is tested here, and every bad
+// setting is refused before a single resource is registered.
+package plan
+
+// Namespace is the Pulumi config namespace of every labfleet key (labfleet:teams, ...).
+const Namespace = "labfleet"
+
+// Config is a cohort's configuration as the instructor wrote it in Pulumi.<cohort>.yaml.
+// Every field maps to one key declared in Pulumi.yaml; the defaults live there too, and
+// Defaults mirrors them for callers that do not read Pulumi config (tests, benchmarks).
+type Config struct {
+	// Cohort is the Pulumi stack name. Every Docker name starts with it, so two cohorts
+	// can share one Docker host.
+	Cohort string
+
+	Teams     int      // labfleet:teams
+	TeamNames []string // labfleet:teamNames; when set, it names the teams
+	Managers  int      // labfleet:managers, per team
+	Workers   int      // labfleet:workers, per team
+
+	NodeMemory string // labfleet:nodeMemory, e.g. "1g" or "768m"
+	NodeCPUs   string // labfleet:nodeCpus, e.g. "1" or "0.5"
+
+	SSHAddress  string // labfleet:sshAddress, the host address node SSH ports bind to
+	PublicHost  string // labfleet:publicHost, the name students type; defaults from SSHAddress
+	SSHPortBase int    // labfleet:sshPortBase
+
+	AddressPool string // labfleet:addressPool, team subnets are cut from it
+	NodeImage   string // labfleet:nodeImage; empty builds infra/nodeimage
+	Privilege   string // labfleet:privilege, "privileged" or "reduced"
+}
+
+// Defaults returns the configuration Pulumi.yaml declares as default, for the given cohort.
+func Defaults(cohort string) Config {
+	return Config{
+		Cohort:      cohort,
+		Teams:       2,
+		Managers:    1,
+		Workers:     2,
+		NodeMemory:  "1g",
+		NodeCPUs:    "1",
+		SSHAddress:  "127.0.0.1",
+		SSHPortBase: 2200,
+		AddressPool: "172.30.0.0/16",
+		Privilege:   string(PrivilegeReduced),
+	}
+}

@@ -1,0 +1,122 @@
+package plan
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+)
+
+// Role is a node's Swarm role.
+type Role string
+
+const (
+	Manager Role = "manager"
+	Worker  Role = "worker"
+)
+
+// Privilege is how node containers get the rights a nested dockerd needs.
+type Privilege string
+
+const (
+	// PrivilegePrivileged runs nodes with --privileged, as play-with-docker does.
+	PrivilegePrivileged Privilege = "privileged"
+	// PrivilegeReduced adds every capability but CAP_SYS_RESOURCE and lifts the seccomp,
+	// AppArmor and /proc masking confinement: it works on hosts whose capability bounding
+	// set refuses --privileged, and is what labfleet uses by default.
+	PrivilegeReduced Privilege = "reduced"
+)
+
+// The port and address layout. A team owns a fixed block of NodeSlotsPerTeam ports and a
+// /TeamPrefixBits subnet chosen by its position alone, so adding a worker to one team, or a
+// team at the end, never moves another team's ports or addresses (which would replace its
+// node containers and wipe the students' work).
+const (
+	NodeSlotsPerTeam = 10
+	TeamPrefixBits   = 24
+	FirstNodeHost    = 10 // node k of a team gets host number FirstNodeHost+k in the subnet
+	SSHUser          = "student"
+	MinNodeMemoryMB  = 256
+	MaxTeams         = 100
+	NodeSSHPort      = 22
+)
+
+// Plan is a validated cohort: everything labfleet will create, as plain values.
+type Plan struct {
+	Cohort       string
+	Image        Image
+	Privilege    Privilege
+	NodeMemoryMB int
+	NodeCPUs     string
+	SSHAddress   string // bind address of the published SSH ports
+	PublicHost   string // where students (and the bootstrap) reach those ports
+	SSHUser      string
+	Teams        []Team
+	// Warnings are legal but questionable choices, shown to the instructor.
+	Warnings []string
+}
+
+// Image says which node image the containers run.
+type Image struct {
+	Ref   string // the image reference containers use
+	Build bool   // true: labfleet builds Ref from its own Dockerfile
+}
+
+// Team is one team's isolated swarm: its own bridge network and nodes.
+type Team struct {
+	Name        string
+	Index       int
+	NetworkName string
+	Subnet      netip.Prefix
+	Gateway     netip.Addr
+	Nodes       []Node
+}
+
+// Node is one node container of a team.
+type Node struct {
+	Name          string // also the hostname, e.g. "team1-m1"
+	Team          string
+	Role          Role
+	Index         int // position within the team; managers come first
+	IP            netip.Addr
+	SSHPort       int // published on Plan.SSHAddress
+	ContainerName string
+	VolumeName    string // holds the node's /var/lib/docker
+}
+
+// Managers returns the team's manager nodes, in plan order.
+func (t Team) Managers() []Node { return t.withRole(Manager) }
+
+// Workers returns the team's worker nodes, in plan order.
+func (t Team) Workers() []Node { return t.withRole(Worker) }
+
+func (t Team) withRole(r Role) []Node {
+	var out []Node
+	for _, n := range t.Nodes {
+		if n.Role == r {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// SSHTarget is "host:port" where students and the bootstrap reach the node's sshd.
+func (p *Plan) SSHTarget(n Node) string {
+	return net.JoinHostPort(p.PublicHost, strconv.Itoa(n.SSHPort))
+}
+
+// Labels are the Docker labels every labfleet object of a node carries, so an instructor
+// (or a cleanup script) can find a cohort's, a team's or a node's objects with a filter.
+func (p *Plan) Labels(team string, node *Node) map[string]string {
+	l := map[string]string{
+		"labfleet.cohort": p.Cohort,
+		"labfleet.team":   team,
+	}
+	if node != nil {
+		l["labfleet.node"] = node.Name
+		l["labfleet.role"] = string(node.Role)
+	}
+	return l
+}
+
+// DefaultImageRef is the tag of the node image labfleet builds for a cohort.
+func DefaultImageRef(cohort string) string { return cohort + "-node:latest" }

@@ -1,0 +1,89 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/swarm"
+	"github.com/labfleet/labfleet/infra/plan"
+)
+
+// Program is labfleet's Pulumi program: config → validated plan → resources → swarm
+// bootstrap → stack outputs. Nothing is registered unless the whole config is valid.
+func Program(bootstrapper SwarmBootstrapper) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		cfg, seed, err := LoadConfig(ctx)
+		if err != nil {
+			return err
+		}
+		p, err := plan.Build(cfg)
+		if err != nil {
+			return err
+		}
+		keys, err := sshkeys.New(seed, p.Cohort)
+		if err != nil {
+			return err
+		}
+		for _, w := range p.Warnings {
+			ctx.Log.Warn(w, nil)
+		}
+		cohort, err := NewCohort(ctx, p, keys, bootstrapper)
+		if err != nil {
+			return err
+		}
+		exportCohort(ctx, p, keys, cohort)
+		return nil
+	}
+}
+
+// exportCohort publishes what the instructor hands out. Private keys and join tokens go
+// into separate secret outputs so the rest stays readable with `pulumi stack output`.
+func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Cohort) {
+	teams := pulumi.Map{}
+	studentKeys := pulumi.StringMap{}
+	for _, t := range c.Teams {
+		var nodes pulumi.Array
+		for _, n := range t.Plan.Nodes {
+			target := p.SSHTarget(n)
+			nodes = append(nodes, pulumi.Map{
+				"name":       pulumi.String(n.Name),
+				"role":       pulumi.String(string(n.Role)),
+				"ip":         pulumi.String(n.IP.String()),
+				"ssh":        pulumi.String(target),
+				"sshCommand": pulumi.String(fmt.Sprintf("ssh -i %s.key -p %d %s@%s", t.Plan.Name, n.SSHPort, p.SSHUser, p.PublicHost)),
+				// A known_hosts line, so students can verify the node instead of trusting on first use.
+				"knownHost": pulumi.String(knownHostsLine(p.PublicHost, n.SSHPort, keys.Host(n.Name).AuthorizedKey(""))),
+			})
+		}
+		teams[t.Plan.Name] = pulumi.Map{
+			"nodes":       nodes,
+			"sshUser":     pulumi.String(p.SSHUser),
+			"network":     pulumi.String(t.Plan.Subnet.String()),
+			"managerAddr": t.ManagerAddr,
+			"clusterId":   t.ClusterID,
+		}
+		studentKeys[t.Plan.Name] = pulumi.String(keys.Student(t.Plan.Name).PrivateKeyPEM(p.SSHUser + "@" + t.Plan.Name))
+	}
+	ctx.Export("teams", teams)
+	ctx.Export("studentKeys", pulumi.ToSecret(studentKeys))
+	ctx.Export("joinTokens", pulumi.ToSecret(c.Swarms.ApplyT(func(v any) map[string]map[string]string {
+		out := map[string]map[string]string{}
+		for team, r := range v.(map[string]swarm.Result) {
+			out[team] = map[string]string{"worker": r.WorkerToken, "manager": r.ManagerToken}
+		}
+		return out
+	})))
+}
+
+func knownHostsLine(host string, port int, authorizedKey string) string {
+	return fmt.Sprintf("[%s]:%d %s", host, port, trimNewline(authorizedKey))
+}
+
+func trimNewline(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+	}
+	return s
+}

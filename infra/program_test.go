@@ -1,0 +1,347 @@
+package infra
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+
+	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/swarm"
+	"github.com/labfleet/labfleet/infra/plan"
+)
+
+const testSeed = "an-example-seed-of-at-least-32-characters"
+
+type registered struct {
+	typ, name, parent   string
+	inputs              resource.PropertyMap
+	deleteBeforeReplace bool
+	ignoreChanges       []string
+}
+
+// mocks records every registration; custom resources echo their inputs as state.
+type mocks struct {
+	mu        sync.Mutex
+	resources []registered
+}
+
+func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	r := registered{typ: args.TypeToken, name: args.Name, inputs: args.Inputs}
+	if rpc := args.RegisterRPC; rpc != nil {
+		r.parent = rpc.GetParent()
+		r.deleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		r.ignoreChanges = rpc.GetIgnoreChanges()
+	}
+	m.mu.Lock()
+	m.resources = append(m.resources, r)
+	m.mu.Unlock()
+	state := args.Inputs.Copy()
+	switch args.TypeToken {
+	case "docker:index/image:Image":
+		state["repoDigest"] = resource.NewStringProperty("sha256:0123")
+	case "docker:index/remoteImage:RemoteImage":
+		state["imageId"] = resource.NewStringProperty("sha256:4567")
+	}
+	return args.Name + "-id", state, nil
+}
+
+func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return resource.PropertyMap{}, nil
+}
+
+func (m *mocks) ofType(typ string) []registered {
+	var out []registered
+	for _, r := range m.resources {
+		if r.typ == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (m *mocks) named(typ, name string) registered {
+	for _, r := range m.ofType(typ) {
+		if r.name == name {
+			return r
+		}
+	}
+	return registered{}
+}
+
+// fakeBootstrapper stands in for the SSH bootstrap and records whether it ran.
+type fakeBootstrapper struct {
+	mu    sync.Mutex
+	calls int
+	plan  *plan.Plan
+	fail  error
+}
+
+func (f *fakeBootstrapper) Swarms(_ context.Context, p *plan.Plan, _ *sshkeys.Keys) (map[string]swarm.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	f.plan = p
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	out := map[string]swarm.Result{}
+	for _, t := range p.Teams {
+		out[t.Name] = swarm.Result{ClusterID: "cluster-" + t.Name, ManagerAddr: t.Nodes[0].IP.String() + ":2377",
+			WorkerToken: "SWMTKN-w-" + t.Name, ManagerToken: "SWMTKN-m-" + t.Name}
+	}
+	return out, nil
+}
+
+type run struct {
+	m       *mocks
+	b       *fakeBootstrapper
+	exports map[string]internals.UnsafeAwaitOutputResult
+	err     error
+}
+
+func runProgram(t *testing.T, dryRun bool, config map[string]string) run {
+	t.Helper()
+	r := run{m: &mocks{}, b: &fakeBootstrapper{}, exports: map[string]internals.UnsafeAwaitOutputResult{}}
+	cfg := map[string]string{"labfleet:keySeed": testSeed}
+	for k, v := range config {
+		cfg[k] = v
+	}
+	r.err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		if err := Program(r.b)(ctx); err != nil {
+			return err
+		}
+		for k, v := range ctx.GetCurrentExportMap() {
+			res, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(v))
+			if err != nil {
+				return err
+			}
+			r.exports[k] = res
+		}
+		return nil
+	}, pulumi.WithMocks("labfleet", "spring", r.m), func(ri *pulumi.RunInfo) {
+		ri.Config = cfg
+		ri.ConfigSecretKeys = []string{"labfleet:keySeed"}
+		ri.DryRun = dryRun
+	})
+	return r
+}
+
+func TestPreviewRegistersTheTreeAndRunsNoSSH(t *testing.T) {
+	r := runProgram(t, true, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.b.calls != 0 {
+		t.Fatalf("the bootstrap ran %d times during preview", r.b.calls)
+	}
+	counts := map[string]int{
+		"labfleet:index:Cohort":                1,
+		"labfleet:index:Team":                  2,
+		"labfleet:index:Node":                  6,
+		"docker:index/image:Image":             1,
+		"docker:index/network:Network":         2,
+		"docker:index/volume:Volume":           6,
+		"docker:index/container:Container":     6,
+		"docker:index/remoteImage:RemoteImage": 0,
+	}
+	for typ, want := range counts {
+		if got := len(r.m.ofType(typ)); got != want {
+			t.Errorf("%s: %d registered, want %d", typ, got, want)
+		}
+	}
+	// The tree: cohort > team > node > container, so preview reads per team.
+	c := r.m.named("docker:index/container:Container", "spring-team2-w1")
+	if !strings.HasSuffix(c.parent, "labfleet:index:Node::team2-w1") {
+		t.Errorf("container parent = %s", c.parent)
+	}
+	node := r.m.named("labfleet:index:Node", "team2-w1")
+	if !strings.HasSuffix(node.parent, "labfleet:index:Team::team2") {
+		t.Errorf("node parent = %s", node.parent)
+	}
+	if tm := r.m.named("labfleet:index:Team", "team2"); !strings.HasSuffix(tm.parent, "labfleet:index:Cohort::spring") {
+		t.Errorf("team parent = %s", tm.parent)
+	}
+	// Cluster IDs and tokens come from the bootstrap, so they are unknown in preview.
+	if r.exports["joinTokens"].Known {
+		t.Error("join tokens are known during preview")
+	}
+}
+
+func TestContainersNetworksAndVolumes(t *testing.T) {
+	r := runProgram(t, true, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	net := r.m.named("docker:index/network:Network", "spring-team2")
+	ipam := net.inputs["ipamConfigs"].ArrayValue()[0].ObjectValue()
+	if net.inputs["name"].StringValue() != "spring-team2" || ipam["subnet"].StringValue() != "172.30.1.0/24" || ipam["gateway"].StringValue() != "172.30.1.1" {
+		t.Errorf("network inputs = %v", net.inputs)
+	}
+	vol := r.m.named("docker:index/volume:Volume", "spring-team2-w1-docker")
+	if vol.inputs["name"].StringValue() != "spring-team2-w1-docker" {
+		t.Errorf("volume = %v", vol.inputs)
+	}
+
+	c := r.m.named("docker:index/container:Container", "spring-team2-w1")
+	in := c.inputs
+	str := func(k string) string { return in[resource.PropertyKey(k)].StringValue() }
+	if str("name") != "spring-team2-w1" || str("hostname") != "team2-w1" || str("image") != "sha256:0123" {
+		t.Errorf("name/hostname/image = %s %s %s", str("name"), str("hostname"), str("image"))
+	}
+	na := in["networksAdvanced"].ArrayValue()[0].ObjectValue()
+	if na["name"].StringValue() != "spring-team2" || na["ipv4Address"].StringValue() != "172.30.1.11" {
+		t.Errorf("network attachment = %v", na)
+	}
+	port := in["ports"].ArrayValue()[0].ObjectValue()
+	if port["internal"].NumberValue() != 22 || port["external"].NumberValue() != 2211 || port["ip"].StringValue() != "127.0.0.1" {
+		t.Errorf("port = %v", port)
+	}
+	mount := in["mounts"].ArrayValue()[0].ObjectValue()
+	if mount["source"].StringValue() != "spring-team2-w1-docker" || mount["target"].StringValue() != "/var/lib/docker" || mount["type"].StringValue() != "volume" {
+		t.Errorf("mount = %v", mount)
+	}
+	if in["memory"].NumberValue() != 1024 || in["memorySwap"].NumberValue() != 1024 || str("cpus") != "1" {
+		t.Errorf("limits = %v %v %v", in["memory"], in["memorySwap"], in["cpus"])
+	}
+	if str("restart") != "unless-stopped" || in["destroyGraceSeconds"].NumberValue() != 20 {
+		t.Errorf("restart/grace = %v %v", in["restart"], in["destroyGraceSeconds"])
+	}
+	labels := map[string]string{}
+	for _, l := range in["labels"].ArrayValue() {
+		o := l.ObjectValue()
+		labels[o["label"].StringValue()] = o["value"].StringValue()
+	}
+	want := map[string]string{"labfleet.cohort": "spring", "labfleet.team": "team2", "labfleet.node": "team2-w1", "labfleet.role": "worker"}
+	if fmt.Sprint(labels) != fmt.Sprint(want) {
+		t.Errorf("labels = %v", labels)
+	}
+	// Reduced privilege mode by default.
+	caps := in["capabilities"].ObjectValue()
+	if fmt.Sprint(caps["adds"].ArrayValue()) != "[{ALL}]" || fmt.Sprint(caps["drops"].ArrayValue()) != "[{SYS_RESOURCE}]" {
+		t.Errorf("capabilities = %v", caps)
+	}
+	if _, ok := in["privileged"]; ok {
+		t.Error("privileged set in reduced mode")
+	}
+	// The host key is uploaded as a secret; the authorized key is public.
+	uploads := in["uploads"].ArrayValue()
+	if len(uploads) != 2 {
+		t.Fatalf("uploads = %v", uploads)
+	}
+	hostKey := uploads[0].ObjectValue()
+	if hostKey["file"].StringValue() != "/etc/labfleet/ssh_host_ed25519_key" || !hostKey["content"].IsSecret() || hostKey["permissions"].StringValue() != "0600" {
+		t.Errorf("host key upload = %v", hostKey)
+	}
+	if auth := uploads[1].ObjectValue(); auth["content"].IsSecret() || !strings.HasPrefix(auth["content"].StringValue(), "ssh-ed25519 ") {
+		t.Errorf("authorized_keys upload = %v", auth)
+	}
+	if !c.deleteBeforeReplace || fmt.Sprint(c.ignoreChanges) != "[image networkMode]" {
+		t.Errorf("options: deleteBeforeReplace=%v ignoreChanges=%v", c.deleteBeforeReplace, c.ignoreChanges)
+	}
+}
+
+func TestConfigShapesTheGraph(t *testing.T) {
+	r := runProgram(t, true, map[string]string{
+		"labfleet:teams":       "3",
+		"labfleet:teamNames":   `["red","green","blue"]`,
+		"labfleet:managers":    "3",
+		"labfleet:workers":     "1",
+		"labfleet:privilege":   "privileged",
+		"labfleet:nodeImage":   "example/node:1",
+		"labfleet:sshPortBase": "3000",
+		"labfleet:nodeMemory":  "512m",
+	})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := len(r.m.ofType("docker:index/container:Container")); got != 12 {
+		t.Errorf("containers = %d, want 12", got)
+	}
+	if len(r.m.ofType("docker:index/image:Image")) != 0 || len(r.m.ofType("docker:index/remoteImage:RemoteImage")) != 1 {
+		t.Error("a configured nodeImage must not be built")
+	}
+	c := r.m.named("docker:index/container:Container", "spring-blue-w1").inputs
+	if !c["privileged"].BoolValue() || c["capabilities"].HasValue() || c["image"].StringValue() != "sha256:4567" {
+		t.Errorf("privileged=%v caps=%v image=%v", c["privileged"], c["capabilities"], c["image"])
+	}
+	if p := c["ports"].ArrayValue()[0].ObjectValue()["external"].NumberValue(); p != 3023 {
+		t.Errorf("blue-w1 port = %v, want 3023", p)
+	}
+	if c["memory"].NumberValue() != 512 {
+		t.Errorf("memory = %v", c["memory"])
+	}
+}
+
+func TestUpRunsTheBootstrapOnceAndExportsItsResult(t *testing.T) {
+	r := runProgram(t, false, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.b.calls != 1 || r.b.plan.Cohort != "spring" || len(r.b.plan.Teams) != 2 {
+		t.Fatalf("bootstrap calls = %d, plan = %+v", r.b.calls, r.b.plan)
+	}
+	teams := r.exports["teams"]
+	if teams.Secret {
+		t.Error("the teams output is secret; only keys and tokens should be")
+	}
+	team2 := teams.Value.(map[string]any)["team2"].(map[string]any)
+	if team2["clusterId"] != "cluster-team2" || team2["managerAddr"] != "172.30.1.10:2377" || team2["sshUser"] != "student" {
+		t.Errorf("team2 = %v", team2)
+	}
+	nodes := team2["nodes"].([]any)
+	w2 := nodes[2].(map[string]any)
+	if w2["name"] != "team2-w2" || w2["role"] != "worker" || w2["ip"] != "172.30.1.12" || w2["ssh"] != "127.0.0.1:2212" ||
+		w2["sshCommand"] != "ssh -i team2.key -p 2212 student@127.0.0.1" || !strings.HasPrefix(w2["knownHost"].(string), "[127.0.0.1]:2212 ssh-ed25519 ") {
+		t.Errorf("node = %v", w2)
+	}
+	keys := r.exports["studentKeys"]
+	if !keys.Secret || !strings.Contains(keys.Value.(map[string]string)["team1"], "OPENSSH PRIVATE KEY") {
+		t.Errorf("student keys: secret=%v", keys.Secret)
+	}
+	tokens := r.exports["joinTokens"]
+	if !tokens.Secret || tokens.Value.(map[string]map[string]string)["team1"]["worker"] != "SWMTKN-w-team1" {
+		t.Errorf("join tokens: secret=%v value=%v", tokens.Secret, tokens.Value)
+	}
+}
+
+func TestBootstrapFailureFailsTheUpdate(t *testing.T) {
+	r := run{m: &mocks{}, b: &fakeBootstrapper{fail: fmt.Errorf(`team "team2": join nodes: node team2-w1: exit code 1`)}}
+	err := pulumi.RunErr(Program(r.b), pulumi.WithMocks("labfleet", "spring", r.m), func(ri *pulumi.RunInfo) {
+		ri.Config = map[string]string{"labfleet:keySeed": testSeed}
+	})
+	if err == nil || !strings.Contains(err.Error(), "team2-w1") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBadConfigRegistersNothing(t *testing.T) {
+	for name, cfg := range map[string]map[string]string{
+		"zero teams":       {"labfleet:teams": "0"},
+		"teams not int":    {"labfleet:teams": "two"},
+		"names not list":   {"labfleet:teamNames": "red,blue"},
+		"short seed":       {"labfleet:keySeed": "tooshort"},
+		"bad memory":       {"labfleet:nodeMemory": "huge"},
+		"overlapping pool": {"labfleet:addressPool": "172.30.0.0/30"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := runProgram(t, true, cfg)
+			if r.err == nil {
+				t.Fatal("accepted")
+			}
+			if len(r.m.resources) != 0 {
+				t.Errorf("%d resources registered before the error: %v", len(r.m.resources), r.m.resources[0].name)
+			}
+			for k := range cfg {
+				if !strings.Contains(r.err.Error(), k) {
+					t.Errorf("error does not name %s: %v", k, r.err)
+				}
+			}
+		})
+	}
+}

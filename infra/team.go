@@ -1,0 +1,205 @@
+package infra
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/swarm"
+	"github.com/labfleet/labfleet/infra/nodecontainer"
+	"github.com/labfleet/labfleet/infra/plan"
+)
+
+// Team is one team's bridge network (its own subnet, so teams cannot reach each other)
+// and its nodes.
+type Team struct {
+	pulumi.ResourceState
+	Plan    plan.Team
+	Network *docker.Network
+	Nodes   []*Node
+
+	ClusterID   pulumi.StringOutput `pulumi:"clusterId"`
+	ManagerAddr pulumi.StringOutput `pulumi:"managerAddr"`
+}
+
+// Node is one node container and the volume that holds its /var/lib/docker.
+type Node struct {
+	pulumi.ResourceState
+	Plan      plan.Node
+	Spec      nodecontainer.Spec
+	Volume    *docker.Volume
+	Container *docker.Container
+}
+
+// NewTeam registers a team's network and nodes.
+func NewTeam(ctx *pulumi.Context, p *plan.Plan, t plan.Team, image pulumi.StringOutput, keys *sshkeys.Keys, opts ...pulumi.ResourceOption) (*Team, error) {
+	team := &Team{Plan: t}
+	if err := ctx.RegisterComponentResource("labfleet:index:Team", t.Name, team, opts...); err != nil {
+		return nil, err
+	}
+	network, err := docker.NewNetwork(ctx, t.NetworkName, &docker.NetworkArgs{
+		Name:   pulumi.String(t.NetworkName),
+		Driver: pulumi.String("bridge"),
+		IpamConfigs: docker.NetworkIpamConfigArray{docker.NetworkIpamConfigArgs{
+			Subnet:  pulumi.String(t.Subnet.String()),
+			Gateway: pulumi.String(t.Gateway.String()),
+		}},
+		Labels: networkLabels(p.Labels(t.Name, nil)),
+	}, pulumi.Parent(team))
+	if err != nil {
+		return nil, err
+	}
+	team.Network = network
+	for _, n := range t.Nodes {
+		spec := nodecontainer.For(p, t, n, "", keys)
+		node, err := NewNode(ctx, n, spec, image, network, pulumi.Parent(team))
+		if err != nil {
+			return nil, err
+		}
+		team.Nodes = append(team.Nodes, node)
+	}
+	return team, nil
+}
+
+// finish records the swarm's outputs on the team once the bootstrap ran.
+func (t *Team) finish(ctx *pulumi.Context, swarms pulumi.AnyOutput) error {
+	name := t.Plan.Name
+	field := func(get func(swarm.Result) string) pulumi.StringOutput {
+		return swarms.ApplyT(func(v any) (string, error) {
+			r, ok := v.(map[string]swarm.Result)[name]
+			if !ok {
+				return "", fmt.Errorf("team %q: the swarm bootstrap returned no result", name)
+			}
+			return get(r), nil
+		}).(pulumi.StringOutput)
+	}
+	t.ClusterID = field(func(r swarm.Result) string { return r.ClusterID })
+	t.ManagerAddr = field(func(r swarm.Result) string { return r.ManagerAddr })
+	return ctx.RegisterResourceOutputs(t, pulumi.Map{
+		"clusterId":   t.ClusterID,
+		"managerAddr": t.ManagerAddr,
+	})
+}
+
+// NewNode registers a node's volume and container, rendered from its spec.
+func NewNode(ctx *pulumi.Context, n plan.Node, spec nodecontainer.Spec, image pulumi.StringOutput, network *docker.Network, opts ...pulumi.ResourceOption) (*Node, error) {
+	node := &Node{Plan: n, Spec: spec}
+	if err := ctx.RegisterComponentResource("labfleet:index:Node", n.Name, node, opts...); err != nil {
+		return nil, err
+	}
+	volume, err := docker.NewVolume(ctx, spec.Volume, &docker.VolumeArgs{
+		Name:   pulumi.String(spec.Volume),
+		Labels: volumeLabels(spec.Labels),
+	}, pulumi.Parent(node))
+	if err != nil {
+		return nil, err
+	}
+	container, err := docker.NewContainer(ctx, spec.Name, ContainerArgs(spec, image, network.Name, volume.Name),
+		pulumi.Parent(node),
+		// Stop the old container before starting its replacement: they share a name,
+		// an address and a published port.
+		pulumi.DeleteBeforeReplace(true),
+		// A rebuilt node image must not silently replace every node and wipe the students'
+		// work; the instructor rolls nodes deliberately with `pulumi up --replace <urn>`.
+		// Docker reports networkMode differently across engine versions (pulumi-docker#1272).
+		pulumi.IgnoreChanges([]string{"image", "networkMode"}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	node.Volume, node.Container = volume, container
+	return node, ctx.RegisterResourceOutputs(node, pulumi.Map{
+		"name": pulumi.String(n.Name),
+		"role": pulumi.String(string(n.Role)),
+		"ip":   pulumi.String(n.IP.String()),
+	})
+}
+
+// ContainerArgs renders a node spec as the provider's container arguments.
+func ContainerArgs(s nodecontainer.Spec, image, network, volume pulumi.StringInput) *docker.ContainerArgs {
+	args := &docker.ContainerArgs{
+		Name:     pulumi.String(s.Name),
+		Hostname: pulumi.String(s.Hostname),
+		Image:    image,
+		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
+			Name:        network,
+			Ipv4Address: pulumi.String(s.IP),
+		}},
+		Mounts: docker.ContainerMountArray{docker.ContainerMountArgs{
+			Type:   pulumi.String("volume"),
+			Source: volume,
+			Target: pulumi.String(nodecontainer.DockerDataPath),
+		}},
+		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
+			Internal: pulumi.Int(plan.NodeSSHPort),
+			External: pulumi.Int(s.PublishPort),
+			Ip:       pulumi.String(s.PublishIP),
+			Protocol: pulumi.String("tcp"),
+		}},
+		Memory: pulumi.Int(s.MemoryMB),
+		// Docker fills in swap when only memory is set, which would show as a diff forever.
+		MemorySwap:          pulumi.Int(s.MemoryMB),
+		Cpus:                pulumi.String(s.CPUs),
+		Restart:             pulumi.String(s.Restart),
+		StopTimeout:         pulumi.Int(s.StopGrace),
+		DestroyGraceSeconds: pulumi.Int(s.StopGrace),
+		Tmpfs:               pulumi.ToStringMap(s.Tmpfs),
+		Labels:              containerLabels(s.Labels),
+	}
+	if s.Privileged {
+		args.Privileged = pulumi.Bool(true)
+	}
+	if len(s.CapAdd) > 0 || len(s.CapDrop) > 0 {
+		args.Capabilities = &docker.ContainerCapabilitiesArgs{
+			Adds:  pulumi.ToStringArray(s.CapAdd),
+			Drops: pulumi.ToStringArray(s.CapDrop),
+		}
+	}
+	if len(s.SecurityOpts) > 0 {
+		args.SecurityOpts = pulumi.ToStringArray(s.SecurityOpts)
+	}
+	var uploads docker.ContainerUploadArray
+	for _, u := range s.Uploads {
+		var content pulumi.StringInput = pulumi.String(u.Content)
+		if u.Secret {
+			content = pulumi.ToSecret(content).(pulumi.StringOutput)
+		}
+		uploads = append(uploads, docker.ContainerUploadArgs{
+			File:        pulumi.String(u.Path),
+			Content:     content,
+			Permissions: pulumi.String(u.Mode),
+		})
+	}
+	args.Uploads = uploads
+	return args
+}
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+func containerLabels(m map[string]string) docker.ContainerLabelArray {
+	var out docker.ContainerLabelArray
+	for _, k := range sortedKeys(m) {
+		out = append(out, docker.ContainerLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
+	}
+	return out
+}
+
+func networkLabels(m map[string]string) docker.NetworkLabelArray {
+	var out docker.NetworkLabelArray
+	for _, k := range sortedKeys(m) {
+		out = append(out, docker.NetworkLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
+	}
+	return out
+}
+
+func volumeLabels(m map[string]string) docker.VolumeLabelArray {
+	var out docker.VolumeLabelArray
+	for _, k := range sortedKeys(m) {
+		out = append(out, docker.VolumeLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
+	}
+	return out
+}
