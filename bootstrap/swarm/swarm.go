@@ -42,13 +42,13 @@ type Result struct {
 // Timing bounds the waits; the zero value gets DefaultTiming.
 type Timing struct {
 	DockerReady time.Duration // for dockerd in a new node to answer
-	NodesReady  time.Duration // for joined nodes to report Ready
-	StaleDown   time.Duration // for a replaced node's old entry to be marked down
+	NodesReady  time.Duration // for joined nodes to report Ready, and role changes to apply
 	Poll        time.Duration
 }
 
-// DefaultTiming fits the swarm's 5 s heartbeat: a dead node is marked down within ~15 s.
-var DefaultTiming = Timing{DockerReady: 90 * time.Second, NodesReady: 60 * time.Second, StaleDown: 60 * time.Second, Poll: time.Second}
+// DefaultTiming leaves room for a leader election (dockerd on the surviving managers does
+// not answer until one is done).
+var DefaultTiming = Timing{DockerReady: 90 * time.Second, NodesReady: 60 * time.Second, Poll: time.Second}
 
 const swarmPort = "2377"
 
@@ -93,7 +93,7 @@ func Converge(ctx context.Context, team string, members []Member, timing Timing)
 	}{
 		{"wait for dockerd", c.waitForDocker},
 		{"choose or init the manager", c.ensureLeader},
-		{"read join tokens", c.readTokens},
+		{"read cluster ID and join tokens", c.readTokens},
 		{"join nodes", c.joinMembers},
 		{"wait for nodes to be ready", c.waitReady},
 		{"remove stale node entries", c.removeStale},
@@ -166,7 +166,6 @@ func (c *converger) ensureLeader(ctx context.Context) error {
 	for _, m := range c.members {
 		if m.Role == plan.Manager && c.state[m.Name].ControlAvailable {
 			c.result.ManagerAddr = m.IP + ":" + swarmPort
-			c.result.ClusterID = c.state[m.Name].Cluster.ID
 			return nil
 		}
 	}
@@ -180,16 +179,7 @@ func (c *converger) ensureLeader(ctx context.Context) error {
 		return err
 	}
 	c.did("init swarm on %s", first.Name)
-	s, err := inspectLocal(ctx, first)
-	if err != nil {
-		return err
-	}
-	if s.Cluster == nil {
-		return fmt.Errorf("node %s: swarm init succeeded but docker info shows no cluster (state %s)", first.Name, s.LocalNodeState)
-	}
-	c.state[first.Name] = s
 	c.result.ManagerAddr = first.IP + ":" + swarmPort
-	c.result.ClusterID = s.Cluster.ID
 	return nil
 }
 
@@ -205,8 +195,25 @@ func (c *converger) leaveIfInSwarm(ctx context.Context, m Member) error {
 	return nil
 }
 
+// readTokens reads the cluster ID and join tokens from the leader. Right after a leader
+// election a manager may already report control but not yet the cluster, so poll.
 func (c *converger) readTokens(ctx context.Context) error {
 	l := c.leader()
+	deadline := time.Now().Add(c.timing.NodesReady)
+	for c.result.ClusterID == "" {
+		s, err := inspectLocal(ctx, l)
+		if err != nil {
+			return err
+		}
+		if s.Cluster != nil && s.Cluster.ID != "" {
+			c.result.ClusterID = s.Cluster.ID
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("node %s: docker info shows no swarm cluster after %s (state %s)", l.Name, c.timing.NodesReady, s.LocalNodeState)
+		}
+		time.Sleep(c.timing.Poll)
+	}
 	w, err := l.Run.Run(ctx, "docker swarm join-token -q worker")
 	if err != nil {
 		return err
@@ -251,7 +258,7 @@ func (c *converger) joinMembers(ctx context.Context) error {
 		if n, ok := byID[s.NodeID]; ok && s.NodeID != "" && s.LocalNodeState != "error" {
 			if n.Spec.Role != string(m.Role) {
 				verb := map[plan.Role]string{plan.Manager: "promote", plan.Worker: "demote"}[m.Role]
-				if _, err := leader.Run.Run(ctx, fmt.Sprintf("docker node %s %s", verb, s.NodeID)); err != nil {
+				if err := c.onLeader(ctx, fmt.Sprintf("docker node %s %s", verb, s.NodeID)); err != nil {
 					return err
 				}
 				c.did("%s %s", verb, m.Name)
@@ -332,44 +339,45 @@ func (c *converger) notReady(ctx context.Context) ([]string, error) {
 }
 
 // removeStale deletes entries of nodes that are no longer members: the old identity of a
-// replaced node container, or a node removed from the plan. Swarm refuses to remove a node
-// that is still up, so wait until it is marked down, and demote a manager entry first.
+// replaced node container, or a node removed from the plan. Every member's current ID is
+// known at this point, so an entry with another ID can never come back; it is removed with
+// --force instead of waiting the 15-30 s swarm takes to mark it down (longer after a leader
+// change). A manager entry is demoted first so the Raft membership shrinks with it.
 func (c *converger) removeStale(ctx context.Context) error {
 	current := map[string]bool{}
 	for _, id := range c.result.NodeIDs {
 		current[id] = true
 	}
+	nodes, err := c.listNodes(ctx)
+	if err != nil {
+		return err
+	}
 	leader := c.leader()
-	deadline := time.Now().Add(c.timing.StaleDown)
-	for {
-		nodes, err := c.listNodes(ctx)
-		if err != nil {
-			return err
+	for _, n := range nodes {
+		if current[n.ID] {
+			continue
 		}
-		var waiting []string
-		for _, n := range nodes {
-			if current[n.ID] {
-				continue
-			}
-			if n.Status.State != "down" {
-				waiting = append(waiting, fmt.Sprintf("%s (%s, %s)", n.Description.Hostname, n.ID, n.Status.State))
-				continue
-			}
-			if n.Spec.Role == "manager" {
-				if _, err := leader.Run.Run(ctx, "docker node demote "+n.ID); err != nil {
-					return err
-				}
-			}
-			if _, err := leader.Run.Run(ctx, "docker node rm "+n.ID); err != nil {
+		if n.Spec.Role == "manager" {
+			if err := c.onLeader(ctx, "docker node demote "+n.ID); err != nil {
 				return err
 			}
-			c.did("remove stale entry %s of %s", n.ID, n.Description.Hostname)
 		}
-		if len(waiting) == 0 {
-			return nil
+		if _, err := leader.Run.Run(ctx, "docker node rm --force "+n.ID); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("entries not in the plan are still up after %s, so swarm will not remove them: %s", c.timing.StaleDown, strings.Join(waiting, ", "))
+		c.did("remove stale entry %s of %s (was %s)", n.ID, n.Description.Hostname, n.Status.State)
+	}
+	return nil
+}
+
+// onLeader runs a role change on the leader, retrying while Raft is still applying an
+// earlier membership change ("can't find manager in raft memberlist").
+func (c *converger) onLeader(ctx context.Context, cmd string) error {
+	deadline := time.Now().Add(c.timing.NodesReady)
+	for {
+		_, err := c.leader().Run.Run(ctx, cmd)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || !strings.Contains(err.Error(), "raft") {
+			return err
 		}
 		time.Sleep(c.timing.Poll)
 	}

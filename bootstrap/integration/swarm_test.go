@@ -1,0 +1,250 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/sshexec"
+	"github.com/labfleet/labfleet/bootstrap/swarm"
+	"github.com/labfleet/labfleet/infra/plan"
+)
+
+func testConfig(cohort string, portBase int, pool string) plan.Config {
+	cfg := plan.Defaults(cohort)
+	cfg.SSHPortBase = portBase
+	cfg.AddressPool = pool
+	cfg.NodeMemory = "512m"
+	return cfg
+}
+
+func converge(t *testing.T, c *cohort, opts bootstrap.Options) (map[string]swarm.Result, error, time.Duration) {
+	t.Helper()
+	opts.Log = func(msg string) { t.Log(msg) }
+	start := time.Now()
+	res, err := bootstrap.Swarms(context.Background(), c.plan, c.keys, opts)
+	return res, err, time.Since(start)
+}
+
+type entry struct{ id, hostname, state, role string }
+
+// swarmEntries is `docker node ls` on the team's first manager, with roles.
+func swarmEntries(t *testing.T, c *cohort, team plan.Team) []entry {
+	t.Helper()
+	out := c.run(team.Managers()[0].Name, `docker node ls -q | xargs docker node inspect --format '{{.ID}} {{.Description.Hostname}} {{.Status.State}} {{.Spec.Role}}'`)
+	var entries []entry
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		entries = append(entries, entry{f[0], f[1], f[2], f[3]})
+	}
+	return entries
+}
+
+// assertSwarm checks that the team's swarm has exactly the planned nodes, each ready, with
+// its planned role and the ID the bootstrap reported.
+func assertSwarm(t *testing.T, c *cohort, team plan.Team, r swarm.Result) {
+	t.Helper()
+	entries := swarmEntries(t, c, team)
+	if len(entries) != len(team.Nodes) {
+		t.Errorf("team %s: %d swarm entries, want %d: %v", team.Name, len(entries), len(team.Nodes), entries)
+	}
+	byHost := map[string]entry{}
+	for _, e := range entries {
+		byHost[e.hostname] = e
+	}
+	for _, n := range team.Nodes {
+		e, ok := byHost[n.Name]
+		switch {
+		case !ok:
+			t.Errorf("team %s: %s is not in the swarm: %v", team.Name, n.Name, entries)
+		case e.state != "ready" || e.role != string(n.Role) || e.id != r.NodeIDs[n.Name]:
+			t.Errorf("team %s: %s is %+v, want ready %s with ID %s", team.Name, n.Name, e, n.Role, r.NodeIDs[n.Name])
+		}
+	}
+}
+
+func hasAction(r swarm.Result, prefix string) bool {
+	return slices.ContainsFunc(r.Actions, func(a string) bool { return strings.HasPrefix(a, prefix) })
+}
+
+func TestSwarmBootstrapConvergesAndHeals(t *testing.T) {
+	requireDocker(t)
+	c := newCohort(t, testConfig("lfit-a", 42200, "172.29.0.0/16"))
+	team1, team2 := c.plan.Teams[0], c.plan.Teams[1]
+
+	first, err, took := converge(t, c, bootstrap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MEASURE first bootstrap of 2 teams x 3 nodes: %s", took)
+	for _, team := range c.plan.Teams {
+		assertSwarm(t, c, team, first[team.Name])
+		if !hasAction(first[team.Name], "init swarm on "+team.Name+"-m1") {
+			t.Errorf("team %s: actions %v lack the init", team.Name, first[team.Name].Actions)
+		}
+		if !strings.HasPrefix(first[team.Name].WorkerToken, "SWMTKN-") || !strings.HasPrefix(first[team.Name].ManagerToken, "SWMTKN-") {
+			t.Errorf("team %s: tokens %q %q", team.Name, first[team.Name].WorkerToken, first[team.Name].ManagerToken)
+		}
+	}
+	if first["team1"].ClusterID == first["team2"].ClusterID {
+		t.Error("two teams share one swarm")
+	}
+
+	t.Run("teams are isolated", func(t *testing.T) {
+		m1 := c.ssh(team1.Nodes[0].Name)
+		if _, err := m1.Run(context.Background(), "ping -c1 -W2 "+team1.Nodes[1].IP.String()); err != nil {
+			t.Errorf("a node cannot reach its own team: %v", err)
+		}
+		if _, err := m1.Run(context.Background(), "ping -c1 -W2 "+team2.Nodes[0].IP.String()); err == nil {
+			t.Error("team1-m1 reaches team2-m1")
+		}
+	})
+
+	t.Run("a rerun changes nothing", func(t *testing.T) {
+		again, err, took := converge(t, c, bootstrap.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("MEASURE no-op rerun: %s", took)
+		for _, team := range c.plan.Teams {
+			a, b := first[team.Name], again[team.Name]
+			if len(b.Actions) != 0 || a.ClusterID != b.ClusterID || !maps.Equal(a.NodeIDs, b.NodeIDs) {
+				t.Errorf("team %s changed: actions %v, cluster %s -> %s, nodes %v -> %v", team.Name, b.Actions, a.ClusterID, b.ClusterID, a.NodeIDs, b.NodeIDs)
+			}
+		}
+	})
+
+	t.Run("a replaced worker rejoins and its stale entry goes", func(t *testing.T) {
+		c.replaceNode("team1-w2")
+		healed, err, took := converge(t, c, bootstrap.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("MEASURE rejoin of a replaced worker (incl. waiting for its old entry to go down): %s", took)
+		r := healed["team1"]
+		if !hasAction(r, "join team1-w2 as worker") || !hasAction(r, "remove stale entry") {
+			t.Errorf("actions = %v", r.Actions)
+		}
+		if r.NodeIDs["team1-w2"] == first["team1"].NodeIDs["team1-w2"] || r.ClusterID != first["team1"].ClusterID {
+			t.Errorf("node ID %s (was %s), cluster %s", r.NodeIDs["team1-w2"], first["team1"].NodeIDs["team1-w2"], r.ClusterID)
+		}
+		assertSwarm(t, c, team1, r)
+		if len(healed["team2"].Actions) != 0 {
+			t.Errorf("team2 was touched: %v", healed["team2"].Actions)
+		}
+	})
+
+	t.Run("a node in another swarm leaves and rejoins", func(t *testing.T) {
+		w1 := team2.Nodes[1]
+		c.run(w1.Name, fmt.Sprintf("docker swarm leave --force && docker swarm init --advertise-addr %s >/dev/null", w1.IP))
+		healed, err, _ := converge(t, c, bootstrap.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := healed["team2"]
+		if !hasAction(r, "team2-w1 left a swarm") || !hasAction(r, "join team2-w1 as worker") || !hasAction(r, "remove stale entry") {
+			t.Errorf("actions = %v", r.Actions)
+		}
+		assertSwarm(t, c, team2, r)
+	})
+
+	t.Run("a student's demotion is put back", func(t *testing.T) {
+		c.run("team1-m1", "docker node promote team1-w1 >/dev/null")
+		// Wait until the promotion has gone through Raft, as it has long before any rerun.
+		deadline := time.Now().Add(30 * time.Second)
+		for strings.TrimSpace(c.run("team1-m1", "docker node inspect team1-w1 --format '{{.ManagerStatus.Reachability}}' 2>/dev/null || true")) != "reachable" {
+			if time.Now().After(deadline) {
+				t.Fatal("team1-w1 never became a reachable manager")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		healed, err, _ := converge(t, c, bootstrap.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hasAction(healed["team1"], "demote team1-w1") {
+			t.Errorf("actions = %v", healed["team1"].Actions)
+		}
+		assertSwarm(t, c, team1, healed["team1"])
+	})
+
+	t.Run("one team's failure names it and leaves the other alone", func(t *testing.T) {
+		down := team2.Nodes[2]
+		if _, err := docker(context.Background(), "stop", down.ContainerName); err != nil {
+			t.Fatal(err)
+		}
+		opts := bootstrap.Options{SSH: sshexec.Options{AttemptTimeout: time.Second, RetryFor: 3 * time.Second, MaxBackoff: 500 * time.Millisecond, KeepaliveInterval: 5 * time.Second, KeepaliveMisses: 3}}
+		res, err, _ := converge(t, c, opts)
+		if err == nil {
+			t.Fatal("converged with a node down")
+		}
+		for _, frag := range []string{`team "team2"`, "node " + down.Name, c.plan.SSHTarget(down)} {
+			if !strings.Contains(err.Error(), frag) {
+				t.Errorf("error lacks %q: %v", frag, err)
+			}
+		}
+		if _, ok := res["team1"]; !ok || len(res["team1"].Actions) != 0 || strings.Contains(err.Error(), "team1") {
+			t.Errorf("team1 affected: %v / %v", res["team1"], err)
+		}
+		if _, err := docker(context.Background(), "start", down.ContainerName); err != nil {
+			t.Fatal(err)
+		}
+		// Its volume kept its swarm identity: it comes back as the same node.
+		back, err, took := converge(t, c, bootstrap.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("MEASURE restarted node back in its swarm: %s", took)
+		assertSwarm(t, c, team2, back["team2"])
+	})
+
+	t.Run("a replaced sole manager starts a new swarm that every node joins", func(t *testing.T) {
+		c.replaceNode("team1-m1")
+		healed, err, took := converge(t, c, bootstrap.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("MEASURE rebuild after the only manager was lost: %s", took)
+		r := healed["team1"]
+		if r.ClusterID == first["team1"].ClusterID || !hasAction(r, "init swarm on team1-m1") || !hasAction(r, "team1-w1 left a swarm") {
+			t.Errorf("cluster %s, actions %v", r.ClusterID, r.Actions)
+		}
+		assertSwarm(t, c, team1, r)
+	})
+}
+
+func TestReplacedManagerRejoinsAThreeManagerSwarm(t *testing.T) {
+	requireDocker(t)
+	cfg := testConfig("lfit-b", 42400, "172.28.0.0/16")
+	cfg.Teams, cfg.Managers, cfg.Workers = 1, 3, 0
+	c := newCohort(t, cfg)
+	team := c.plan.Teams[0]
+	first, err, took := converge(t, c, bootstrap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MEASURE first bootstrap of 1 team x 3 managers: %s", took)
+	assertSwarm(t, c, team, first["team1"])
+
+	// Losing the leader keeps quorum (2 of 3): the swarm survives, m1 comes back as a manager.
+	c.replaceNode("team1-m1")
+	healed, err, took := converge(t, c, bootstrap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MEASURE manager replaced in a 3-manager swarm: %s", took)
+	r := healed["team1"]
+	if r.ClusterID != first["team1"].ClusterID || !hasAction(r, "join team1-m1 as manager") || !hasAction(r, "remove stale entry") {
+		t.Errorf("cluster %s (was %s), actions %v", r.ClusterID, first["team1"].ClusterID, r.Actions)
+	}
+	if r.ManagerAddr == first["team1"].ManagerAddr {
+		t.Errorf("the rebuilt node was used as the manager: %s", r.ManagerAddr)
+	}
+	// Entries are listed from the first planned manager, now a fresh member.
+	assertSwarm(t, c, team, r)
+}
