@@ -136,18 +136,25 @@ func target(s *testServer, user ssh.Signer) Target {
 	return Target{Node: "t1-m1", Addr: s.addr, User: "student", Signer: user, HostKey: s.hostKey.PublicKey()}
 }
 
+// connected starts a server and returns a client logged in to it.
+func connected(t *testing.T, opts Options) (*Client, *testServer) {
+	t.Helper()
+	user := newKey(t)
+	s := startServer(t, "127.0.0.1:0", user.PublicKey())
+	c, err := Dial(context.Background(), target(s, user), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, s
+}
+
 func fastOptions() Options {
 	return Options{AttemptTimeout: time.Second, RetryFor: 5 * time.Second, MaxBackoff: 200 * time.Millisecond, KeepaliveInterval: time.Second, KeepaliveMisses: 3}
 }
 
 func TestRunReturnsStdoutAndErrorsCarryExitCodeAndStderr(t *testing.T) {
-	user := newKey(t)
-	s := startServer(t, "127.0.0.1:0", user.PublicKey())
-	c, err := Dial(context.Background(), target(s, user), fastOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := connected(t, fastOptions())
 	out, err := c.Run(context.Background(), "echo hello")
 	if err != nil || out != "hello\n" {
 		t.Fatalf("out=%q err=%v", out, err)
@@ -168,13 +175,7 @@ func TestRunReturnsStdoutAndErrorsCarryExitCodeAndStderr(t *testing.T) {
 }
 
 func TestRunWithInputStreamsStdin(t *testing.T) {
-	user := newKey(t)
-	s := startServer(t, "127.0.0.1:0", user.PublicKey())
-	c, err := Dial(context.Background(), target(s, user), fastOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := connected(t, fastOptions())
 	out, err := c.RunWithInput(context.Background(), "wc -c", strings.NewReader(strings.Repeat("x", 100000)))
 	if err != nil || strings.TrimSpace(out) != "100000" {
 		t.Fatalf("out=%q err=%v", out, err)
@@ -243,17 +244,11 @@ func TestDialGivesUpWithTheLastError(t *testing.T) {
 }
 
 func TestCommandTimeoutKillsTheCommand(t *testing.T) {
-	user := newKey(t)
-	s := startServer(t, "127.0.0.1:0", user.PublicKey())
-	c, err := Dial(context.Background(), target(s, user), fastOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := connected(t, fastOptions())
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = c.Run(ctx, "sleep 5")
+	_, err := c.Run(ctx, "sleep 5")
 	var ce *CommandError
 	if !errors.As(err, &ce) || !errors.Is(err, context.DeadlineExceeded) || ce.ExitCode != -1 {
 		t.Fatalf("err = %v", err)
@@ -264,20 +259,14 @@ func TestCommandTimeoutKillsTheCommand(t *testing.T) {
 }
 
 func TestKeepaliveClosesAConnectionToASilentPeer(t *testing.T) {
-	user := newKey(t)
-	s := startServer(t, "127.0.0.1:0", user.PublicKey())
 	opts := fastOptions()
 	opts.KeepaliveInterval = 100 * time.Millisecond
 	opts.KeepaliveMisses = 2
-	c, err := Dial(context.Background(), target(s, user), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, s := connected(t, opts)
 	s.freeze()
 	start := time.Now()
 	// Without keepalives this would wait on the silent peer until the test times out.
-	_, err = c.Run(context.Background(), "echo never")
+	_, err := c.Run(context.Background(), "echo never")
 	if err == nil {
 		t.Fatal("command succeeded on a frozen peer")
 	}
