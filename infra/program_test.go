@@ -206,7 +206,7 @@ func TestContainersNetworksAndVolumes(t *testing.T) {
 	if mount["source"].StringValue() != "spring-team2-w1-docker" || mount["target"].StringValue() != "/var/lib/docker" || mount["type"].StringValue() != "volume" {
 		t.Errorf("mount = %v", mount)
 	}
-	if in["memory"].NumberValue() != 1024 || in["memorySwap"].NumberValue() != 1024 || str("cpus") != "1" {
+	if in["memory"].NumberValue() != 1024 || in["memorySwap"].NumberValue() != 1024 || str("cpus") != "1.0" {
 		t.Errorf("limits = %v %v %v", in["memory"], in["memorySwap"], in["cpus"])
 	}
 	if str("restart") != "unless-stopped" || in["destroyGraceSeconds"].NumberValue() != 20 {

@@ -3,6 +3,8 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -185,7 +187,20 @@ func (v *validator) cpus(s string) string {
 		v.fail("nodeCpus", "%q is not a CPU limit: use a positive number of CPUs such as 1 or 0.5", s)
 		return ""
 	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	return providerCPUs(int64(math.Round(f * 1e9)))
+}
+
+// providerCPUs writes a CPU limit exactly as the docker provider reads it back from the
+// engine (nanoInt64ToDecimalString in terraform-provider-docker), quirks included: "1.0",
+// "0.5", "1.25", and "10." for ten. Any other spelling shows as a change on every preview
+// and replaces the node.
+func providerCPUs(nano int64) string {
+	rat := new(big.Rat).SetFrac64(nano, 1e9)
+	s := rat.FloatString(9)
+	if strings.Count(s, "0") == 9 {
+		return rat.FloatString(1)
+	}
+	return strings.TrimRight(s, "0")
 }
 
 func (v *validator) privilege(s string) Privilege {

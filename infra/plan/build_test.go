@@ -47,7 +47,7 @@ func TestBuildDefaultCohort(t *testing.T) {
 	if p.Image != (Image{Ref: "dev-node:latest", Build: true}) {
 		t.Errorf("image = %+v", p.Image)
 	}
-	if p.NodeMemoryMB != 1024 || p.NodeCPUs != "1" || p.Privilege != PrivilegeReduced {
+	if p.NodeMemoryMB != 1024 || p.NodeCPUs != "1.0" || p.Privilege != PrivilegeReduced {
 		t.Errorf("limits = %d MB, %s CPUs, %s", p.NodeMemoryMB, p.NodeCPUs, p.Privilege)
 	}
 	if p.SSHTarget(got[4]) != "127.0.0.1:2211" {
@@ -130,6 +130,22 @@ func TestBuildNamedTeamsAndOptions(t *testing.T) {
 	}
 	if got := p.SSHTarget(p.Teams[0].Nodes[0]); got != "lab.example.org:2200" {
 		t.Errorf("ssh target = %s", got)
+	}
+}
+
+// The provider reads a container's CPU limit back in its own spelling; any other spelling
+// is a perpetual diff (seen for real: "1" planned a replace of every node on each preview).
+func TestCPUsAreSpelledAsTheProviderReadsThem(t *testing.T) {
+	for in, want := range map[string]string{"1": "1.0", "1.0": "1.0", "0.5": "0.5", ".50": "0.5", "2": "2.0", "1.25": "1.25", "0.125": "0.125", "10": "10."} {
+		cfg := Defaults("c")
+		cfg.NodeCPUs = in
+		p, err := Build(cfg)
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if p.NodeCPUs != want {
+			t.Errorf("%q -> %q, want %q", in, p.NodeCPUs, want)
+		}
 	}
 }
 
