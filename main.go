@@ -9,7 +9,6 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/bootstrap/swarm"
 	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/infra/plan"
 )
@@ -23,6 +22,6 @@ func main() {
 // sshBootstrapper runs the real bootstrap and reports progress in the Pulumi log.
 type sshBootstrapper struct{ ctx *pulumi.Context }
 
-func (b sshBootstrapper) Swarms(goctx context.Context, p *plan.Plan, keys *sshkeys.Keys) (map[string]swarm.Result, error) {
-	return bootstrap.Swarms(goctx, p, keys, bootstrap.Options{Log: func(msg string) { b.ctx.Log.Info(msg, nil) }})
+func (b sshBootstrapper) Bootstrap(goctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string) (map[string]bootstrap.TeamResult, error) {
+	return bootstrap.Cohort(goctx, p, keys, labImageIDs, bootstrap.Options{Log: func(msg string) { b.ctx.Log.Info(msg, nil) }})
 }

@@ -1,40 +1,64 @@
-// Package bootstrap turns running node containers into working team swarms over SSH.
-// Teams are independent: they converge concurrently, and one team's failure is reported
-// with its team and node names without stopping or undoing the others.
+// Package bootstrap turns running node containers into working team swarms over SSH, and
+// puts the Day-2 lab on them. Teams are independent: they converge concurrently, and one
+// team's failure is reported with its team and node names without stopping or undoing the
+// others.
 package bootstrap
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
 	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/stacks/day2"
 )
 
 // Options tune a run; the zero value is what `pulumi up` uses.
 type Options struct {
 	SSH     sshexec.Options
 	Swarm   swarm.Timing
+	Lab     lab.Timing
 	Timeout time.Duration // for one team, end to end
 	Log     func(msg string)
 }
 
-// Swarms converges every team's swarm and returns the result of each team that succeeded.
-// The error, if any, lists every failed team.
-func Swarms(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, opts Options) (map[string]swarm.Result, error) {
+// TeamResult is one team's converged state.
+type TeamResult struct {
+	Swarm swarm.Result
+	Lab   *lab.Result // nil when the Day-2 stack is off
+}
+
+// Cohort converges every team's swarm and, when the plan enables it, sets up the Day-2 lab
+// with the lab images whose host image IDs are given (by image name). It returns the result
+// of each team that succeeded; the error, if any, lists every failed team.
+func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string, opts Options) (map[string]TeamResult, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 10 * time.Minute
 	}
 	if opts.Log == nil {
 		opts.Log = func(string) {}
 	}
-	results := map[string]swarm.Result{}
+	var images []lab.Image
+	if p.Day2.Enabled {
+		dir, err := os.MkdirTemp("", "labfleet-images-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if images, err = lab.Save(ctx, dir, day2.Images, labImageIDs); err != nil {
+			return nil, err
+		}
+	}
+	results := map[string]TeamResult{}
 	errs := make([]error, len(p.Teams))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -43,7 +67,7 @@ func Swarms(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, opts Options)
 			ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 			defer cancel()
 			start := time.Now()
-			r, err := convergeTeam(ctx, p, team, keys, opts)
+			r, err := convergeTeam(ctx, p, team, keys, images, opts)
 			if err != nil {
 				errs[i] = err
 				opts.Log(fmt.Sprintf("team %s: swarm FAILED after %s: %v", team.Name, time.Since(start).Round(time.Millisecond), err))
@@ -52,11 +76,20 @@ func Swarms(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, opts Options)
 			mu.Lock()
 			results[team.Name] = r
 			mu.Unlock()
-			summary := "no changes"
-			if len(r.Actions) > 0 {
-				summary = fmt.Sprint(r.Actions)
+			actions := r.Swarm.Actions
+			if r.Lab != nil {
+				actions = append(slices.Clone(actions), r.Lab.Actions...)
 			}
-			opts.Log(fmt.Sprintf("team %s: swarm %s ready in %s: %s", team.Name, r.ClusterID, time.Since(start).Round(time.Millisecond), summary))
+			summary := "no changes"
+			if len(actions) > 0 {
+				summary = strings.Join(actions, "; ")
+			}
+			opts.Log(fmt.Sprintf("team %s: swarm %s ready in %s: %s", team.Name, r.Swarm.ClusterID, time.Since(start).Round(time.Millisecond), summary))
+			if r.Lab != nil {
+				for _, n := range r.Lab.Notes {
+					opts.Log(fmt.Sprintf("team %s: note: %s", team.Name, n))
+				}
+			}
 		})
 	}
 	wg.Wait()
@@ -104,25 +137,25 @@ func CloseAll(clients map[string]*sshexec.Client) {
 	}
 }
 
-func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, opts Options) (swarm.Result, error) {
+func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, images []lab.Image, opts Options) (TeamResult, error) {
 	clients, err := Connect(ctx, p, team, keys, opts.SSH)
 	if err != nil {
-		return swarm.Result{}, fmt.Errorf("team %q: connect: %w", team.Name, err)
+		return TeamResult{}, fmt.Errorf("team %q: connect: %w", team.Name, err)
 	}
 	defer CloseAll(clients)
 	members := make([]swarm.Member, len(team.Nodes))
 	for i, n := range team.Nodes {
 		members[i] = swarm.Member{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
 	}
-	return swarm.Converge(ctx, team.Name, members, opts.Swarm)
-}
-
-// TeamNames lists results' teams in order, for stable output.
-func TeamNames(results map[string]swarm.Result) []string {
-	names := make([]string, 0, len(results))
-	for n := range results {
-		names = append(names, n)
+	var r TeamResult
+	if r.Swarm, err = swarm.Converge(ctx, team.Name, members, opts.Swarm); err != nil || !p.Day2.Enabled {
+		return r, err
 	}
-	sort.Strings(names)
-	return names
+	nodes := make([]lab.Node, len(team.Nodes))
+	for i, n := range team.Nodes {
+		nodes[i] = lab.Node{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
+	}
+	labResult, err := lab.Setup(ctx, team.Name, nodes, p.Day2, images, opts.Lab)
+	r.Lab = &labResult
+	return r, err
 }

@@ -9,37 +9,42 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/bootstrap/swarm"
 	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/stacks/day2"
 )
 
 // NodeImageContext is the build context of labfleet's node image, relative to the project
 // directory that Pulumi runs the program in.
 const NodeImageContext = "infra/nodeimage"
 
-// SwarmBootstrapper converges the teams' swarms once their node containers run. The real
-// one works over SSH (bootstrap.Swarms); tests inject their own.
-type SwarmBootstrapper interface {
-	Swarms(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys) (map[string]swarm.Result, error)
+// Bootstrapper converges the teams' swarms (and the Day-2 lab) once their node containers
+// run. The real one works over SSH (bootstrap.Cohort); tests inject their own.
+type Bootstrapper interface {
+	Bootstrap(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string) (map[string]bootstrap.TeamResult, error)
 }
 
 // Cohort is every resource of one stack.
 type Cohort struct {
 	pulumi.ResourceState
 	Teams []*Team
-	// Swarms resolves to map[string]swarm.Result once every team converged. It is unknown
-	// during preview: the bootstrap never runs then.
-	Swarms pulumi.AnyOutput
+	// Results resolves to map[string]bootstrap.TeamResult once every team converged. It is
+	// unknown during preview: the bootstrap never runs then.
+	Results pulumi.AnyOutput
 }
 
-// NewCohort registers the node image, every team, and the swarm bootstrap.
-func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapper SwarmBootstrapper, opts ...pulumi.ResourceOption) (*Cohort, error) {
+// NewCohort registers the images, every team, and the bootstrap.
+func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapper Bootstrapper, opts ...pulumi.ResourceOption) (*Cohort, error) {
 	c := &Cohort{}
 	if err := ctx.RegisterComponentResource("labfleet:index:Cohort", p.Cohort, c, opts...); err != nil {
 		return nil, err
 	}
 	image, err := nodeImage(ctx, p, c)
+	if err != nil {
+		return nil, err
+	}
+	labImages, err := labImages(ctx, p, c)
 	if err != nil {
 		return nil, err
 	}
@@ -56,22 +61,48 @@ func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapp
 	}
 
 	if ctx.DryRun() {
-		c.Swarms = pulumi.UnsafeUnknownOutput(containers).(pulumi.AnyOutput)
+		c.Results = pulumi.UnsafeUnknownOutput(containers).(pulumi.AnyOutput)
 	} else {
-		ids := make([]any, len(containers))
-		for i, r := range containers {
-			ids[i] = r.(*docker.Container).ID()
+		// The bootstrap waits for every container, and for the lab images it streams.
+		deps := []any{labImages}
+		for _, r := range containers {
+			deps = append(deps, r.(*docker.Container).ID())
 		}
-		c.Swarms = pulumi.All(ids...).ApplyTWithContext(ctx.Context(), func(goctx context.Context, _ []any) (any, error) {
-			return bootstrapper.Swarms(goctx, p, keys)
+		c.Results = pulumi.All(deps...).ApplyTWithContext(ctx.Context(), func(goctx context.Context, v []any) (any, error) {
+			return bootstrapper.Bootstrap(goctx, p, keys, v[0].(map[string]string))
 		}).(pulumi.AnyOutput)
 	}
 	for _, team := range c.Teams {
-		if err := team.finish(ctx, c.Swarms); err != nil {
+		if err := team.finish(ctx, c.Results); err != nil {
 			return nil, err
 		}
 	}
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{})
+}
+
+// labImages builds the Day-2 lab images (when the Day-2 stack is on) and returns their
+// image IDs by name.
+func labImages(ctx *pulumi.Context, p *plan.Plan, parent pulumi.Resource) (pulumi.StringMapOutput, error) {
+	ids := pulumi.StringMap{}
+	if p.Day2.Enabled {
+		for _, img := range day2.Images {
+			built, err := docker.NewImage(ctx, img.Name, &docker.ImageArgs{
+				ImageName: pulumi.String(img.HostRef(p.Cohort)),
+				SkipPush:  pulumi.Bool(true),
+				Build: &docker.DockerBuildArgs{
+					Context:        pulumi.String(day2.AppsContext),
+					Dockerfile:     pulumi.String(day2.AppsContext + "/Dockerfile"),
+					Target:         pulumi.String(img.Target),
+					BuilderVersion: docker.BuilderVersionBuilderV1,
+				},
+			}, pulumi.Parent(parent))
+			if err != nil {
+				return pulumi.StringMapOutput{}, err
+			}
+			ids[img.Name] = built.RepoDigest
+		}
+	}
+	return ids.ToStringMapOutput(), nil
 }
 
 // nodeImage builds labfleet's node image, or refers to the configured one. It returns the

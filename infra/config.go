@@ -28,6 +28,9 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, string, error) {
 	r.string("addressPool", &cfg.AddressPool)
 	r.string("nodeImage", &cfg.NodeImage)
 	r.string("privilege", &cfg.Privilege)
+	r.bool("day2Stack", &cfg.Day2Stack)
+	r.string("routingMesh", &cfg.RoutingMesh)
+	r.int("appPort", &cfg.AppPort)
 	if r.err != nil {
 		return plan.Config{}, "", r.err
 	}
@@ -66,6 +69,19 @@ func (r *configReader) int(key string, dst *int) {
 		return
 	}
 	*dst = n
+}
+
+func (r *configReader) bool(key string, dst *bool) {
+	v, ok := r.raw(key)
+	if !ok {
+		return
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.err = fmt.Errorf("%s:%s: %q is not true or false: pulumi config set %s:%s true", plan.Namespace, key, v, plan.Namespace, key)
+		return
+	}
+	*dst = b
 }
 
 func (r *configReader) strings(key string, dst *[]string) {

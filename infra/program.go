@@ -5,14 +5,14 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/bootstrap/swarm"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
 // Program is labfleet's Pulumi program: config → validated plan → resources → swarm
 // bootstrap → stack outputs. Nothing is registered unless the whole config is valid.
-func Program(bootstrapper SwarmBootstrapper) pulumi.RunFunc {
+func Program(bootstrapper Bootstrapper) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		cfg, seed, err := LoadConfig(ctx)
 		if err != nil {
@@ -63,15 +63,17 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 			"network":     pulumi.String(t.Plan.Subnet.String()),
 			"managerAddr": t.ManagerAddr,
 			"clusterId":   t.ClusterID,
+			"routingMesh": t.RoutingMesh,
+			"appUrls":     t.AppURLs,
 		}
 		studentKeys[t.Plan.Name] = pulumi.String(keys.Student(t.Plan.Name).PrivateKeyPEM(p.SSHUser + "@" + t.Plan.Name))
 	}
 	ctx.Export("teams", teams)
 	ctx.Export("studentKeys", pulumi.ToSecret(studentKeys))
-	ctx.Export("joinTokens", pulumi.ToSecret(c.Swarms.ApplyT(func(v any) map[string]map[string]string {
+	ctx.Export("joinTokens", pulumi.ToSecret(c.Results.ApplyT(func(v any) map[string]map[string]string {
 		out := map[string]map[string]string{}
-		for team, r := range v.(map[string]swarm.Result) {
-			out[team] = map[string]string{"worker": r.WorkerToken, "manager": r.ManagerToken}
+		for team, r := range v.(map[string]bootstrap.TeamResult) {
+			out[team] = map[string]string{"worker": r.Swarm.WorkerToken, "manager": r.Swarm.ManagerToken}
 		}
 		return out
 	})))

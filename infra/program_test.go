@@ -3,6 +3,7 @@ package infra
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
+	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
 	"github.com/labfleet/labfleet/infra/plan"
@@ -44,7 +47,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	state := args.Inputs.Copy()
 	switch args.TypeToken {
 	case "docker:index/image:Image":
-		state["repoDigest"] = resource.NewStringProperty("sha256:0123")
+		state["repoDigest"] = resource.NewStringProperty("sha256:id-of-" + args.Name)
 	case "docker:index/remoteImage:RemoteImage":
 		state["imageId"] = resource.NewStringProperty("sha256:4567")
 	}
@@ -76,24 +79,29 @@ func (m *mocks) named(typ, name string) registered {
 
 // fakeBootstrapper stands in for the SSH bootstrap and records whether it ran.
 type fakeBootstrapper struct {
-	mu    sync.Mutex
-	calls int
-	plan  *plan.Plan
-	fail  error
+	mu          sync.Mutex
+	calls       int
+	plan        *plan.Plan
+	labImageIDs map[string]string
+	fail        error
 }
 
-func (f *fakeBootstrapper) Swarms(_ context.Context, p *plan.Plan, _ *sshkeys.Keys) (map[string]swarm.Result, error) {
+func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys.Keys, labImageIDs map[string]string) (map[string]bootstrap.TeamResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
 	f.plan = p
+	f.labImageIDs = labImageIDs
 	if f.fail != nil {
 		return nil, f.fail
 	}
-	out := map[string]swarm.Result{}
+	out := map[string]bootstrap.TeamResult{}
 	for _, t := range p.Teams {
-		out[t.Name] = swarm.Result{ClusterID: "cluster-" + t.Name, ManagerAddr: t.Nodes[0].IP.String() + ":2377",
-			WorkerToken: "SWMTKN-w-" + t.Name, ManagerToken: "SWMTKN-m-" + t.Name}
+		out[t.Name] = bootstrap.TeamResult{
+			Swarm: swarm.Result{ClusterID: "cluster-" + t.Name, ManagerAddr: t.Nodes[0].IP.String() + ":2377",
+				WorkerToken: "SWMTKN-w-" + t.Name, ManagerToken: "SWMTKN-m-" + t.Name},
+			Lab: &lab.Result{Mesh: plan.MeshHost, AppURLs: []string{"http://" + t.Nodes[0].IP.String() + ":8090/"}},
+		}
 	}
 	return out, nil
 }
@@ -144,7 +152,7 @@ func TestPreviewRegistersTheTreeAndRunsNoSSH(t *testing.T) {
 		"labfleet:index:Cohort":                1,
 		"labfleet:index:Team":                  2,
 		"labfleet:index:Node":                  6,
-		"docker:index/image:Image":             1,
+		"docker:index/image:Image":             3, // node, memory-leak-app, improved-app
 		"docker:index/network:Network":         2,
 		"docker:index/volume:Volume":           6,
 		"docker:index/container:Container":     6,
@@ -191,7 +199,7 @@ func TestContainersNetworksAndVolumes(t *testing.T) {
 	c := r.m.named("docker:index/container:Container", "spring-team2-w1")
 	in := c.inputs
 	str := func(k string) string { return in[resource.PropertyKey(k)].StringValue() }
-	if str("name") != "spring-team2-w1" || str("hostname") != "team2-w1" || str("image") != "sha256:0123" {
+	if str("name") != "spring-team2-w1" || str("hostname") != "team2-w1" || str("image") != "sha256:id-of-node-image" {
 		t.Errorf("name/hostname/image = %s %s %s", str("name"), str("hostname"), str("image"))
 	}
 	na := in["networksAdvanced"].ArrayValue()[0].ObjectValue()
@@ -263,8 +271,8 @@ func TestConfigShapesTheGraph(t *testing.T) {
 	if got := len(r.m.ofType("docker:index/container:Container")); got != 12 {
 		t.Errorf("containers = %d, want 12", got)
 	}
-	if len(r.m.ofType("docker:index/image:Image")) != 0 || len(r.m.ofType("docker:index/remoteImage:RemoteImage")) != 1 {
-		t.Error("a configured nodeImage must not be built")
+	if len(r.m.ofType("docker:index/image:Image")) != 2 || len(r.m.ofType("docker:index/remoteImage:RemoteImage")) != 1 {
+		t.Error("a configured nodeImage must not be built (only the two lab images are)")
 	}
 	c := r.m.named("docker:index/container:Container", "spring-blue-w1").inputs
 	if !c["privileged"].BoolValue() || c["capabilities"].HasValue() || c["image"].StringValue() != "sha256:4567" {
@@ -291,8 +299,12 @@ func TestUpRunsTheBootstrapOnceAndExportsItsResult(t *testing.T) {
 		t.Error("the teams output is secret; only keys and tokens should be")
 	}
 	team2 := teams.Value.(map[string]any)["team2"].(map[string]any)
-	if team2["clusterId"] != "cluster-team2" || team2["managerAddr"] != "172.30.1.10:2377" || team2["sshUser"] != "student" {
+	if team2["clusterId"] != "cluster-team2" || team2["managerAddr"] != "172.30.1.10:2377" || team2["sshUser"] != "student" ||
+		team2["routingMesh"] != "host" || fmt.Sprint(team2["appUrls"]) != "[http://172.30.1.10:8090/]" {
 		t.Errorf("team2 = %v", team2)
+	}
+	if want := map[string]string{"memory-leak-app": "sha256:id-of-memory-leak-app", "improved-app": "sha256:id-of-improved-app"}; !maps.Equal(r.b.labImageIDs, want) {
+		t.Errorf("lab image IDs = %v", r.b.labImageIDs)
 	}
 	nodes := team2["nodes"].([]any)
 	w2 := nodes[2].(map[string]any)
@@ -307,6 +319,38 @@ func TestUpRunsTheBootstrapOnceAndExportsItsResult(t *testing.T) {
 	tokens := r.exports["joinTokens"]
 	if !tokens.Secret || tokens.Value.(map[string]map[string]string)["team1"]["worker"] != "SWMTKN-w-team1" {
 		t.Errorf("join tokens: secret=%v value=%v", tokens.Secret, tokens.Value)
+	}
+}
+
+func TestDay2OffBuildsNoLabImages(t *testing.T) {
+	r := runProgram(t, false, map[string]string{"labfleet:day2Stack": "false"})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if n := len(r.m.ofType("docker:index/image:Image")); n != 1 {
+		t.Errorf("%d images built, want only the node image", n)
+	}
+	lab := r.m.named("docker:index/image:Image", "improved-app")
+	if lab.name != "" {
+		t.Error("improved-app built with the Day-2 stack off")
+	}
+	if r.b.plan.Day2.Enabled || len(r.b.labImageIDs) != 0 {
+		t.Errorf("bootstrap got day2 %+v, images %v", r.b.plan.Day2, r.b.labImageIDs)
+	}
+}
+
+func TestLabImagesAreBuiltFromTheAppsDockerfile(t *testing.T) {
+	r := runProgram(t, true, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, name := range []string{"memory-leak-app", "improved-app"} {
+		img := r.m.named("docker:index/image:Image", name)
+		build := img.inputs["build"].ObjectValue()
+		if img.inputs["imageName"].StringValue() != "spring-"+name+":latest" || build["context"].StringValue() != "stacks/apps" ||
+			build["target"].StringValue() != name || !img.inputs["skipPush"].BoolValue() {
+			t.Errorf("%s inputs = %v", name, img.inputs)
+		}
 	}
 }
 

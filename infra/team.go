@@ -8,8 +8,8 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/bootstrap/swarm"
 	"github.com/labfleet/labfleet/infra/nodecontainer"
 	"github.com/labfleet/labfleet/infra/plan"
 )
@@ -22,8 +22,10 @@ type Team struct {
 	Network *docker.Network
 	Nodes   []*Node
 
-	ClusterID   pulumi.StringOutput `pulumi:"clusterId"`
-	ManagerAddr pulumi.StringOutput `pulumi:"managerAddr"`
+	ClusterID   pulumi.StringOutput      `pulumi:"clusterId"`
+	ManagerAddr pulumi.StringOutput      `pulumi:"managerAddr"`
+	RoutingMesh pulumi.StringOutput      `pulumi:"routingMesh"`
+	AppURLs     pulumi.StringArrayOutput `pulumi:"appUrls"`
 }
 
 // Node is one node container and the volume that holds its /var/lib/docker.
@@ -65,23 +67,35 @@ func NewTeam(ctx *pulumi.Context, p *plan.Plan, t plan.Team, image pulumi.String
 	return team, nil
 }
 
-// finish records the swarm's outputs on the team once the bootstrap ran.
-func (t *Team) finish(ctx *pulumi.Context, swarms pulumi.AnyOutput) error {
+// finish records the bootstrap's outputs on the team once it ran.
+func (t *Team) finish(ctx *pulumi.Context, results pulumi.AnyOutput) error {
 	name := t.Plan.Name
-	field := func(get func(swarm.Result) string) pulumi.StringOutput {
-		return swarms.ApplyT(func(v any) (string, error) {
-			r, ok := v.(map[string]swarm.Result)[name]
-			if !ok {
-				return "", fmt.Errorf("team %q: the swarm bootstrap returned no result", name)
-			}
-			return get(r), nil
-		}).(pulumi.StringOutput)
-	}
-	t.ClusterID = field(func(r swarm.Result) string { return r.ClusterID })
-	t.ManagerAddr = field(func(r swarm.Result) string { return r.ManagerAddr })
+	team := results.ApplyT(func(v any) (bootstrap.TeamResult, error) {
+		r, ok := v.(map[string]bootstrap.TeamResult)[name]
+		if !ok {
+			return bootstrap.TeamResult{}, fmt.Errorf("team %q: the bootstrap returned no result", name)
+		}
+		return r, nil
+	}).(pulumi.AnyOutput)
+	t.ClusterID = team.ApplyT(func(v any) string { return v.(bootstrap.TeamResult).Swarm.ClusterID }).(pulumi.StringOutput)
+	t.ManagerAddr = team.ApplyT(func(v any) string { return v.(bootstrap.TeamResult).Swarm.ManagerAddr }).(pulumi.StringOutput)
+	t.RoutingMesh = team.ApplyT(func(v any) string {
+		if lab := v.(bootstrap.TeamResult).Lab; lab != nil {
+			return string(lab.Mesh)
+		}
+		return ""
+	}).(pulumi.StringOutput)
+	t.AppURLs = team.ApplyT(func(v any) []string {
+		if lab := v.(bootstrap.TeamResult).Lab; lab != nil {
+			return lab.AppURLs
+		}
+		return []string{}
+	}).(pulumi.StringArrayOutput)
 	return ctx.RegisterResourceOutputs(t, pulumi.Map{
 		"clusterId":   t.ClusterID,
 		"managerAddr": t.ManagerAddr,
+		"routingMesh": t.RoutingMesh,
+		"appUrls":     t.AppURLs,
 	})
 }
 

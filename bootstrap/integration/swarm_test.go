@@ -20,15 +20,21 @@ func testConfig(cohort string, portBase int, pool string) plan.Config {
 	cfg.SSHPortBase = portBase
 	cfg.AddressPool = pool
 	cfg.NodeMemory = "512m"
+	cfg.Day2Stack = false
 	return cfg
 }
 
+// converge runs the real bootstrap of the cohort and returns each team's swarm result.
 func converge(t *testing.T, c *cohort, opts bootstrap.Options) (map[string]swarm.Result, error, time.Duration) {
 	t.Helper()
 	opts.Log = func(msg string) { t.Log(msg) }
 	start := time.Now()
-	res, err := bootstrap.Swarms(context.Background(), c.plan, c.keys, opts)
-	return res, err, time.Since(start)
+	res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, opts)
+	swarms := map[string]swarm.Result{}
+	for team, r := range res {
+		swarms[team] = r.Swarm
+	}
+	return swarms, err, time.Since(start)
 }
 
 type entry struct{ id, hostname, state, role string }

@@ -7,6 +7,7 @@ package swarm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -157,7 +158,7 @@ func (c *converger) waitForDocker(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
-	return joinErrors(errs)
+	return errors.Join(errs...)
 }
 
 // ensureLeader picks the first planned manager that already controls a swarm, or
@@ -381,17 +382,4 @@ func (c *converger) onLeader(ctx context.Context, cmd string) error {
 		}
 		time.Sleep(c.timing.Poll)
 	}
-}
-
-func joinErrors(errs []error) error {
-	var msgs []string
-	for _, e := range errs {
-		if e != nil {
-			msgs = append(msgs, e.Error())
-		}
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s", strings.Join(msgs, "; "))
 }

@@ -36,6 +36,7 @@ func Build(cfg Config) (*Plan, error) {
 	p.SSHAddress, p.PublicHost = v.addresses(cfg)
 	subnets := v.subnets(cfg.AddressPool, len(names))
 	v.portRange(cfg.SSHPortBase, len(names))
+	p.Day2 = v.day2(cfg)
 
 	if err := v.err(); err != nil {
 		return nil, err
@@ -274,6 +275,25 @@ func bitsFor(teams int) int {
 		bits--
 	}
 	return bits
+}
+
+// portsStudentsUse are taken inside a node: the course's own port, sshd and swarm's ports.
+var portsStudentsUse = map[int]string{8080: "the course's Phase 1/2 commands", 22: "sshd", 2377: "swarm management", 7946: "swarm gossip", 4789: "overlay VXLAN"}
+
+func (v *validator) day2(cfg Config) Day2 {
+	d := Day2{Enabled: cfg.Day2Stack, Mesh: RoutingMesh(cfg.RoutingMesh), Port: cfg.AppPort}
+	switch d.Mesh {
+	case MeshAuto, MeshIngress, MeshHost:
+	default:
+		v.fail("routingMesh", "%q is not a routing mode: use %q (detect), %q (swarm routing mesh, needs IPVS) or %q (host-mode ports with DNS round robin)",
+			cfg.RoutingMesh, MeshAuto, MeshIngress, MeshHost)
+	}
+	if use, taken := portsStudentsUse[cfg.AppPort]; taken {
+		v.fail("appPort", "%d is used on the nodes by %s: use another port, e.g. 8090", cfg.AppPort, use)
+	} else if cfg.AppPort < 1024 || cfg.AppPort > 65535 {
+		v.fail("appPort", "%d is not a usable port: use 1024-65535, e.g. 8090", cfg.AppPort)
+	}
+	return d
 }
 
 func (v *validator) portRange(base, teams int) {

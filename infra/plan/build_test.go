@@ -56,6 +56,9 @@ func TestBuildDefaultCohort(t *testing.T) {
 	if len(p.Warnings) != 0 {
 		t.Errorf("warnings = %v", p.Warnings)
 	}
+	if p.Day2 != (Day2{Enabled: true, Mesh: MeshAuto, Port: 8090}) {
+		t.Errorf("day2 = %+v", p.Day2)
+	}
 	if m := t2.Managers(); len(m) != 1 || m[0].Name != "team2-m1" {
 		t.Errorf("managers = %v", m)
 	}
@@ -207,6 +210,10 @@ func TestInvalidConfigs(t *testing.T) {
 		{"ipv6 pool", func(c *Config) { c.AddressPool = "fd00::/64" }, []string{"labfleet:addressPool"}},
 		{"privileged ports", func(c *Config) { c.SSHPortBase = 22 }, []string{"labfleet:sshPortBase", "1024 or above"}},
 		{"ports overflow", func(c *Config) { c.Teams = 60; c.SSHPortBase = 65000 }, []string{"labfleet:sshPortBase", "65000-65599", "past 65535"}},
+		{"unknown routing mesh", func(c *Config) { c.RoutingMesh = "vip" }, []string{"labfleet:routingMesh", `"vip" is not a routing mode`, "auto", "ingress", "host"}},
+		{"app port taken by the course", func(c *Config) { c.AppPort = 8080 }, []string{"labfleet:appPort", "8080 is used on the nodes by the course's Phase 1/2 commands"}},
+		{"app port taken by swarm", func(c *Config) { c.AppPort = 2377 }, []string{"labfleet:appPort", "swarm management"}},
+		{"app port out of range", func(c *Config) { c.AppPort = 70000 }, []string{"labfleet:appPort", "1024-65535"}},
 		{"bad stack name", func(c *Config) { c.Cohort = "Spring_26" }, []string{"stack name", "pulumi stack rename"}},
 	}
 	for _, tc := range cases {

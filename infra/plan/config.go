@@ -30,6 +30,10 @@ type Config struct {
 	AddressPool string // labfleet:addressPool, team subnets are cut from it
 	NodeImage   string // labfleet:nodeImage; empty builds infra/nodeimage
 	Privilege   string // labfleet:privilege, "privileged" or "reduced"
+
+	Day2Stack   bool   // labfleet:day2Stack, deploy the Day-2 lab stack
+	RoutingMesh string // labfleet:routingMesh, "auto", "ingress" or "host"
+	AppPort     int    // labfleet:appPort, where the Day-2 stack is published on every node
 }
 
 // Defaults returns the configuration Pulumi.yaml declares as default, for the given cohort.
@@ -45,5 +49,8 @@ func Defaults(cohort string) Config {
 		SSHPortBase: 2200,
 		AddressPool: "172.30.0.0/16",
 		Privilege:   string(PrivilegeReduced),
+		Day2Stack:   true,
+		RoutingMesh: string(MeshAuto),
+		AppPort:     8090,
 	}
 }

@@ -51,8 +51,28 @@ type Plan struct {
 	PublicHost   string // where students (and the bootstrap) reach those ports
 	SSHUser      string
 	Teams        []Team
+	Day2         Day2
 	// Warnings are legal but questionable choices, shown to the instructor.
 	Warnings []string
+}
+
+// RoutingMesh is how the Day-2 stack publishes its port.
+type RoutingMesh string
+
+const (
+	// MeshAuto uses the ingress mesh when the host kernel has IPVS, host mode otherwise.
+	MeshAuto RoutingMesh = "auto"
+	// MeshIngress is swarm's routing mesh (needs IPVS): any node answers, tasks are VIPs.
+	MeshIngress RoutingMesh = "ingress"
+	// MeshHost publishes on each node itself (mode: host) with DNS round robin (dnsrr).
+	MeshHost RoutingMesh = "host"
+)
+
+// Day2 is the Day-2 lab stack: the app images on every node, and the reference stack.
+type Day2 struct {
+	Enabled bool
+	Mesh    RoutingMesh
+	Port    int // published on every node of a team
 }
 
 // Image says which node image the containers run.

@@ -1,6 +1,7 @@
 // memory-leak-app is the Day-2 "broken" app: every request to / keeps LEAK_KB kilobytes
-// forever. Under `ab -n 10000 -c 100` in a 512 MB container it slows down as the garbage
-// collector fights for the last megabytes, then the kernel kills it: the app stops answering,
+// (default 20) forever. Each `ab -n 10000 -c 100` run adds about 200 MB, so in a 512 MB
+// container students watch `docker stats` climb over two or three runs; then the garbage
+// collector fights for the last megabytes and the kernel kills the app: it stops answering,
 // which is what Phase 1 of the lab is about.
 package main
 
@@ -83,7 +84,7 @@ func envInt(name string, def int) int {
 
 func main() {
 	port := flag.Int("port", envInt("PORT", 3000), "listen port")
-	leakKB := flag.Int("leak-kb", envInt("LEAK_KB", 64), "kilobytes kept per request to /")
+	leakKB := flag.Int("leak-kb", envInt("LEAK_KB", 20), "kilobytes kept per request to /")
 	flag.Parse()
 	host, _ := os.Hostname()
 	if limit := memlimit.Bytes(); limit > 0 {

@@ -1,0 +1,327 @@
+// Package lab puts the Day-2 lab on a team's converged swarm: it checks whether the host
+// kernel can run the routing mesh, streams the lab images into every node (no registry),
+// installs labprobe and the student files, and deploys the day2 stack on a manager. Every
+// step checks before it acts, so a rerun with nothing changed does nothing.
+package lab
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/stacks/day2"
+)
+
+// Node is one node and a way to run commands on it.
+type Node struct {
+	Name string
+	Role plan.Role
+	IP   string
+	Run  Runner
+}
+
+// Runner runs a shell command on a node, optionally with stdin.
+type Runner interface {
+	Run(ctx context.Context, cmd string) (string, error)
+	RunWithInput(ctx context.Context, cmd string, in io.Reader) (string, error)
+}
+
+// Image is a lab image saved from the Docker host, ready to stream.
+type Image struct {
+	day2.Image
+	ID      string // the image ID on the host, which `docker load` keeps
+	Archive string // path of its `docker save` archive
+}
+
+// Result is what the lab step did for a team.
+type Result struct {
+	Mesh    plan.RoutingMesh // the mode actually used
+	AppURLs []string         // the day2 stack through each node
+	Actions []string         // what this run changed; empty when nothing needed doing
+	Notes   []string         // what the instructor should know, on every run
+}
+
+// Timing bounds the waits; the zero value gets DefaultTiming.
+type Timing struct {
+	Converge time.Duration // for the stack's services to run every replica
+	Poll     time.Duration
+}
+
+// DefaultTiming allows for healthchecks (a task counts once healthy) and slow first starts.
+var DefaultTiming = Timing{Converge: 2 * time.Minute, Poll: time.Second}
+
+// labprobePath is where labprobe is installed on every node.
+const labprobePath = "/usr/local/bin/labprobe"
+
+type team struct {
+	name    string
+	nodes   []Node
+	timing  Timing
+	mu      sync.Mutex
+	actions []string
+}
+
+func (t *team) did(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.actions = append(t.actions, fmt.Sprintf(format, args...))
+}
+
+// Setup runs the Day-2 steps on one team whose swarm has converged.
+func Setup(ctx context.Context, teamName string, nodes []Node, d plan.Day2, images []Image, timing Timing) (Result, error) {
+	if timing == (Timing{}) {
+		timing = DefaultTiming
+	}
+	t := &team{name: teamName, nodes: nodes, timing: timing}
+	res := Result{}
+	note := func(s string) { res.Notes = append(res.Notes, s) }
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"check the routing mesh", func(ctx context.Context) error {
+			mesh, err := t.chooseMesh(ctx, d.Mesh, note)
+			res.Mesh = mesh
+			return err
+		}},
+		{"load lab images", func(ctx context.Context) error { return t.loadImages(ctx, images) }},
+		{"install labprobe", func(ctx context.Context) error { return t.installProbe(ctx, images) }},
+		{"install student files", t.installStudentFiles},
+		{"deploy the day2 stack", func(ctx context.Context) error {
+			ids := make([]string, len(images))
+			for i, img := range images {
+				ids[i] = img.ID
+			}
+			return t.deploy(ctx, d.Port, res.Mesh == plan.MeshHost, ids)
+		}},
+	}
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return res, fmt.Errorf("team %q: %s: %w", teamName, s.name, err)
+		}
+	}
+	for _, n := range nodes {
+		res.AppURLs = append(res.AppURLs, fmt.Sprintf("http://%s:%d/", n.IP, d.Port))
+	}
+	res.Actions = t.actions
+	return res, nil
+}
+
+// HasIPVS reports whether the kernel under node n has IPVS, which swarm's routing mesh and
+// service VIPs need. Every node shares the Docker host's kernel.
+func HasIPVS(ctx context.Context, n Node) (bool, error) {
+	out, err := n.Run.Run(ctx, "test -d /proc/sys/net/ipv4/vs && echo yes || echo no")
+	return strings.TrimSpace(out) == "yes", err
+}
+
+// ErrNoIPVS explains, in an instructor's words, why ingress mode cannot work here.
+const ErrNoIPVS = "the Docker host's kernel has no IPVS (the ip_vs module), so swarm's routing mesh cannot work: " +
+	"ports published the usual way (--publish 8080:3000) will not answer. Load it on the host (modprobe ip_vs) " +
+	"and run pulumi up again, or set labfleet:routingMesh to host (or auto) to publish in host mode with DNS round robin"
+
+func (t *team) chooseMesh(ctx context.Context, want plan.RoutingMesh, note func(string)) (plan.RoutingMesh, error) {
+	if want == plan.MeshHost {
+		return plan.MeshHost, nil
+	}
+	ipvs, err := HasIPVS(ctx, t.nodes[0])
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case ipvs:
+		return plan.MeshIngress, nil
+	case want == plan.MeshIngress:
+		return "", fmt.Errorf("labfleet:routingMesh is ingress, but %s", ErrNoIPVS)
+	default:
+		note("no IPVS on this host, so no routing mesh: day2 is published in host mode with DNS round robin (an edge proxy per node); " +
+			"students' --publish 8080:3000 will not answer, use --publish mode=host,target=3000,published=8080 --endpoint-mode dnsrr (README, Routing mesh)")
+		return plan.MeshHost, nil
+	}
+}
+
+// eachNode runs step on every node of the team concurrently and joins their errors.
+func (t *team) eachNode(step func(Node) error) error {
+	errs := make([]error, len(t.nodes))
+	var wg sync.WaitGroup
+	for i, n := range t.nodes {
+		wg.Go(func() { errs[i] = step(n) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// loadImages streams every image into every node that lacks it, all nodes in parallel.
+func (t *team) loadImages(ctx context.Context, images []Image) error {
+	return t.eachNode(func(n Node) error {
+		for _, img := range images {
+			if err := t.loadImage(ctx, n, img); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (t *team) loadImage(ctx context.Context, n Node, img Image) error {
+	have, _ := n.Run.Run(ctx, "docker image inspect --format '{{.Id}}' "+img.NodeRef()+" 2>/dev/null || true")
+	if strings.TrimSpace(have) == img.ID {
+		return nil
+	}
+	f, err := os.Open(img.Archive)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	defer f.Close()
+	start := time.Now()
+	if _, err := n.Run.RunWithInput(ctx, "docker load -q", f); err != nil {
+		return err
+	}
+	// The archive names the image as built on the host; students use the course's name.
+	if _, err := n.Run.Run(ctx, fmt.Sprintf("docker tag %s %s", img.ID, img.NodeRef())); err != nil {
+		return err
+	}
+	t.did("load %s into %s (%s)", img.NodeRef(), n.Name, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// installProbe copies labprobe out of the improved-app image onto every node.
+func (t *team) installProbe(ctx context.Context, images []Image) error {
+	var source Image
+	for _, img := range images {
+		if img.Name == "improved-app" {
+			source = img
+		}
+	}
+	if source.ID == "" {
+		return fmt.Errorf("no improved-app image to take labprobe from")
+	}
+	stamp := "/etc/labfleet/labprobe.image"
+	return t.eachNode(func(n Node) error {
+		have, _ := n.Run.Run(ctx, "cat "+stamp+" 2>/dev/null || true")
+		if strings.TrimSpace(have) == source.ID {
+			return nil
+		}
+		cmd := fmt.Sprintf("docker run --rm --entrypoint /bin/cat %s /labprobe | sudo tee %s.new >/dev/null && sudo chmod 0755 %s.new && sudo mv %s.new %s && echo %s | sudo tee %s >/dev/null",
+			source.NodeRef(), labprobePath, labprobePath, labprobePath, labprobePath, source.ID, stamp)
+		if _, err := n.Run.Run(ctx, cmd); err != nil {
+			return err
+		}
+		t.did("install labprobe on %s", n.Name)
+		return nil
+	})
+}
+
+// installStudentFiles puts the course's curl-format.txt in the student's home directory.
+func (t *team) installStudentFiles(ctx context.Context) error {
+	sum := sha256.Sum256([]byte(day2.CurlFormat))
+	want := hex.EncodeToString(sum[:])
+	return t.eachNode(func(n Node) error {
+		have, _ := n.Run.Run(ctx, "sha256sum curl-format.txt 2>/dev/null || true")
+		if strings.HasPrefix(have, want) {
+			return nil
+		}
+		if _, err := n.Run.RunWithInput(ctx, "cat > curl-format.txt", strings.NewReader(day2.CurlFormat)); err != nil {
+			return err
+		}
+		t.did("write curl-format.txt on %s", n.Name)
+		return nil
+	})
+}
+
+// deploy deploys the day2 stack from the first manager unless the running one carries the
+// same hash, then waits until every service runs all its replicas.
+func (t *team) deploy(ctx context.Context, port int, hostMode bool, imageIDs []string) error {
+	stack, err := day2.Render(port, hostMode, imageIDs)
+	if err != nil {
+		return err
+	}
+	var mgr Node
+	for _, n := range t.nodes {
+		if n.Role == plan.Manager {
+			mgr = n
+			break
+		}
+	}
+	svc := day2.StackName + "_web"
+	have, _ := mgr.Run.Run(ctx, fmt.Sprintf(`docker service inspect --format '{{index .Spec.Labels "labfleet.stack-hash"}}' %s 2>/dev/null || true`, svc))
+	if strings.TrimSpace(have) != stack.Hash {
+		file := path.Join("labfleet", day2.StackName+"-stack.yml")
+		if _, err := mgr.Run.RunWithInput(ctx, "mkdir -p labfleet && cat > "+file, strings.NewReader(stack.YAML)); err != nil {
+			return err
+		}
+		if _, err := mgr.Run.Run(ctx, fmt.Sprintf("docker stack deploy --prune --resolve-image never -c %s %s", file, day2.StackName)); err != nil {
+			return err
+		}
+		t.did("deploy stack %s (%s) from %s", day2.StackName, stack.Hash, mgr.Name)
+	}
+	return WaitForReplicas(ctx, mgr, day2.StackName, t.timing)
+}
+
+// WaitForReplicas waits until every service of a stack runs as many tasks as it wants.
+func WaitForReplicas(ctx context.Context, mgr Node, stack string, timing Timing) error {
+	if timing == (Timing{}) {
+		timing = DefaultTiming
+	}
+	deadline := time.Now().Add(timing.Converge)
+	for {
+		out, err := mgr.Run.Run(ctx, fmt.Sprintf("docker stack services --format '{{.Name}} {{.Replicas}}' %s", stack))
+		if err != nil {
+			return err
+		}
+		pending := notConverged(out)
+		if len(pending) == 0 && strings.TrimSpace(out) != "" {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			ps, _ := mgr.Run.Run(ctx, fmt.Sprintf("docker stack ps --no-trunc --format '{{.Name}} {{.CurrentState}} {{.Error}}' %s | head -n 12", stack))
+			return fmt.Errorf("stack %s not running after %s: %s; tasks: %s", stack, timing.Converge, strings.Join(pending, ", "), strings.ReplaceAll(strings.TrimSpace(ps), "\n", "; "))
+		}
+		time.Sleep(timing.Poll)
+	}
+}
+
+// notConverged reads `docker stack services` lines ("day2_web 2/3") and returns the
+// services whose running count differs from the wanted one.
+func notConverged(out string) []string {
+	var pending []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		running, wanted, ok := strings.Cut(f[1], "/")
+		if !ok || running != wanted || wanted == "0" {
+			pending = append(pending, line)
+		}
+	}
+	return pending
+}
+
+// Save writes each image (by ID, so the archive carries no host-side tag) to dir with
+// `docker save` on the Docker host, once for all teams.
+func Save(ctx context.Context, dir string, images []day2.Image, ids map[string]string) ([]Image, error) {
+	var out []Image
+	for _, img := range images {
+		id := ids[img.Name]
+		if id == "" {
+			return nil, fmt.Errorf("image %s: no image ID", img.Name)
+		}
+		archive := path.Join(dir, img.Name+".tar")
+		cmd := exec.CommandContext(ctx, "docker", "save", "-o", archive, id)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("docker save %s (%s): %v: %s", img.Name, id, err, strings.TrimSpace(string(msg)))
+		}
+		out = append(out, Image{Image: img, ID: id, Archive: archive})
+	}
+	return out, nil
+}
