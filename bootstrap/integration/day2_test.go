@@ -64,12 +64,13 @@ func TestLabImagesAreSmall(t *testing.T) {
 	}
 }
 
-// day2Cohort is one team of three nodes with the Day-2 lab on it.
-func day2Cohort(t *testing.T) (*cohort, map[string]bootstrap.TeamResult) {
+// day2Cohort is one team of three nodes with the Day-2 lab on it. Each test gets its own
+// names, ports and subnet, so one test's teardown never races the next one's setup.
+func day2Cohort(t *testing.T, name string, portBase int, pool string) (*cohort, map[string]bootstrap.TeamResult) {
 	t.Helper()
 	requireDocker(t)
 	ids := labImages(t)
-	cfg := testConfig("lfit-d2", 42600, "172.27.0.0/16")
+	cfg := testConfig(name, portBase, pool)
 	cfg.Teams, cfg.NodeMemory, cfg.Day2Stack = 1, "1g", true
 	c := newCohort(t, cfg)
 	start := time.Now()
@@ -99,7 +100,7 @@ func runningTasks(t *testing.T, c *cohort, service string) []string {
 }
 
 func TestDay2StackConvergesHealsAndScales(t *testing.T) {
-	c, res := day2Cohort(t)
+	c, res := day2Cohort(t, "lfit-d2", 42600, "172.27.0.0/16")
 	r := res["team1"]
 	if r.Lab == nil || r.Lab.Mesh == "" {
 		t.Fatalf("no lab result: %+v", r)
@@ -196,7 +197,7 @@ func TestDay2StackConvergesHealsAndScales(t *testing.T) {
 // TestCourseCommandsOnANode runs the Day-2 handout's commands as written, as a student on a
 // node, including the Phase-1 load that must exhaust the leaking app.
 func TestCourseCommandsOnANode(t *testing.T) {
-	c, res := day2Cohort(t)
+	c, res := day2Cohort(t, "lfit-d3", 42700, "172.26.0.0/16")
 	node := "team1-w1"
 	sh := func(cmd string) string {
 		t.Helper()
@@ -290,12 +291,25 @@ func TestCourseCommandsOnANode(t *testing.T) {
 			t.Errorf("ingress-published web-service does not answer: %q", out)
 		}
 	} else {
-		// What the README tells instructors to use on such hosts: host-mode publishing.
-		c.run(mgr, "docker service create --detach --name web-host --mode global --endpoint-mode dnsrr --publish mode=host,target=3000,published=8081 improved-app:latest >/dev/null")
-		waitFor(t, 2*time.Minute, func() bool {
-			out, err := mgrNode.Run.Run(context.Background(), "curl -sf --max-time 2 http://localhost:8081/health")
-			return err == nil && strings.Contains(out, "ok")
-		})
+		// The README's recipe for hosts without IPVS, then Phase 2's scaling, as written.
+		c.run(mgr, "docker service rm web-service >/dev/null")
+		c.run(mgr, "docker service create --detach --name web-service --replicas 3 --endpoint-mode dnsrr --network day2_lab --update-delay 10s --update-parallelism 1 improved-app:latest >/dev/null")
+		c.run(mgr, "docker service create --detach --name web-edge --mode global --network day2_lab --publish mode=host,target=3000,published=8080 improved-app:latest -proxy tasks.web-service:3000 >/dev/null")
+		waitService("3/3")
+		c.run(mgr, "docker service scale --detach web-service=6 >/dev/null")
+		waitService("6/6")
+		for _, n := range c.plan.Teams[0].Nodes {
+			n := n
+			waitFor(t, 2*time.Minute, func() bool {
+				out, err := mgrNode.Run.Run(context.Background(), fmt.Sprintf("curl -sf --max-time 2 http://%s:8080/", n.IP))
+				return err == nil && strings.Contains(out, "served by")
+			})
+		}
+		c.run(mgr, "docker service scale --detach web-service=2 >/dev/null")
+		waitService("2/2")
+		if out := c.run(mgr, "curl -sf --max-time 3 http://localhost:8080/health"); !strings.Contains(out, "ok") {
+			t.Errorf("host-mode web-service does not answer: %q", out)
+		}
 	}
 }
 
