@@ -11,13 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/images"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day2"
 )
@@ -38,9 +37,8 @@ type Runner interface {
 
 // Image is a lab image saved from the Docker host, ready to stream.
 type Image struct {
-	day2.Image
-	ID      string // the image ID on the host, which `docker load` keeps
-	Archive string // path of its `docker save` archive
+	Name string // e.g. "improved-app"
+	images.Archive
 }
 
 // Result is what the lab step did for a team.
@@ -173,24 +171,13 @@ func (t *team) loadImages(ctx context.Context, images []Image) error {
 }
 
 func (t *team) loadImage(ctx context.Context, n Node, img Image) error {
-	have, _ := n.Run.Run(ctx, "docker image inspect --format '{{.Id}}' "+img.NodeRef()+" 2>/dev/null || true")
-	if strings.TrimSpace(have) == img.ID {
-		return nil
-	}
-	f, err := os.Open(img.Archive)
+	took, err := images.Load(ctx, n.Run, img.Archive)
 	if err != nil {
-		return fmt.Errorf("node %s: %w", n.Name, err)
-	}
-	defer f.Close()
-	start := time.Now()
-	if _, err := n.Run.RunWithInput(ctx, "docker load -q", f); err != nil {
 		return err
 	}
-	// The archive names the image as built on the host; students use the course's name.
-	if _, err := n.Run.Run(ctx, fmt.Sprintf("docker tag %s %s", img.ID, img.NodeRef())); err != nil {
-		return err
+	if took > 0 {
+		t.did("load %s into %s (%s)", img.NodeRef, n.Name, took.Round(time.Millisecond))
 	}
-	t.did("load %s into %s (%s)", img.NodeRef(), n.Name, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -212,7 +199,7 @@ func (t *team) installProbe(ctx context.Context, images []Image) error {
 			return nil
 		}
 		cmd := fmt.Sprintf("docker run --rm --entrypoint /bin/cat %s /labprobe | sudo tee %s.new >/dev/null && sudo chmod 0755 %s.new && sudo mv %s.new %s && echo %s | sudo tee %s >/dev/null",
-			source.NodeRef(), labprobePath, labprobePath, labprobePath, labprobePath, source.ID, stamp)
+			source.NodeRef, labprobePath, labprobePath, labprobePath, labprobePath, source.ID, stamp)
 		if _, err := n.Run.Run(ctx, cmd); err != nil {
 			return err
 		}
@@ -307,21 +294,19 @@ func notConverged(out string) []string {
 	return pending
 }
 
-// Save writes each image (by ID, so the archive carries no host-side tag) to dir with
-// `docker save` on the Docker host, once for all teams.
-func Save(ctx context.Context, dir string, images []day2.Image, ids map[string]string) ([]Image, error) {
+// Save saves the lab images from the Docker host into dir, once for all teams.
+func Save(ctx context.Context, dir string, imgs []day2.Image, ids map[string]string) ([]Image, error) {
 	var out []Image
-	for _, img := range images {
+	for _, img := range imgs {
 		id := ids[img.Name]
 		if id == "" {
 			return nil, fmt.Errorf("image %s: no image ID", img.Name)
 		}
-		archive := path.Join(dir, img.Name+".tar")
-		cmd := exec.CommandContext(ctx, "docker", "save", "-o", archive, id)
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("docker save %s (%s): %v: %s", img.Name, id, err, strings.TrimSpace(string(msg)))
+		a, err := images.Save(ctx, dir, img.Name, id, img.NodeRef())
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, Image{Image: img, ID: id, Archive: archive})
+		out = append(out, Image{Name: img.Name, Archive: a})
 	}
 	return out, nil
 }
