@@ -8,6 +8,8 @@ export PULUMI_BACKEND_URL        ?= file://$(BACKEND_DIR)
 export PULUMI_CONFIG_PASSPHRASE  ?= labfleet-local
 export PULUMI_SKIP_UPDATE_CHECK  := true
 
+SHELL := /bin/bash
+
 .PHONY: up destroy outputs test lint docker-host
 
 up:
@@ -27,8 +29,11 @@ docker-host:
 	bash .ci/docker-host.sh
 
 # The lab apps (stacks/apps) are their own module, built inside their image with Debian's Go.
+# The full log goes to test.log; the screen shows each package's result, failures, every test
+# that could not run here (NOT RUN, never a pass) and the measurements (MEASURE).
 test:
-	go test -count=1 -timeout 45m ./...
+	set -o pipefail; go test -v -count=1 -timeout 45m ./... 2>&1 | tee test.log | \
+		grep -E '^(ok|FAIL|panic)|^--- (FAIL|SKIP)|NOT RUN|MEASURE|_test.go:[0-9]+: .*(Error|error|want)'
 	cd stacks/apps && go test -count=1 ./...
 
 lint:

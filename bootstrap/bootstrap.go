@@ -9,11 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/images"
+	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
@@ -27,14 +30,19 @@ type Options struct {
 	SSH     sshexec.Options
 	Swarm   swarm.Timing
 	Lab     lab.Timing
+	Kind    kindprep.Timing
 	Timeout time.Duration // for one team, end to end
 	Log     func(msg string)
+	// RepoDir is the labfleet module, where Day 3's kind and kubectl are built (default ".",
+	// the project directory Pulumi runs the program in); CacheDir keeps the built binaries.
+	RepoDir, CacheDir string
 }
 
 // TeamResult is one team's converged state.
 type TeamResult struct {
 	Swarm swarm.Result
-	Lab   *lab.Result // nil when the Day-2 stack is off
+	Lab   *lab.Result      // nil when the Day-2 stack is off
+	Kind  *kindprep.Result // Day-3 preparation and cluster
 }
 
 // Cohort converges every team's swarm and, when the plan enables it, sets up the Day-2 lab
@@ -58,6 +66,13 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 			return nil, err
 		}
 	}
+	day3, err := prepareDay3(ctx, p, keys, &opts)
+	if err != nil {
+		return nil, err
+	}
+	if day3.nodeImage != nil {
+		defer os.RemoveAll(day3.nodeImage.Dir)
+	}
 	results := map[string]TeamResult{}
 	errs := make([]error, len(p.Teams))
 	var mu sync.Mutex
@@ -67,7 +82,7 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 			ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 			defer cancel()
 			start := time.Now()
-			r, err := convergeTeam(ctx, p, team, keys, images, opts)
+			r, err := convergeTeam(ctx, p, team, keys, images, day3, opts)
 			if err != nil {
 				errs[i] = err
 				opts.Log(fmt.Sprintf("team %s: swarm FAILED after %s: %v", team.Name, time.Since(start).Round(time.Millisecond), err))
@@ -79,6 +94,9 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 			actions := r.Swarm.Actions
 			if r.Lab != nil {
 				actions = append(slices.Clone(actions), r.Lab.Actions...)
+			}
+			if r.Kind != nil {
+				actions = append(slices.Clone(actions), r.Kind.Actions...)
 			}
 			summary := "no changes"
 			if len(actions) > 0 {
@@ -137,7 +155,7 @@ func CloseAll(clients map[string]*sshexec.Client) {
 	}
 }
 
-func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, images []lab.Image, opts Options) (TeamResult, error) {
+func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, images []lab.Image, day3 day3Inputs, opts Options) (TeamResult, error) {
 	clients, err := Connect(ctx, p, team, keys, opts.SSH)
 	if err != nil {
 		return TeamResult{}, fmt.Errorf("team %q: connect: %w", team.Name, err)
@@ -148,14 +166,82 @@ func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshke
 		members[i] = swarm.Member{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
 	}
 	var r TeamResult
-	if r.Swarm, err = swarm.Converge(ctx, team.Name, members, opts.Swarm); err != nil || !p.Day2.Enabled {
+	if r.Swarm, err = swarm.Converge(ctx, team.Name, members, opts.Swarm); err != nil {
 		return r, err
 	}
-	nodes := make([]lab.Node, len(team.Nodes))
+	labNodes := make([]lab.Node, len(team.Nodes))
+	kindNodes := make([]kindprep.Node, len(team.Nodes))
 	for i, n := range team.Nodes {
-		nodes[i] = lab.Node{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
+		labNodes[i] = lab.Node{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
+		kindNodes[i] = kindprep.Node{Name: n.Name, Role: n.Role, Run: clients[n.Name]}
 	}
-	labResult, err := lab.Setup(ctx, team.Name, nodes, p.Day2, images, opts.Lab)
-	r.Lab = &labResult
+	if p.Day2.Enabled {
+		labResult, err := lab.Setup(ctx, team.Name, labNodes, p.Day2, images, opts.Lab)
+		r.Lab = &labResult
+		if err != nil {
+			return r, err
+		}
+	} else if removed, err := lab.Remove(ctx, team.Name, labNodes); err != nil {
+		return r, err
+	} else if removed {
+		r.Swarm.Actions = append(r.Swarm.Actions, "remove the day2 stack (labfleet:day2Stack is off)")
+	}
+	kindResult, err := kindprep.Setup(ctx, p.Day3, team, kindNodes, day3.tools, day3.nodeImage, opts.Kind)
+	r.Kind = &kindResult
 	return r, err
+}
+
+// day3Inputs are what every team's Day-3 step shares: tools built and an image found once.
+type day3Inputs struct {
+	tools     kindprep.Tools
+	nodeImage *kindprep.NodeImage
+}
+
+// prepareDay3 runs the Day-3 preflight on the host (through the first node, before any team
+// work) and builds the tools. With day 3 on, a preflight problem stops everything; with only
+// the preparation on, problems are reported as notes for the instructor to fix in time.
+func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, opts *Options) (day3Inputs, error) {
+	var in day3Inputs
+	if !p.Day3.Prepare {
+		return in, nil
+	}
+	first := p.Teams[0]
+	clients, err := Connect(ctx, p, plan.Team{Name: first.Name, Nodes: first.Nodes[:1]}, keys, opts.SSH)
+	if err != nil {
+		return in, fmt.Errorf("day 3 preflight: %w", err)
+	}
+	problems, err := kindprep.Preflight(ctx, clients[first.Nodes[0].Name], p.Day3, len(p.Teams))
+	CloseAll(clients)
+	if err != nil {
+		return in, fmt.Errorf("day 3 preflight: %w", err)
+	}
+	if len(problems) > 0 && p.Day3.Clusters {
+		return in, fmt.Errorf("day 3 preflight, before any work:\n  - %s", strings.Join(problems, "\n  - "))
+	}
+	for _, problem := range problems {
+		opts.Log("day 3 preflight (fix before switching labfleet:day to 3): " + problem)
+	}
+	id := images.HostID(ctx, p.Day3.NodeImage)
+	if id == "" {
+		return in, fmt.Errorf("labfleet:kindNodeImage %s is not on the Docker host, and nodes must not pull it in class: "+
+			"run `docker pull %s` once on the host (or `docker load -i` a saved copy), then pulumi up", p.Day3.NodeImage, p.Day3.NodeImage)
+	}
+	dir, err := os.MkdirTemp("", "labfleet-kind-")
+	if err != nil {
+		return in, err
+	}
+	in.nodeImage = &kindprep.NodeImage{Ref: p.Day3.NodeImage, ID: id, Dir: dir}
+	repo, cache := opts.RepoDir, opts.CacheDir
+	if repo == "" {
+		repo = "."
+	}
+	if cache == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		cache = filepath.Join(base, "labfleet")
+	}
+	in.tools, err = kindprep.BuildTools(ctx, repo, cache)
+	return in, err
 }

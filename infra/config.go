@@ -31,6 +31,12 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, string, error) {
 	r.bool("day2Stack", &cfg.Day2Stack)
 	r.string("routingMesh", &cfg.RoutingMesh)
 	r.int("appPort", &cfg.AppPort)
+	r.int("day", &cfg.Day)
+	r.bool("day3Prep", &cfg.Day3Prep)
+	r.int("kindControlPlanes", &cfg.KindControlPlanes)
+	r.int("kindWorkers", &cfg.KindWorkers)
+	r.string("kindNodeImage", &cfg.KindNodeImage)
+	r.int("kubeApiPort", &cfg.KubeAPIPort)
 	if r.err != nil {
 		return plan.Config{}, "", r.err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/stacks/day3"
 )
 
 // Program is labfleet's Pulumi program: config → validated plan → resources → swarm
@@ -25,6 +26,14 @@ func Program(bootstrapper Bootstrapper) pulumi.RunFunc {
 		keys, err := sshkeys.New(seed, p.Cohort)
 		if err != nil {
 			return err
+		}
+		if p.Day3.Prepare {
+			// Render every team's kind config now, so a bad one stops before any resource.
+			for _, t := range p.Teams {
+				if _, err := day3.Render(p.Day3, t); err != nil {
+					return err
+				}
+			}
 		}
 		for _, w := range p.Warnings {
 			ctx.Log.Warn(w, nil)
@@ -65,11 +74,21 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 			"clusterId":   t.ClusterID,
 			"routingMesh": t.RoutingMesh,
 			"appUrls":     t.AppURLs,
+			"kind":        t.Kind,
 		}
 		studentKeys[t.Plan.Name] = pulumi.String(keys.Student(t.Plan.Name).PrivateKeyPEM(p.SSHUser + "@" + t.Plan.Name))
 	}
 	ctx.Export("teams", teams)
 	ctx.Export("studentKeys", pulumi.ToSecret(studentKeys))
+	ctx.Export("kubeconfigs", pulumi.ToSecret(c.Results.ApplyT(func(v any) map[string]string {
+		out := map[string]string{}
+		for team, r := range v.(map[string]bootstrap.TeamResult) {
+			if r.Kind != nil && r.Kind.Kubeconfig != "" {
+				out[team] = r.Kind.Kubeconfig
+			}
+		}
+		return out
+	})))
 	ctx.Export("joinTokens", pulumi.ToSecret(c.Results.ApplyT(func(v any) map[string]map[string]string {
 		out := map[string]map[string]string{}
 		for team, r := range v.(map[string]bootstrap.TeamResult) {

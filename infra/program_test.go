@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
 	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
@@ -101,6 +102,10 @@ func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys
 			Swarm: swarm.Result{ClusterID: "cluster-" + t.Name, ManagerAddr: t.Nodes[0].IP.String() + ":2377",
 				WorkerToken: "SWMTKN-w-" + t.Name, ManagerToken: "SWMTKN-m-" + t.Name},
 			Lab: &lab.Result{Mesh: plan.MeshHost, AppURLs: []string{"http://" + t.Nodes[0].IP.String() + ":8090/"}},
+		}
+		if p.Day3.Clusters {
+			out[t.Name] = bootstrap.TeamResult{Swarm: out[t.Name].Swarm, Kind: &kindprep.Result{
+				ClusterName: t.Name, HostNode: t.Nodes[0].Name, APIServer: "https://" + t.Nodes[0].IP.String() + ":6443", Kubeconfig: "apiVersion: v1 # " + t.Name}}
 		}
 	}
 	return out, nil
@@ -351,6 +356,31 @@ func TestLabImagesAreBuiltFromTheAppsDockerfile(t *testing.T) {
 			build["target"].StringValue() != name || !img.inputs["skipPush"].BoolValue() {
 			t.Errorf("%s inputs = %v", name, img.inputs)
 		}
+	}
+}
+
+func TestDay3ExportsKubeconfigsAsSecrets(t *testing.T) {
+	r := runProgram(t, false, map[string]string{"labfleet:day": "3", "labfleet:privilege": "privileged", "labfleet:nodeMemory": "3g", "labfleet:day2Stack": "false"})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if !r.b.plan.Day3.Clusters || !r.b.plan.Day3.Prepare {
+		t.Errorf("day3 = %+v", r.b.plan.Day3)
+	}
+	kc := r.exports["kubeconfigs"]
+	if !kc.Secret || kc.Value.(map[string]string)["team2"] != "apiVersion: v1 # team2" {
+		t.Errorf("kubeconfigs: secret=%v value=%v", kc.Secret, kc.Value)
+	}
+	kind := r.exports["teams"].Value.(map[string]any)["team1"].(map[string]any)["kind"].(map[string]string)
+	if kind["state"] != "running" || kind["apiServer"] != "https://172.30.0.10:6443" || kind["hostNode"] != "team1-m1" {
+		t.Errorf("kind = %v", kind)
+	}
+}
+
+func TestDay3NeedsPrivilegeBeforeAnythingIsCreated(t *testing.T) {
+	r := runProgram(t, true, map[string]string{"labfleet:day": "3", "labfleet:nodeMemory": "3g"})
+	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:privilege") || len(r.m.resources) != 0 {
+		t.Fatalf("err = %v, %d resources", r.err, len(r.m.resources))
 	}
 }
 

@@ -26,6 +26,7 @@ type Team struct {
 	ManagerAddr pulumi.StringOutput      `pulumi:"managerAddr"`
 	RoutingMesh pulumi.StringOutput      `pulumi:"routingMesh"`
 	AppURLs     pulumi.StringArrayOutput `pulumi:"appUrls"`
+	Kind        pulumi.StringMapOutput   `pulumi:"kind"`
 }
 
 // Node is one node container and the volume that holds its /var/lib/docker.
@@ -91,11 +92,23 @@ func (t *Team) finish(ctx *pulumi.Context, results pulumi.AnyOutput) error {
 		}
 		return []string{}
 	}).(pulumi.StringArrayOutput)
+	t.Kind = team.ApplyT(func(v any) map[string]string {
+		k := v.(bootstrap.TeamResult).Kind
+		if k == nil {
+			return map[string]string{}
+		}
+		state := "absent (labfleet:day is 2)"
+		if k.Kubeconfig != "" {
+			state = "running"
+		}
+		return map[string]string{"cluster": k.ClusterName, "hostNode": k.HostNode, "apiServer": k.APIServer, "state": state}
+	}).(pulumi.StringMapOutput)
 	return ctx.RegisterResourceOutputs(t, pulumi.Map{
 		"clusterId":   t.ClusterID,
 		"managerAddr": t.ManagerAddr,
 		"routingMesh": t.RoutingMesh,
 		"appUrls":     t.AppURLs,
+		"kind":        t.Kind,
 	})
 }
 

@@ -254,6 +254,22 @@ func (t *team) deploy(ctx context.Context, port int, hostMode bool, imageIDs []s
 	return WaitForReplicas(ctx, mgr, day2.StackName, t.timing)
 }
 
+// Remove takes the day2 stack off a team's swarm (labfleet:day2Stack false, e.g. on day 3).
+// The images stay on the nodes.
+func Remove(ctx context.Context, teamName string, nodes []Node) (removed bool, err error) {
+	for _, n := range nodes {
+		if n.Role != plan.Manager {
+			continue
+		}
+		out, err := n.Run.Run(ctx, fmt.Sprintf("if docker stack ls --format '{{.Name}}' | grep -qx %s; then docker stack rm %s >/dev/null && echo removed; fi", day2.StackName, day2.StackName))
+		if err != nil {
+			return false, fmt.Errorf("team %q: remove the day2 stack: %w", teamName, err)
+		}
+		return strings.TrimSpace(out) == "removed", nil
+	}
+	return false, nil
+}
+
 // WaitForReplicas waits until every service of a stack runs as many tasks as it wants.
 func WaitForReplicas(ctx context.Context, mgr Node, stack string, timing Timing) error {
 	if timing == (Timing{}) {

@@ -37,6 +37,7 @@ func Build(cfg Config) (*Plan, error) {
 	subnets := v.subnets(cfg.AddressPool, len(names))
 	v.portRange(cfg.SSHPortBase, len(names))
 	p.Day2 = v.day2(cfg)
+	p.Day3 = v.day3(cfg, p.NodeMemoryMB)
 
 	if err := v.err(); err != nil {
 		return nil, err
@@ -292,6 +293,48 @@ func (v *validator) day2(cfg Config) Day2 {
 		v.fail("appPort", "%d is used on the nodes by %s: use another port, e.g. 8090", cfg.AppPort, use)
 	} else if cfg.AppPort < 1024 || cfg.AppPort > 65535 {
 		v.fail("appPort", "%d is not a usable port: use 1024-65535, e.g. 8090", cfg.AppPort)
+	}
+	return d
+}
+
+func (v *validator) day3(cfg Config, nodeMemoryMB int) Day3 {
+	d := Day3{
+		Clusters:      cfg.Day == 3,
+		Prepare:       cfg.Day == 3 || cfg.Day3Prep,
+		ControlPlanes: cfg.KindControlPlanes,
+		Workers:       cfg.KindWorkers,
+		NodeImage:     cfg.KindNodeImage,
+		APIPort:       cfg.KubeAPIPort,
+		NodePorts:     []int{30080, 30443},
+	}
+	if cfg.Day != 2 && cfg.Day != 3 {
+		v.fail("day", "%d is not a course day labfleet prepares: use 2 (swarm) or 3 (swarm plus a kind cluster per team)", cfg.Day)
+	}
+	if cfg.KindControlPlanes < 1 || cfg.KindControlPlanes > 3 {
+		v.fail("kindControlPlanes", "%d: use 1 to 3 control-plane nodes per kind cluster", cfg.KindControlPlanes)
+	}
+	if cfg.KindWorkers < 0 || cfg.KindWorkers > 5 {
+		v.fail("kindWorkers", "%d: use 0 to 5 worker nodes per kind cluster", cfg.KindWorkers)
+	}
+	if !imageRefPattern.MatchString(cfg.KindNodeImage) || strings.Contains(cfg.KindNodeImage, "@") {
+		v.fail("kindNodeImage", "%q: use a tag without a digest, e.g. %s (docker load drops digests, so kind would try to pull)", cfg.KindNodeImage, DefaultKindNodeImage)
+	}
+	if use, taken := portsStudentsUse[cfg.KubeAPIPort]; taken || cfg.KubeAPIPort == cfg.AppPort {
+		if !taken {
+			use = "labfleet:appPort"
+		}
+		v.fail("kubeApiPort", "%d is used on the nodes by %s: use another port, e.g. 6443", cfg.KubeAPIPort, use)
+	} else if cfg.KubeAPIPort < 1024 || cfg.KubeAPIPort > 65535 {
+		v.fail("kubeApiPort", "%d is not a usable port: use 1024-65535, e.g. 6443", cfg.KubeAPIPort)
+	}
+	if d.Clusters {
+		if Privilege(cfg.Privilege) != PrivilegePrivileged {
+			v.fail("privilege", "is %q, but day 3 runs kind inside the team's first manager, and kind's nodes are privileged containers: set labfleet:privilege privileged (on a host that allows --privileged)", cfg.Privilege)
+		}
+		if need := NodeBaseMB + d.KindMemoryMB(); nodeMemoryMB > 0 && nodeMemoryMB < need {
+			v.fail("nodeMemory", "%s is too small for day 3: each team's first manager hosts a kind cluster of %d control plane(s) and %d worker(s), about %dm with its own %dm: set labfleet:nodeMemory %dm or more (a limit, changed in place)",
+				cfg.NodeMemory, d.ControlPlanes, d.Workers, need, NodeBaseMB, need)
+		}
 	}
 	return d
 }

@@ -59,6 +59,9 @@ func TestBuildDefaultCohort(t *testing.T) {
 	if p.Day2 != (Day2{Enabled: true, Mesh: MeshAuto, Port: 8090}) {
 		t.Errorf("day2 = %+v", p.Day2)
 	}
+	if d := p.Day3; d.Prepare || d.Clusters || d.ControlPlanes != 1 || d.Workers != 2 || d.NodeImage != "kindest/node:v1.37.0" || d.APIPort != 6443 {
+		t.Errorf("day3 = %+v", p.Day3)
+	}
 	if m := t2.Managers(); len(m) != 1 || m[0].Name != "team2-m1" {
 		t.Errorf("managers = %v", m)
 	}
@@ -152,6 +155,26 @@ func TestCPUsAreSpelledAsTheProviderReadsThem(t *testing.T) {
 	}
 }
 
+func TestDay3Switches(t *testing.T) {
+	cfg := Defaults("c")
+	cfg.Day3Prep = true
+	p, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Day3.Prepare || p.Day3.Clusters {
+		t.Errorf("prep only: %+v", p.Day3)
+	}
+	cfg.Day, cfg.Privilege, cfg.NodeMemory = 3, "privileged", "3g"
+	p, err = Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Day3.Prepare || !p.Day3.Clusters || p.Day3.KindMemoryMB() != 2048 {
+		t.Errorf("day 3: %+v, %d MB", p.Day3, p.Day3.KindMemoryMB())
+	}
+}
+
 func TestMemorySizes(t *testing.T) {
 	for in, want := range map[string]int{"1g": 1024, "768m": 768, "2GiB": 2048, "1.5g": 1536, "524288k": 512, "268435456": 256, "1 GB": 1024} {
 		cfg := Defaults("c")
@@ -214,6 +237,14 @@ func TestInvalidConfigs(t *testing.T) {
 		{"app port taken by the course", func(c *Config) { c.AppPort = 8080 }, []string{"labfleet:appPort", "8080 is used on the nodes by the course's Phase 1/2 commands"}},
 		{"app port taken by swarm", func(c *Config) { c.AppPort = 2377 }, []string{"labfleet:appPort", "swarm management"}},
 		{"app port out of range", func(c *Config) { c.AppPort = 70000 }, []string{"labfleet:appPort", "1024-65535"}},
+		{"unknown day", func(c *Config) { c.Day = 4 }, []string{"labfleet:day", "use 2 (swarm) or 3"}},
+		{"day 3 without privilege", func(c *Config) { c.Day = 3; c.NodeMemory = "4g" }, []string{"labfleet:privilege", "kind's nodes are privileged containers", "set labfleet:privilege privileged"}},
+		{"day 3 without memory", func(c *Config) { c.Day = 3; c.Privilege = "privileged" }, []string{"labfleet:nodeMemory", "too small for day 3", "set labfleet:nodeMemory 2560m"}},
+		{"no control plane", func(c *Config) { c.KindControlPlanes = 0 }, []string{"labfleet:kindControlPlanes"}},
+		{"too many kind workers", func(c *Config) { c.KindWorkers = 9 }, []string{"labfleet:kindWorkers"}},
+		{"kind image by digest", func(c *Config) { c.KindNodeImage = "kindest/node:v1.37.0@sha256:a1ed" }, []string{"labfleet:kindNodeImage", "without a digest"}},
+		{"api port on the app port", func(c *Config) { c.KubeAPIPort = 8090 }, []string{"labfleet:kubeApiPort", "labfleet:appPort"}},
+		{"api port on swarm", func(c *Config) { c.KubeAPIPort = 2377 }, []string{"labfleet:kubeApiPort", "swarm management"}},
 		{"bad stack name", func(c *Config) { c.Cohort = "Spring_26" }, []string{"stack name", "pulumi stack rename"}},
 	}
 	for _, tc := range cases {

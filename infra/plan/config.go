@@ -34,6 +34,13 @@ type Config struct {
 	Day2Stack   bool   // labfleet:day2Stack, deploy the Day-2 lab stack
 	RoutingMesh string // labfleet:routingMesh, "auto", "ingress" or "host"
 	AppPort     int    // labfleet:appPort, where the Day-2 stack is published on every node
+
+	Day               int    // labfleet:day, 2 or 3: on day 3 every team has a kind cluster
+	Day3Prep          bool   // labfleet:day3Prep, install kind/kubectl and preload the node image on day 2 already
+	KindControlPlanes int    // labfleet:kindControlPlanes
+	KindWorkers       int    // labfleet:kindWorkers
+	KindNodeImage     string // labfleet:kindNodeImage
+	KubeAPIPort       int    // labfleet:kubeApiPort, on the team's first manager
 }
 
 // Defaults returns the configuration Pulumi.yaml declares as default, for the given cohort.
@@ -52,5 +59,11 @@ func Defaults(cohort string) Config {
 		Day2Stack:   true,
 		RoutingMesh: string(MeshAuto),
 		AppPort:     8090,
+
+		Day:               2,
+		KindControlPlanes: 1,
+		KindWorkers:       2,
+		KindNodeImage:     DefaultKindNodeImage,
+		KubeAPIPort:       6443,
 	}
 }

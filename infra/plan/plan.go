@@ -52,6 +52,7 @@ type Plan struct {
 	SSHUser      string
 	Teams        []Team
 	Day2         Day2
+	Day3         Day3
 	// Warnings are legal but questionable choices, shown to the instructor.
 	Warnings []string
 }
@@ -73,6 +74,34 @@ type Day2 struct {
 	Enabled bool
 	Mesh    RoutingMesh
 	Port    int // published on every node of a team
+}
+
+// DefaultKindNodeImage is the node image of the pinned kind (v0.33.0), referenced by tag:
+// `docker load` drops repo digests, so a digest reference would make kind pull again.
+const DefaultKindNodeImage = "kindest/node:v1.37.0"
+
+// Kind cluster sizing, used to check nodeMemory before anything runs.
+const (
+	KindControlPlaneMB = 1024
+	KindWorkerMB       = 512
+	NodeBaseMB         = 512 // dockerd, sshd and the Day-2 lab on the node that hosts kind
+)
+
+// Day3 is the Day-3 kind environment. Each team's cluster runs inside the team's first
+// manager node, in that node's own dockerd.
+type Day3 struct {
+	Prepare       bool // kind and kubectl on every node, node image on the first manager
+	Clusters      bool // a kind cluster per team (day 3)
+	ControlPlanes int
+	Workers       int
+	NodeImage     string
+	APIPort       int
+	NodePorts     []int // published from the cluster on the hosting node, for Services of type NodePort
+}
+
+// KindMemoryMB is what a team's kind cluster needs on top of the node's own use.
+func (d Day3) KindMemoryMB() int {
+	return d.ControlPlanes*KindControlPlaneMB + d.Workers*KindWorkerMB
 }
 
 // Image says which node image the containers run.

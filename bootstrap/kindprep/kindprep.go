@@ -1,0 +1,334 @@
+// Package kindprep prepares Day 3: kind and kubectl on every node of a team, the kind node
+// image preloaded into the team's first manager (whose dockerd hosts the team's cluster),
+// the team's kind config, and, on day 3, the cluster itself with its kubeconfig on every
+// team node. Turning day 3 off deletes the cluster. Each step checks before it acts.
+package kindprep
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labfleet/labfleet/bootstrap/images"
+	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/stacks/day3"
+)
+
+// Runner runs a shell command on a node, optionally with stdin.
+type Runner = images.Runner
+
+// Node is one node of a team.
+type Node struct {
+	Name string
+	Role plan.Role
+	Run  Runner
+}
+
+// Tools are the kind and kubectl binaries built on the Docker host.
+type Tools struct {
+	Kind, Kubectl string // paths
+}
+
+// BuildTools builds the pinned kind and kubectl from the module in repoDir into a cache
+// directory named after their versions, unless they are already there.
+func BuildTools(ctx context.Context, repoDir, cacheDir string) (Tools, error) {
+	dir := filepath.Join(cacheDir, "kind-"+day3.KindVersion+"-kubectl-"+day3.KubernetesVersion)
+	t := Tools{Kind: filepath.Join(dir, "kind"), Kubectl: filepath.Join(dir, "kubectl")}
+	if fileExists(t.Kind) && fileExists(t.Kubectl) {
+		return t, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return t, err
+	}
+	minor := strings.Split(strings.TrimPrefix(day3.KubernetesVersion, "v"), ".")[1]
+	ldflags := "-s -w"
+	for _, pkg := range []string{"k8s.io/client-go/pkg/version", "k8s.io/component-base/version"} {
+		ldflags += fmt.Sprintf(" -X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=%s -X %s.gitTreeState=clean", pkg, day3.KubernetesVersion, pkg, pkg, minor, pkg)
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", dir+"/", "./bootstrap/kindprep/cmd/kind", "./bootstrap/kindprep/cmd/kubectl")
+	cmd.Dir = repoDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return t, fmt.Errorf("building kind and kubectl in %s: %v: %s", repoDir, err, strings.TrimSpace(string(out)))
+	}
+	return t, nil
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// Result is what Day-3 preparation did for a team.
+type Result struct {
+	ClusterName string
+	HostNode    string
+	APIServer   string
+	Kubeconfig  string // empty unless the cluster exists (day 3)
+	Actions     []string
+}
+
+// NodeImage gives the kind node image archive, saving it from the Docker host on first use
+// (it is about 1 GB, so it is saved only if some team lacks it, and only once).
+type NodeImage struct {
+	Ref  string
+	ID   string
+	Dir  string
+	once sync.Once
+	a    images.Archive
+	err  error
+}
+
+func (n *NodeImage) archive(ctx context.Context) (images.Archive, error) {
+	n.once.Do(func() { n.a, n.err = images.Save(ctx, n.Dir, n.Ref, n.ID, n.Ref) })
+	return n.a, n.err
+}
+
+// Timing bounds cluster creation.
+type Timing struct{ Create time.Duration }
+
+type team struct {
+	plan    plan.Team
+	nodes   []Node
+	host    Node
+	mu      sync.Mutex
+	actions []string
+}
+
+func (t *team) did(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.actions = append(t.actions, fmt.Sprintf(format, args...))
+}
+
+// Setup prepares one team (and on day 3 creates its cluster), or deletes a cluster left
+// from day 3 when day 3 is off.
+func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools Tools, img *NodeImage, timing Timing) (Result, error) {
+	if timing.Create == 0 {
+		timing.Create = 10 * time.Minute
+	}
+	cfg, err := day3.Render(d, pt)
+	if err != nil {
+		return Result{}, err
+	}
+	t := &team{plan: pt, nodes: nodes}
+	for _, n := range nodes {
+		if n.Name == cfg.HostNode {
+			t.host = n
+		}
+	}
+	res := Result{ClusterName: cfg.ClusterName, HostNode: cfg.HostNode, APIServer: cfg.APIServer}
+	type step struct {
+		name string
+		run  func(context.Context) error
+	}
+	var steps []step
+	if d.Prepare {
+		steps = append(steps,
+			step{"install kind and kubectl", func(ctx context.Context) error { return t.installTools(ctx, tools) }},
+			step{"preload the kind node image", func(ctx context.Context) error { return t.preload(ctx, img) }},
+			step{"write the kind config", func(ctx context.Context) error { return t.writeConfig(ctx, cfg) }},
+		)
+	}
+	if d.Clusters {
+		steps = append(steps,
+			step{"create the kind cluster", func(ctx context.Context) error { return t.ensureCluster(ctx, d, cfg, timing) }},
+			step{"hand out the kubeconfig", func(ctx context.Context) error {
+				kc, err := t.distributeKubeconfig(ctx, cfg)
+				res.Kubeconfig = kc
+				return err
+			}},
+		)
+	} else {
+		steps = append(steps, step{"remove a day-3 cluster", func(ctx context.Context) error { return t.removeCluster(ctx, cfg) }})
+	}
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return res, fmt.Errorf("team %q: %s: %w", pt.Name, s.name, err)
+		}
+	}
+	res.Actions = t.actions
+	return res, nil
+}
+
+func (t *team) eachNode(step func(Node) error) error {
+	errs := make([]error, len(t.nodes))
+	var wg sync.WaitGroup
+	for i, n := range t.nodes {
+		wg.Go(func() { errs[i] = step(n) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// installTools copies the binaries to /usr/local/bin on every node whose copy differs.
+func (t *team) installTools(ctx context.Context, tools Tools) error {
+	return t.eachNode(func(n Node) error {
+		for _, bin := range []string{tools.Kind, tools.Kubectl} {
+			changed, err := installFile(ctx, n.Run, bin, "/usr/local/bin/"+filepath.Base(bin))
+			if err != nil {
+				return err
+			}
+			if changed {
+				t.did("install %s on %s", filepath.Base(bin), n.Name)
+			}
+		}
+		return nil
+	})
+}
+
+// installFile puts a local file at dest on a node, unless the node's copy has the same hash.
+func installFile(ctx context.Context, node Runner, local, dest string) (bool, error) {
+	f, err := os.Open(local)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	want := hex.EncodeToString(h.Sum(nil))
+	have, _ := node.Run(ctx, "sha256sum "+dest+" 2>/dev/null || true")
+	if strings.HasPrefix(have, want) {
+		return false, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return false, err
+	}
+	cmd := fmt.Sprintf("sudo tee %s.new >/dev/null && sudo chmod 0755 %s.new && sudo mv %s.new %s", dest, dest, dest, dest)
+	_, err = node.RunWithInput(ctx, cmd, f)
+	return err == nil, err
+}
+
+func (t *team) preload(ctx context.Context, img *NodeImage) error {
+	if images.NodeHas(ctx, t.host.Run, images.Archive{NodeRef: img.Ref, ID: img.ID}) {
+		return nil
+	}
+	a, err := img.archive(ctx)
+	if err != nil {
+		return err
+	}
+	took, err := images.Load(ctx, t.host.Run, a)
+	if err != nil {
+		return err
+	}
+	if took > 0 {
+		t.did("load %s into %s (%s)", img.Ref, t.host.Name, took.Round(time.Millisecond))
+	}
+	return nil
+}
+
+const configPath = "labfleet/kind.yaml"
+
+func (t *team) writeConfig(ctx context.Context, cfg day3.Config) error {
+	have, _ := t.host.Run.Run(ctx, "cat "+configPath+" 2>/dev/null || true")
+	if have == cfg.YAML {
+		return nil
+	}
+	if _, err := t.host.Run.RunWithInput(ctx, "mkdir -p labfleet && cat > "+configPath, strings.NewReader(cfg.YAML)); err != nil {
+		return err
+	}
+	t.did("write %s on %s", configPath, t.host.Name)
+	return nil
+}
+
+func (t *team) clusterExists(ctx context.Context, name string) (bool, error) {
+	out, err := t.host.Run.Run(ctx, "if command -v kind >/dev/null; then kind get clusters 2>/dev/null; fi")
+	if err != nil {
+		return false, err
+	}
+	for _, c := range strings.Fields(out) {
+		if c == name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ensureCluster creates the cluster if it does not exist. An existing cluster is left alone
+// when healthy, and reported, never recreated, when not: it may hold the students' work.
+func (t *team) ensureCluster(ctx context.Context, d plan.Day3, cfg day3.Config, timing Timing) error {
+	exists, err := t.clusterExists(ctx, cfg.ClusterName)
+	if err != nil {
+		return err
+	}
+	if exists {
+		if problem := t.health(ctx, d, cfg); problem != "" {
+			return fmt.Errorf("kind cluster %q on %s exists but is not healthy (%s): look at it with `kubectl get nodes` on %s, or delete it with `kind delete cluster --name %s` there and run pulumi up again",
+				cfg.ClusterName, t.host.Name, problem, t.host.Name, cfg.ClusterName)
+		}
+		return nil
+	}
+	start := time.Now()
+	cmd := fmt.Sprintf("mkdir -p .kube && kind create cluster --config %s --wait %s --kubeconfig .kube/kind-%s", configPath, timing.Create, cfg.ClusterName)
+	if _, err := t.host.Run.Run(ctx, cmd); err != nil {
+		return err
+	}
+	t.did("create kind cluster %s on %s (%s)", cfg.ClusterName, t.host.Name, time.Since(start).Round(time.Second))
+	if problem := t.health(ctx, d, cfg); problem != "" {
+		return fmt.Errorf("kind cluster %q on %s was created but is not healthy: %s", cfg.ClusterName, t.host.Name, problem)
+	}
+	return nil
+}
+
+// health returns "" when every planned node of the cluster is Ready.
+func (t *team) health(ctx context.Context, d plan.Day3, cfg day3.Config) string {
+	out, err := t.host.Run.Run(ctx, fmt.Sprintf("mkdir -p .kube && kind get kubeconfig --name %s > .kube/kind-%s && kubectl --kubeconfig .kube/kind-%s get nodes --no-headers", cfg.ClusterName, cfg.ClusterName, cfg.ClusterName))
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	ready := 0
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == "Ready" {
+			ready++
+		}
+	}
+	if want := d.ControlPlanes + d.Workers; ready != want || len(lines) != want {
+		return strconv.Itoa(ready) + " of " + strconv.Itoa(want) + " nodes Ready: " + strings.Join(lines, "; ")
+	}
+	return ""
+}
+
+// distributeKubeconfig puts the cluster's kubeconfig (API server on the hosting node's team
+// address) at ~/.kube/config on every node of the team and returns it.
+func (t *team) distributeKubeconfig(ctx context.Context, cfg day3.Config) (string, error) {
+	kc, err := t.host.Run.Run(ctx, "kind get kubeconfig --name "+cfg.ClusterName)
+	if err != nil {
+		return "", err
+	}
+	return kc, t.eachNode(func(n Node) error {
+		have, _ := n.Run.Run(ctx, "cat .kube/config 2>/dev/null || true")
+		if have == kc {
+			return nil
+		}
+		if _, err := n.Run.RunWithInput(ctx, "mkdir -p .kube && umask 077 && cat > .kube/config", strings.NewReader(kc)); err != nil {
+			return err
+		}
+		t.did("write ~/.kube/config on %s", n.Name)
+		return nil
+	})
+}
+
+func (t *team) removeCluster(ctx context.Context, cfg day3.Config) error {
+	exists, err := t.clusterExists(ctx, cfg.ClusterName)
+	if err != nil || !exists {
+		return err
+	}
+	if _, err := t.host.Run.Run(ctx, "kind delete cluster --name "+cfg.ClusterName); err != nil {
+		return err
+	}
+	t.did("delete kind cluster %s on %s (day 3 is off)", cfg.ClusterName, t.host.Name)
+	return t.eachNode(func(n Node) error {
+		_, err := n.Run.Run(ctx, "rm -f .kube/config")
+		return err
+	})
+}
