@@ -10,7 +10,7 @@ export PULUMI_SKIP_UPDATE_CHECK  := true
 
 SHELL := /bin/bash
 
-.PHONY: up destroy outputs test lint docker-host
+.PHONY: up destroy outputs test bench lint docker-host
 
 up:
 	@mkdir -p $(BACKEND_DIR)
@@ -33,8 +33,12 @@ docker-host:
 # that could not run here (NOT RUN, never a pass) and the measurements (MEASURE).
 test:
 	set -o pipefail; go test -v -count=1 -timeout 45m ./... 2>&1 | tee test.log | \
-		grep -E '^(ok|FAIL|panic)|^--- (FAIL|SKIP)|NOT RUN|MEASURE|_test.go:[0-9]+: .*(Error|error|want)'
+		grep --line-buffered -E '^(ok|FAIL|panic)|^--- (FAIL|SKIP)|NOT RUN|MEASURE|_test.go:[0-9]+: .*(Error|error|want)'
 	cd stacks/apps && go test -count=1 ./...
+
+# Bootstrap speed and node memory against a raw `docker exec` baseline, in one run.
+bench:
+	go run ./bootstrap/bench -teams $(or $(TEAMS),4)
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

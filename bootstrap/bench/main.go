@@ -1,0 +1,190 @@
+// Command bench measures how long labfleet takes to turn a cohort's node containers into
+// ready swarms, and what a node costs in memory, against a raw baseline measured in the same
+// run on the same engine: the same containers, with swarm init/join done by plain
+// `docker exec` and no checks (the floor any tool has to pay).
+//
+//	go run ./bootstrap/bench -teams 4
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/localnodes"
+	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/infra"
+	"github.com/labfleet/labfleet/infra/plan"
+)
+
+const image = "labfleet-bench-node:latest"
+
+func main() {
+	teams := flag.Int("teams", 4, "teams (1 manager + 2 workers each)")
+	flag.Parse()
+	if err := run(*teams); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type measurement struct {
+	create, ready, rerun, remove time.Duration
+	memMB                        float64
+}
+
+func run(teams int) error {
+	ctx := context.Background()
+	if _, err := localnodes.Docker(ctx, "build", "-q", "-t", image, filepath.Join(".", infra.NodeImageContext)); err != nil {
+		return err
+	}
+	raw, err := measure(ctx, "lfbench-raw", teams, 43200, "172.23.0.0/16", rawSwarms)
+	if err != nil {
+		return fmt.Errorf("raw baseline: %w", err)
+	}
+	lf, err := measure(ctx, "lfbench-lf", teams, 43400, "172.22.0.0/16", labfleetSwarms)
+	if err != nil {
+		return fmt.Errorf("labfleet: %w", err)
+	}
+	fmt.Printf("%d teams x 3 nodes on this engine (same node image and containers for both)\n\n", teams)
+	fmt.Printf("%-44s %12s %12s %8s\n", "", "raw exec", "labfleet", "ratio")
+	row := func(name string, a, b time.Duration) {
+		fmt.Printf("%-44s %12s %12s %7.2fx\n", name, a.Round(time.Millisecond), b.Round(time.Millisecond), float64(b)/float64(a))
+	}
+	row("create networks, volumes, containers", raw.create, lf.create)
+	row("containers started -> every swarm ready", raw.ready, lf.ready)
+	row("total to ready", raw.create+raw.ready, lf.create+lf.ready)
+	fmt.Printf("%-44s %12s %12s\n", "second run (nothing to do)", "n/a", lf.rerun.Round(time.Millisecond))
+	row("remove everything", raw.remove, lf.remove)
+	fmt.Printf("%-44s %10.1fMB %10.1fMB %7.2fx\n", "memory per idle node (docker stats)", raw.memMB, lf.memMB, lf.memMB/raw.memMB)
+	return nil
+}
+
+type swarmer func(ctx context.Context, c *localnodes.Cohort) (rerun time.Duration, err error)
+
+func measure(ctx context.Context, name string, teams, portBase int, pool string, converge swarmer) (measurement, error) {
+	var m measurement
+	cfg := plan.Defaults(name)
+	cfg.Teams, cfg.SSHPortBase, cfg.AddressPool, cfg.Day2Stack = teams, portBase, pool, false
+	p, err := plan.Build(cfg)
+	if err != nil {
+		return m, err
+	}
+	keys, err := sshkeys.New("benchmark-seed-0123456789abcdef-0123", p.Cohort)
+	if err != nil {
+		return m, err
+	}
+	start := time.Now()
+	c, err := localnodes.Create(ctx, p, keys, image)
+	defer c.Remove(ctx)
+	if err != nil {
+		return m, err
+	}
+	m.create = time.Since(start)
+	start = time.Now()
+	if m.rerun, err = converge(ctx, c); err != nil {
+		return m, err
+	}
+	m.ready = time.Since(start) - m.rerun
+	time.Sleep(3 * time.Second) // let the nodes settle before reading memory
+	if m.memMB, err = memoryPerNode(ctx, p.Cohort); err != nil {
+		return m, err
+	}
+	start = time.Now()
+	c.Remove(ctx)
+	m.remove = time.Since(start)
+	return m, nil
+}
+
+// labfleetSwarms is what `pulumi up` runs, then runs it again (the no-op rerun).
+func labfleetSwarms(ctx context.Context, c *localnodes.Cohort) (time.Duration, error) {
+	if _, err := bootstrap.Cohort(ctx, c.Plan, c.Keys, nil, bootstrap.Options{}); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	_, err := bootstrap.Cohort(ctx, c.Plan, c.Keys, nil, bootstrap.Options{})
+	return time.Since(start), err
+}
+
+// rawSwarms is the floor: docker exec, no SSH, no state checks, all teams in parallel.
+func rawSwarms(ctx context.Context, c *localnodes.Cohort) (time.Duration, error) {
+	errs := make([]error, len(c.Plan.Teams))
+	var wg sync.WaitGroup
+	for i, team := range c.Plan.Teams {
+		wg.Go(func() { errs[i] = rawTeam(ctx, team) })
+	}
+	wg.Wait()
+	return 0, errors.Join(errs...)
+}
+
+func rawTeam(ctx context.Context, team plan.Team) error {
+	exec := func(n plan.Node, cmd string) (string, error) {
+		return localnodes.Docker(ctx, "exec", "-u", "student", n.ContainerName, "sh", "-c", cmd)
+	}
+	for _, n := range team.Nodes {
+		if err := poll(func() bool { _, err := exec(n, "docker info >/dev/null"); return err == nil }); err != nil {
+			return fmt.Errorf("%s: dockerd: %w", n.Name, err)
+		}
+	}
+	m := team.Nodes[0]
+	if _, err := exec(m, "docker swarm init --advertise-addr "+m.IP.String()); err != nil {
+		return err
+	}
+	token, err := exec(m, "docker swarm join-token -q worker")
+	if err != nil {
+		return err
+	}
+	for _, w := range team.Nodes[1:] {
+		if _, err := exec(w, fmt.Sprintf("docker swarm join --token %s %s:2377", strings.TrimSpace(token), m.IP)); err != nil {
+			return err
+		}
+	}
+	return poll(func() bool {
+		out, _ := exec(m, "docker node ls --format '{{.Status}}'")
+		return strings.Count(out, "Ready") == len(team.Nodes)
+	})
+}
+
+func poll(ok func() bool) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return errors.New("timed out")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
+}
+
+// memoryPerNode averages `docker stats` memory over the cohort's containers, in MB.
+func memoryPerNode(ctx context.Context, cohort string) (float64, error) {
+	ids, err := localnodes.Docker(ctx, "ps", "-q", "--filter", "label=labfleet.cohort="+cohort)
+	if err != nil {
+		return 0, err
+	}
+	out, err := localnodes.Docker(ctx, append([]string{"stats", "--no-stream", "--format", "{{.MemUsage}}"}, strings.Fields(ids)...)...)
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		used := strings.Fields(l)[0] // "45.3MiB / 1GiB"
+		unit := map[string]float64{"KiB": 1.0 / 1024, "MiB": 1, "GiB": 1024}
+		for suffix, scale := range unit {
+			if v, ok := strings.CutSuffix(used, suffix); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				total += f * scale
+			}
+		}
+	}
+	return total / float64(len(lines)), nil
+}

@@ -1,0 +1,145 @@
+// Package localnodes creates a cohort's networks, volumes and node containers on the local
+// Docker engine with the docker CLI, from the same nodecontainer.Spec the Pulumi program
+// renders, in the same order the provider uses (create, copy uploads, start). The
+// integration tests and the benchmark use it where `pulumi up` cannot run.
+package localnodes
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/infra/nodecontainer"
+	"github.com/labfleet/labfleet/infra/plan"
+)
+
+// Docker runs the docker CLI (legacy builder: hosts without buildx exist) and returns
+// stdout, or an error that carries the command and stderr.
+func Docker(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// Cohort is a planned cohort on the local engine.
+type Cohort struct {
+	Plan  *plan.Plan
+	Keys  *sshkeys.Keys
+	Image string // node image reference
+}
+
+// Create starts every team's network, volumes and node containers, all nodes in parallel.
+// Whatever an earlier, interrupted run left under the same cohort name is removed first.
+func Create(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, image string) (*Cohort, error) {
+	c := &Cohort{Plan: p, Keys: keys, Image: image}
+	c.Remove(ctx)
+	for _, team := range p.Teams {
+		if _, err := Docker(ctx, "network", "create", "--driver", "bridge", "--subnet", team.Subnet.String(),
+			"--gateway", team.Gateway.String(), "--label", "labfleet.cohort="+p.Cohort, team.NetworkName); err != nil {
+			return c, err
+		}
+	}
+	var nodes []plan.Node
+	for _, team := range p.Teams {
+		nodes = append(nodes, team.Nodes...)
+	}
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() { errs[i] = c.StartNode(ctx, n.Name) })
+	}
+	wg.Wait()
+	return c, errors.Join(errs...)
+}
+
+// Find returns a planned node and its team.
+func (c *Cohort) Find(nodeName string) (plan.Team, plan.Node, error) {
+	for _, team := range c.Plan.Teams {
+		for _, n := range team.Nodes {
+			if n.Name == nodeName {
+				return team, n, nil
+			}
+		}
+	}
+	return plan.Team{}, plan.Node{}, fmt.Errorf("no node %s in the plan", nodeName)
+}
+
+// StartNode creates a node's volume and container from its spec, copies the uploads in
+// before start (as the provider does), and starts it.
+func (c *Cohort) StartNode(ctx context.Context, nodeName string) error {
+	team, n, err := c.Find(nodeName)
+	if err != nil {
+		return err
+	}
+	spec := nodecontainer.For(c.Plan, team, n, c.Image, c.Keys)
+	if _, err := Docker(ctx, "volume", "create", "--label", "labfleet.cohort="+c.Plan.Cohort, spec.Volume); err != nil {
+		return err
+	}
+	if _, err := Docker(ctx, append([]string{"create"}, spec.DockerCreateArgs()...)...); err != nil {
+		return err
+	}
+	staging, err := os.MkdirTemp("", "labfleet-uploads-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(staging)
+	for _, u := range spec.Uploads {
+		path := filepath.Join(staging, u.Path)
+		var mode os.FileMode
+		if _, err := fmt.Sscanf(u.Mode, "%o", &mode); err != nil {
+			return fmt.Errorf("upload %s: mode %q: %w", u.Path, u.Mode, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, []byte(u.Content), mode); err != nil {
+			return err
+		}
+	}
+	if _, err := Docker(ctx, "cp", staging+"/.", spec.Name+":/"); err != nil {
+		return err
+	}
+	_, err = Docker(ctx, "start", spec.Name)
+	return err
+}
+
+// ReplaceNode removes a node's container and volume and creates them again: a lost node
+// coming back with a fresh identity, as after a replace in `pulumi up`.
+func (c *Cohort) ReplaceNode(ctx context.Context, nodeName string) error {
+	_, n, err := c.Find(nodeName)
+	if err != nil {
+		return err
+	}
+	if _, err := Docker(ctx, "rm", "-f", "-v", n.ContainerName); err != nil {
+		return err
+	}
+	if _, err := Docker(ctx, "volume", "rm", n.VolumeName); err != nil {
+		return err
+	}
+	return c.StartNode(ctx, n.Name)
+}
+
+// Remove deletes every container, volume and network labelled with the cohort.
+func (c *Cohort) Remove(ctx context.Context) {
+	filter := "label=labfleet.cohort=" + c.Plan.Cohort
+	for _, kind := range [][]string{{"ps", "-aq"}, {"volume", "ls", "-q"}, {"network", "ls", "-q"}} {
+		ids, _ := Docker(ctx, append(kind, "--filter", filter)...)
+		if strings.TrimSpace(ids) == "" {
+			continue
+		}
+		rm := map[string][]string{"ps": {"rm", "-f", "-v"}, "volume": {"volume", "rm", "-f"}, "network": {"network", "rm"}}[kind[0]]
+		Docker(ctx, append(rm, strings.Fields(ids)...)...)
+	}
+}
