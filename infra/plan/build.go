@@ -332,8 +332,8 @@ func (v *validator) day3(cfg Config, nodeMemoryMB int) Day3 {
 			v.fail("privilege", "is %q, but day 3 runs kind inside the team's first manager, and kind's nodes are privileged containers: set labfleet:privilege privileged (on a host that allows --privileged)", cfg.Privilege)
 		}
 		if need := NodeBaseMB + d.KindMemoryMB(); nodeMemoryMB > 0 && nodeMemoryMB < need {
-			v.fail("nodeMemory", "%s is too small for day 3: each team's first manager hosts a kind cluster of %d control plane(s) and %d worker(s), about %dm with its own %dm: set labfleet:nodeMemory %dm or more (a limit, changed in place)",
-				cfg.NodeMemory, d.ControlPlanes, d.Workers, need, NodeBaseMB, need)
+			v.fail("nodeMemory", "%s is too small for day 3: each team's first manager hosts a kind cluster of %d control plane(s) and %d worker(s) (about %dm) besides its own %dm: set labfleet:nodeMemory %dm or more (a limit, changed in place)",
+				cfg.NodeMemory, d.ControlPlanes, d.Workers, d.KindMemoryMB(), NodeBaseMB, need)
 		}
 	}
 	return d
