@@ -198,8 +198,8 @@ type day3Inputs struct {
 }
 
 // prepareDay3 runs the Day-3 preflight on the host (through the first node, before any team
-// work) and builds the tools. With day 3 on, a preflight problem stops everything; with only
-// the preparation on, problems are reported as notes for the instructor to fix in time.
+// work) and builds the tools. With day 3 on, a blocking finding stops everything; with only
+// the preparation on, findings are reported for the instructor to fix in time.
 func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, opts *Options) (day3Inputs, error) {
 	var in day3Inputs
 	if !p.Day3.Prepare {
@@ -210,16 +210,24 @@ func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, opts *Op
 	if err != nil {
 		return in, fmt.Errorf("day 3 preflight: %w", err)
 	}
-	problems, err := kindprep.Preflight(ctx, clients[first.Nodes[0].Name], p.Day3, len(p.Teams))
+	findings, err := kindprep.Preflight(ctx, clients[first.Nodes[0].Name], p.Day3, len(p.Teams))
 	CloseAll(clients)
 	if err != nil {
 		return in, fmt.Errorf("day 3 preflight: %w", err)
 	}
-	if len(problems) > 0 && p.Day3.Clusters {
-		return in, fmt.Errorf("day 3 preflight, before any work:\n  - %s", strings.Join(problems, "\n  - "))
+	var blocking []string
+	for _, f := range findings {
+		switch {
+		case f.Blocking && p.Day3.Clusters:
+			blocking = append(blocking, f.Msg)
+		case f.Blocking:
+			opts.Log("day 3 preflight: must be fixed before labfleet:day is 3: " + f.Msg)
+		default:
+			opts.Log("day 3 preflight: warning: " + f.Msg)
+		}
 	}
-	for _, problem := range problems {
-		opts.Log("day 3 preflight (fix before switching labfleet:day to 3): " + problem)
+	if len(blocking) > 0 {
+		return in, fmt.Errorf("day 3 preflight, before any work:\n  - %s", strings.Join(blocking, "\n  - "))
 	}
 	id := images.HostID(ctx, p.Day3.NodeImage)
 	if id == "" {

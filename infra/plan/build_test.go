@@ -170,8 +170,16 @@ func TestDay3Switches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Day3.Prepare || !p.Day3.Clusters || p.Day3.KindMemoryMB() != 2048 {
-		t.Errorf("day 3: %+v, %d MB", p.Day3, p.Day3.KindMemoryMB())
+	if !p.Day3.Prepare || !p.Day3.Clusters || p.Day3.KindMemoryMB() != 2048 || len(p.Warnings) != 0 {
+		t.Errorf("day 3: %+v, %d MB, warnings %v", p.Day3, p.Day3.KindMemoryMB(), p.Warnings)
+	}
+	cfg.Privilege = "reduced"
+	p, err = Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "CAP_SYS_RESOURCE") {
+		t.Errorf("warnings %v", p.Warnings)
 	}
 }
 
@@ -238,7 +246,6 @@ func TestInvalidConfigs(t *testing.T) {
 		{"app port taken by swarm", func(c *Config) { c.AppPort = 2377 }, []string{"labfleet:appPort", "swarm management"}},
 		{"app port out of range", func(c *Config) { c.AppPort = 70000 }, []string{"labfleet:appPort", "1024-65535"}},
 		{"unknown day", func(c *Config) { c.Day = 4 }, []string{"labfleet:day", "use 2 (swarm) or 3"}},
-		{"day 3 without privilege", func(c *Config) { c.Day = 3; c.NodeMemory = "4g" }, []string{"labfleet:privilege", "kind's nodes are privileged containers", "set labfleet:privilege privileged"}},
 		{"day 3 without memory", func(c *Config) { c.Day = 3; c.Privilege = "privileged" }, []string{"labfleet:nodeMemory", "too small for day 3", "set labfleet:nodeMemory 2560m"}},
 		{"no control plane", func(c *Config) { c.KindControlPlanes = 0 }, []string{"labfleet:kindControlPlanes"}},
 		{"too many kind workers", func(c *Config) { c.KindWorkers = 9 }, []string{"labfleet:kindWorkers"}},
