@@ -192,6 +192,24 @@ func TestDay2StackConvergesHealsAndScales(t *testing.T) {
 			t.Logf("MEASURE scale day2_web to %d: %s", n, time.Since(start).Round(100*time.Millisecond))
 		}
 	})
+
+	t.Run("switching the stack off removes it, once", func(t *testing.T) {
+		p := *c.plan
+		p.Day2.Enabled = false
+		for run, want := range []bool{true, false} {
+			res, err := bootstrap.Cohort(context.Background(), &p, c.keys, nil, bootstrap.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			removed := slices.Contains(res["team1"].Swarm.Actions, "remove the day2 stack (labfleet:day2Stack is off)")
+			if removed != want {
+				t.Errorf("run %d: actions %v", run+1, res["team1"].Swarm.Actions)
+			}
+		}
+		if out := c.run("team1-m1", "docker stack ls --format '{{.Name}}'"); strings.TrimSpace(out) != "" {
+			t.Errorf("stacks left: %q", out)
+		}
+	})
 }
 
 // TestCourseCommandsOnANode runs the Day-2 handout's commands as written, as a student on a
