@@ -6,7 +6,6 @@ package bootstrap
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day2"
@@ -74,74 +74,69 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 		defer os.RemoveAll(day3.nodeImage.Dir)
 	}
 	results := map[string]TeamResult{}
-	errs := make([]error, len(p.Teams))
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i, team := range p.Teams {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-			defer cancel()
-			start := time.Now()
-			r, err := convergeTeam(ctx, p, team, keys, images, day3, opts)
-			if err != nil {
-				errs[i] = err
-				opts.Log(fmt.Sprintf("team %s: swarm FAILED after %s: %v", team.Name, time.Since(start).Round(time.Millisecond), err))
-				return
+	err = steps.Each(p.Teams, func(team plan.Team) error {
+		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+		start := time.Now()
+		r, err := convergeTeam(ctx, p, team, keys, images, day3, opts)
+		took := time.Since(start).Round(time.Millisecond)
+		if err != nil {
+			opts.Log(fmt.Sprintf("team %s: FAILED after %s: %v", team.Name, took, err))
+			return err
+		}
+		mu.Lock()
+		results[team.Name] = r
+		mu.Unlock()
+		opts.Log(fmt.Sprintf("team %s: swarm %s ready in %s: %s", team.Name, r.Swarm.ClusterID, took, r.summary()))
+		if r.Lab != nil {
+			for _, n := range r.Lab.Notes {
+				opts.Log(fmt.Sprintf("team %s: note: %s", team.Name, n))
 			}
-			mu.Lock()
-			results[team.Name] = r
-			mu.Unlock()
-			actions := r.Swarm.Actions
-			if r.Lab != nil {
-				actions = append(slices.Clone(actions), r.Lab.Actions...)
-			}
-			if r.Kind != nil {
-				actions = append(slices.Clone(actions), r.Kind.Actions...)
-			}
-			summary := "no changes"
-			if len(actions) > 0 {
-				summary = strings.Join(actions, "; ")
-			}
-			opts.Log(fmt.Sprintf("team %s: swarm %s ready in %s: %s", team.Name, r.Swarm.ClusterID, time.Since(start).Round(time.Millisecond), summary))
-			if r.Lab != nil {
-				for _, n := range r.Lab.Notes {
-					opts.Log(fmt.Sprintf("team %s: note: %s", team.Name, n))
-				}
-			}
-		})
+		}
+		return nil
+	})
+	return results, err
+}
+
+// summary lists everything a team's run changed, or says there was nothing to do.
+func (r TeamResult) summary() string {
+	actions := slices.Clone(r.Swarm.Actions)
+	if r.Lab != nil {
+		actions = append(actions, r.Lab.Actions...)
 	}
-	wg.Wait()
-	return results, errors.Join(errs...)
+	if r.Kind != nil {
+		actions = append(actions, r.Kind.Actions...)
+	}
+	if len(actions) == 0 {
+		return "no changes"
+	}
+	return strings.Join(actions, "; ")
 }
 
 // Connect opens an SSH client to every node of a team, concurrently. On error every
 // client already opened is closed.
 func Connect(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, opts sshexec.Options) (map[string]*sshexec.Client, error) {
 	clients := map[string]*sshexec.Client{}
-	errs := make([]error, len(team.Nodes))
 	var mu sync.Mutex
-	var wg sync.WaitGroup
 	student := keys.Student(team.Name).Signer()
-	for i, n := range team.Nodes {
-		wg.Go(func() {
-			c, err := sshexec.Dial(ctx, sshexec.Target{
-				Node:    n.Name,
-				Addr:    p.SSHTarget(n),
-				User:    p.SSHUser,
-				Signer:  student,
-				HostKey: keys.Host(n.Name).PublicKey(),
-			}, opts)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			mu.Lock()
-			clients[n.Name] = c
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err := steps.Each(team.Nodes, func(n plan.Node) error {
+		c, err := sshexec.Dial(ctx, sshexec.Target{
+			Node:    n.Name,
+			Addr:    p.SSHTarget(n),
+			User:    p.SSHUser,
+			Signer:  student,
+			HostKey: keys.Host(n.Name).PublicKey(),
+		}, opts)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		clients[n.Name] = c
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
 		CloseAll(clients)
 		return nil, err
 	}

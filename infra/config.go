@@ -65,29 +65,26 @@ func (r *configReader) string(key string, dst *string) {
 }
 
 func (r *configReader) int(key string, dst *int) {
-	v, ok := r.raw(key)
-	if !ok {
-		return
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		r.err = fmt.Errorf("%s:%s: %q is not a whole number: pulumi config set %s:%s <number>", plan.Namespace, key, v, plan.Namespace, key)
-		return
-	}
-	*dst = n
+	readAs(r, key, dst, strconv.Atoi, "a whole number", "<number>")
 }
 
 func (r *configReader) bool(key string, dst *bool) {
+	readAs(r, key, dst, strconv.ParseBool, "true or false", "true")
+}
+
+// readAs parses a key's value, or records an error naming the key, the expected kind of
+// value and the command that sets one.
+func readAs[T any](r *configReader, key string, dst *T, parse func(string) (T, error), kind, example string) {
 	v, ok := r.raw(key)
 	if !ok {
 		return
 	}
-	b, err := strconv.ParseBool(v)
+	x, err := parse(v)
 	if err != nil {
-		r.err = fmt.Errorf("%s:%s: %q is not true or false: pulumi config set %s:%s true", plan.Namespace, key, v, plan.Namespace, key)
+		r.err = fmt.Errorf("%s:%s: %q is not %s: pulumi config set %s:%s %s", plan.Namespace, key, v, kind, plan.Namespace, key, example)
 		return
 	}
-	*dst = b
+	*dst = x
 }
 
 func (r *configReader) strings(key string, dst *[]string) {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/images"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day3"
 )
@@ -95,18 +95,13 @@ func (n *NodeImage) archive(ctx context.Context) (images.Archive, error) {
 type Timing struct{ Create time.Duration }
 
 type team struct {
-	plan    plan.Team
-	nodes   []Node
-	host    Node
-	mu      sync.Mutex
-	actions []string
+	plan  plan.Team
+	nodes []Node
+	host  Node
+	steps.Changes
 }
 
-func (t *team) did(format string, args ...any) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.actions = append(t.actions, fmt.Sprintf(format, args...))
-}
+func (t *team) eachNode(step func(Node) error) error { return steps.Each(t.nodes, step) }
 
 // Setup prepares one team (and on day 3 creates its cluster), or deletes a cluster left
 // from day 3 when day 3 is off.
@@ -125,47 +120,29 @@ func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools T
 		}
 	}
 	res := Result{ClusterName: cfg.ClusterName, HostNode: cfg.HostNode, APIServer: cfg.APIServer}
-	type step struct {
-		name string
-		run  func(context.Context) error
-	}
-	var steps []step
+	var todo []steps.Step
 	if d.Prepare {
-		steps = append(steps,
-			step{"install kind and kubectl", func(ctx context.Context) error { return t.installTools(ctx, tools) }},
-			step{"preload the kind node image", func(ctx context.Context) error { return t.preload(ctx, img) }},
-			step{"write the kind config", func(ctx context.Context) error { return t.writeConfig(ctx, cfg) }},
+		todo = append(todo,
+			steps.Step{Name: "install kind and kubectl", Run: func(ctx context.Context) error { return t.installTools(ctx, tools) }},
+			steps.Step{Name: "preload the kind node image", Run: func(ctx context.Context) error { return t.preload(ctx, img) }},
+			steps.Step{Name: "write the kind config", Run: func(ctx context.Context) error { return t.writeConfig(ctx, cfg) }},
 		)
 	}
 	if d.Clusters {
-		steps = append(steps,
-			step{"create the kind cluster", func(ctx context.Context) error { return t.ensureCluster(ctx, d, cfg, timing) }},
-			step{"hand out the kubeconfig", func(ctx context.Context) error {
+		todo = append(todo,
+			steps.Step{Name: "create the kind cluster", Run: func(ctx context.Context) error { return t.ensureCluster(ctx, d, cfg, timing) }},
+			steps.Step{Name: "hand out the kubeconfig", Run: func(ctx context.Context) error {
 				kc, err := t.distributeKubeconfig(ctx, cfg)
 				res.Kubeconfig = kc
 				return err
 			}},
 		)
 	} else {
-		steps = append(steps, step{"remove a day-3 cluster", func(ctx context.Context) error { return t.removeCluster(ctx, cfg) }})
+		todo = append(todo, steps.Step{Name: "remove a day-3 cluster", Run: func(ctx context.Context) error { return t.removeCluster(ctx, cfg) }})
 	}
-	for _, s := range steps {
-		if err := s.run(ctx); err != nil {
-			return res, fmt.Errorf("team %q: %s: %w", pt.Name, s.name, err)
-		}
-	}
-	res.Actions = t.actions
-	return res, nil
-}
-
-func (t *team) eachNode(step func(Node) error) error {
-	errs := make([]error, len(t.nodes))
-	var wg sync.WaitGroup
-	for i, n := range t.nodes {
-		wg.Go(func() { errs[i] = step(n) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	err = steps.Run(ctx, pt.Name, todo)
+	res.Actions = t.List()
+	return res, err
 }
 
 // installTools copies the binaries to /usr/local/bin on every node whose copy differs.
@@ -177,7 +154,7 @@ func (t *team) installTools(ctx context.Context, tools Tools) error {
 				return err
 			}
 			if changed {
-				t.did("install %s on %s", filepath.Base(bin), n.Name)
+				t.Did("install %s on %s", filepath.Base(bin), n.Name)
 			}
 		}
 		return nil
@@ -221,7 +198,7 @@ func (t *team) preload(ctx context.Context, img *NodeImage) error {
 		return err
 	}
 	if took > 0 {
-		t.did("load %s into %s (%s)", img.Ref, t.host.Name, took.Round(time.Millisecond))
+		t.Did("load %s into %s (%s)", img.Ref, t.host.Name, took.Round(time.Millisecond))
 	}
 	return nil
 }
@@ -236,7 +213,7 @@ func (t *team) writeConfig(ctx context.Context, cfg day3.Config) error {
 	if _, err := t.host.Run.RunWithInput(ctx, "mkdir -p labfleet && cat > "+configPath, strings.NewReader(cfg.YAML)); err != nil {
 		return err
 	}
-	t.did("write %s on %s", configPath, t.host.Name)
+	t.Did("write %s on %s", configPath, t.host.Name)
 	return nil
 }
 
@@ -272,7 +249,7 @@ func (t *team) ensureCluster(ctx context.Context, d plan.Day3, cfg day3.Config, 
 	if _, err := t.host.Run.Run(ctx, cmd); err != nil {
 		return err
 	}
-	t.did("create kind cluster %s on %s (%s)", cfg.ClusterName, t.host.Name, time.Since(start).Round(time.Second))
+	t.Did("create kind cluster %s on %s (%s)", cfg.ClusterName, t.host.Name, time.Since(start).Round(time.Second))
 	if problem := t.health(ctx, d, cfg); problem != "" {
 		return fmt.Errorf("kind cluster %q on %s was created but is not healthy: %s", cfg.ClusterName, t.host.Name, problem)
 	}
@@ -313,7 +290,7 @@ func (t *team) distributeKubeconfig(ctx context.Context, cfg day3.Config) (strin
 		if _, err := n.Run.RunWithInput(ctx, "mkdir -p .kube && umask 077 && cat > .kube/config", strings.NewReader(kc)); err != nil {
 			return err
 		}
-		t.did("write ~/.kube/config on %s", n.Name)
+		t.Did("write ~/.kube/config on %s", n.Name)
 		return nil
 	})
 }
@@ -326,7 +303,7 @@ func (t *team) removeCluster(ctx context.Context, cfg day3.Config) error {
 	if _, err := t.host.Run.Run(ctx, "kind delete cluster --name "+cfg.ClusterName); err != nil {
 		return err
 	}
-	t.did("delete kind cluster %s on %s (day 3 is off)", cfg.ClusterName, t.host.Name)
+	t.Did("delete kind cluster %s on %s (day 3 is off)", cfg.ClusterName, t.host.Name)
 	return t.eachNode(func(n Node) error {
 		_, err := n.Run.Run(ctx, "rm -f .kube/config")
 		return err

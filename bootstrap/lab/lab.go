@@ -8,15 +8,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/images"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day2"
 )
@@ -62,18 +61,13 @@ var DefaultTiming = Timing{Converge: 2 * time.Minute, Poll: time.Second}
 const labprobePath = "/usr/local/bin/labprobe"
 
 type team struct {
-	name    string
-	nodes   []Node
-	timing  Timing
-	mu      sync.Mutex
-	actions []string
+	name   string
+	nodes  []Node
+	timing Timing
+	steps.Changes
 }
 
-func (t *team) did(format string, args ...any) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.actions = append(t.actions, fmt.Sprintf(format, args...))
-}
+func (t *team) eachNode(step func(Node) error) error { return steps.Each(t.nodes, step) }
 
 // Setup runs the Day-2 steps on one team whose swarm has converged.
 func Setup(ctx context.Context, teamName string, nodes []Node, d plan.Day2, images []Image, timing Timing) (Result, error) {
@@ -83,35 +77,30 @@ func Setup(ctx context.Context, teamName string, nodes []Node, d plan.Day2, imag
 	t := &team{name: teamName, nodes: nodes, timing: timing}
 	res := Result{}
 	note := func(s string) { res.Notes = append(res.Notes, s) }
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"check the routing mesh", func(ctx context.Context) error {
+	err := steps.Run(ctx, teamName, []steps.Step{
+		{Name: "check the routing mesh", Run: func(ctx context.Context) error {
 			mesh, err := t.chooseMesh(ctx, d.Mesh, note)
 			res.Mesh = mesh
 			return err
 		}},
-		{"load lab images", func(ctx context.Context) error { return t.loadImages(ctx, images) }},
-		{"install labprobe", func(ctx context.Context) error { return t.installProbe(ctx, images) }},
-		{"install student files", t.installStudentFiles},
-		{"deploy the day2 stack", func(ctx context.Context) error {
+		{Name: "load lab images", Run: func(ctx context.Context) error { return t.loadImages(ctx, images) }},
+		{Name: "install labprobe", Run: func(ctx context.Context) error { return t.installProbe(ctx, images) }},
+		{Name: "install student files", Run: t.installStudentFiles},
+		{Name: "deploy the day2 stack", Run: func(ctx context.Context) error {
 			ids := make([]string, len(images))
 			for i, img := range images {
 				ids[i] = img.ID
 			}
 			return t.deploy(ctx, d.Port, res.Mesh == plan.MeshHost, ids)
 		}},
-	}
-	for _, s := range steps {
-		if err := s.run(ctx); err != nil {
-			return res, fmt.Errorf("team %q: %s: %w", teamName, s.name, err)
-		}
+	})
+	res.Actions = t.List()
+	if err != nil {
+		return res, err
 	}
 	for _, n := range nodes {
 		res.AppURLs = append(res.AppURLs, fmt.Sprintf("http://%s:%d/", n.IP, d.Port))
 	}
-	res.Actions = t.actions
 	return res, nil
 }
 
@@ -147,17 +136,6 @@ func (t *team) chooseMesh(ctx context.Context, want plan.RoutingMesh, note func(
 	}
 }
 
-// eachNode runs step on every node of the team concurrently and joins their errors.
-func (t *team) eachNode(step func(Node) error) error {
-	errs := make([]error, len(t.nodes))
-	var wg sync.WaitGroup
-	for i, n := range t.nodes {
-		wg.Go(func() { errs[i] = step(n) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 // loadImages streams every image into every node that lacks it, all nodes in parallel.
 func (t *team) loadImages(ctx context.Context, images []Image) error {
 	return t.eachNode(func(n Node) error {
@@ -176,7 +154,7 @@ func (t *team) loadImage(ctx context.Context, n Node, img Image) error {
 		return err
 	}
 	if took > 0 {
-		t.did("load %s into %s (%s)", img.NodeRef, n.Name, took.Round(time.Millisecond))
+		t.Did("load %s into %s (%s)", img.NodeRef, n.Name, took.Round(time.Millisecond))
 	}
 	return nil
 }
@@ -203,7 +181,7 @@ func (t *team) installProbe(ctx context.Context, images []Image) error {
 		if _, err := n.Run.Run(ctx, cmd); err != nil {
 			return err
 		}
-		t.did("install labprobe on %s", n.Name)
+		t.Did("install labprobe on %s", n.Name)
 		return nil
 	})
 }
@@ -220,7 +198,7 @@ func (t *team) installStudentFiles(ctx context.Context) error {
 		if _, err := n.Run.RunWithInput(ctx, "cat > curl-format.txt", strings.NewReader(day2.CurlFormat)); err != nil {
 			return err
 		}
-		t.did("write curl-format.txt on %s", n.Name)
+		t.Did("write curl-format.txt on %s", n.Name)
 		return nil
 	})
 }
@@ -249,7 +227,7 @@ func (t *team) deploy(ctx context.Context, port int, hostMode bool, imageIDs []s
 		if _, err := mgr.Run.Run(ctx, fmt.Sprintf("docker stack deploy --prune --resolve-image never -c %s %s", file, day2.StackName)); err != nil {
 			return err
 		}
-		t.did("deploy stack %s (%s) from %s", day2.StackName, stack.Hash, mgr.Name)
+		t.Did("deploy stack %s (%s) from %s", day2.StackName, stack.Hash, mgr.Name)
 	}
 	return WaitForReplicas(ctx, mgr, day2.StackName, t.timing)
 }

@@ -7,13 +7,13 @@ package swarm
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
@@ -75,9 +75,10 @@ type converger struct {
 	team    string
 	members []Member
 	timing  Timing
+	mu      sync.Mutex // guards state
 	state   map[string]localState
 	result  Result
-	mu      sync.Mutex
+	steps.Changes
 }
 
 // Converge brings the team's swarm to the planned shape. Errors name the team, the node
@@ -88,29 +89,16 @@ func Converge(ctx context.Context, team string, members []Member, timing Timing)
 	}
 	c := &converger{team: team, members: members, timing: timing, state: map[string]localState{}}
 	c.result.NodeIDs = map[string]string{}
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"wait for dockerd", c.waitForDocker},
-		{"choose or init the manager", c.ensureLeader},
-		{"read cluster ID and join tokens", c.readTokens},
-		{"join nodes", c.joinMembers},
-		{"wait for nodes to be ready", c.waitReady},
-		{"remove stale node entries", c.removeStale},
-	}
-	for _, s := range steps {
-		if err := s.run(ctx); err != nil {
-			return c.result, fmt.Errorf("team %q: %s: %w", team, s.name, err)
-		}
-	}
-	return c.result, nil
-}
-
-func (c *converger) did(format string, args ...any) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.result.Actions = append(c.result.Actions, fmt.Sprintf(format, args...))
+	err := steps.Run(ctx, team, []steps.Step{
+		{Name: "wait for dockerd", Run: c.waitForDocker},
+		{Name: "choose or init the manager", Run: c.ensureLeader},
+		{Name: "read cluster ID and join tokens", Run: c.readTokens},
+		{Name: "join nodes", Run: c.joinMembers},
+		{Name: "wait for nodes to be ready", Run: c.waitReady},
+		{Name: "remove stale node entries", Run: c.removeStale},
+	})
+	c.result.Actions = c.List()
+	return c.result, err
 }
 
 func (c *converger) leader() Member {
@@ -136,29 +124,22 @@ func inspectLocal(ctx context.Context, m Member) (localState, error) {
 
 // waitForDocker polls every node concurrently until its dockerd answers.
 func (c *converger) waitForDocker(ctx context.Context) error {
-	errs := make([]error, len(c.members))
-	var wg sync.WaitGroup
-	for i, m := range c.members {
-		wg.Go(func() {
-			deadline := time.Now().Add(c.timing.DockerReady)
-			for {
-				s, err := inspectLocal(ctx, m)
-				if err == nil {
-					c.mu.Lock()
-					c.state[m.Name] = s
-					c.mu.Unlock()
-					return
-				}
-				if time.Now().After(deadline) || ctx.Err() != nil {
-					errs[i] = fmt.Errorf("dockerd did not answer within %s: %w", c.timing.DockerReady, err)
-					return
-				}
-				time.Sleep(c.timing.Poll)
+	return steps.Each(c.members, func(m Member) error {
+		deadline := time.Now().Add(c.timing.DockerReady)
+		for {
+			s, err := inspectLocal(ctx, m)
+			if err == nil {
+				c.mu.Lock()
+				c.state[m.Name] = s
+				c.mu.Unlock()
+				return nil
 			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("dockerd did not answer within %s: %w", c.timing.DockerReady, err)
+			}
+			time.Sleep(c.timing.Poll)
+		}
+	})
 }
 
 // ensureLeader picks the first planned manager that already controls a swarm, or
@@ -179,7 +160,7 @@ func (c *converger) ensureLeader(ctx context.Context) error {
 	if _, err := first.Run.Run(ctx, fmt.Sprintf("docker swarm init --advertise-addr %s --listen-addr %s:%s", first.IP, first.IP, swarmPort)); err != nil {
 		return err
 	}
-	c.did("init swarm on %s", first.Name)
+	c.Did("init swarm on %s", first.Name)
 	c.result.ManagerAddr = first.IP + ":" + swarmPort
 	return nil
 }
@@ -191,7 +172,7 @@ func (c *converger) leaveIfInSwarm(ctx context.Context, m Member) error {
 	if _, err := m.Run.Run(ctx, "docker swarm leave --force"); err != nil {
 		return err
 	}
-	c.did("%s left a swarm it should not be in (state %s)", m.Name, c.state[m.Name].LocalNodeState)
+	c.Did("%s left a swarm it should not be in (state %s)", m.Name, c.state[m.Name].LocalNodeState)
 	c.state[m.Name] = localState{LocalNodeState: "inactive"}
 	return nil
 }
@@ -262,7 +243,7 @@ func (c *converger) joinMembers(ctx context.Context) error {
 				if err := c.onLeader(ctx, fmt.Sprintf("docker node %s %s", verb, s.NodeID)); err != nil {
 					return err
 				}
-				c.did("%s %s", verb, m.Name)
+				c.Did("%s %s", verb, m.Name)
 			}
 			continue
 		}
@@ -281,7 +262,7 @@ func (c *converger) joinMembers(ctx context.Context) error {
 				return redact(err, token)
 			}
 		}
-		c.did("join %s as %s", m.Name, m.Role)
+		c.Did("join %s as %s", m.Name, m.Role)
 	}
 	return nil
 }
@@ -366,7 +347,7 @@ func (c *converger) removeStale(ctx context.Context) error {
 		if _, err := leader.Run.Run(ctx, "docker node rm --force "+n.ID); err != nil {
 			return err
 		}
-		c.did("remove stale entry %s of %s (was %s)", n.ID, n.Description.Hostname, n.Status.State)
+		c.Did("remove stale entry %s of %s (was %s)", n.ID, n.Description.Hostname, n.Status.State)
 	}
 	return nil
 }
