@@ -236,11 +236,11 @@ func TestContainersNetworksAndVolumes(t *testing.T) {
 	}
 	// Reduced privilege mode by default.
 	caps := in["capabilities"].ObjectValue()
-	if fmt.Sprint(caps["adds"].ArrayValue()) != "[{ALL}]" || fmt.Sprint(caps["drops"].ArrayValue()) != "[{SYS_RESOURCE}]" {
+	if fmt.Sprint(caps["adds"].ArrayValue()) != "[{ALL}]" || fmt.Sprint(caps["drops"].ArrayValue()) != "[{CAP_SYS_RESOURCE}]" {
 		t.Errorf("capabilities = %v", caps)
 	}
-	if _, ok := in["privileged"]; ok {
-		t.Error("privileged set in reduced mode")
+	if v, ok := in["privileged"]; !ok || v.BoolValue() {
+		t.Error("privileged must be explicitly false in reduced mode, so switching modes replaces nodes")
 	}
 	// The host key is uploaded as a secret; the authorized key is public.
 	uploads := in["uploads"].ArrayValue()
@@ -254,7 +254,7 @@ func TestContainersNetworksAndVolumes(t *testing.T) {
 	if auth := uploads[1].ObjectValue(); auth["content"].IsSecret() || !strings.HasPrefix(auth["content"].StringValue(), "ssh-ed25519 ") {
 		t.Errorf("authorized_keys upload = %v", auth)
 	}
-	if !c.deleteBeforeReplace || fmt.Sprint(c.ignoreChanges) != "[image networkMode]" {
+	if !c.deleteBeforeReplace || fmt.Sprint(c.ignoreChanges) != "[image networkMode capabilities securityOpts]" {
 		t.Errorf("options: deleteBeforeReplace=%v ignoreChanges=%v", c.deleteBeforeReplace, c.ignoreChanges)
 	}
 }

@@ -133,7 +133,11 @@ func NewNode(ctx *pulumi.Context, n plan.Node, spec nodecontainer.Spec, image pu
 		// A rebuilt node image must not silently replace every node and wipe the students'
 		// work; the instructor rolls nodes deliberately with `pulumi up --replace <urn>`.
 		// Docker reports networkMode differently across engine versions (pulumi-docker#1272).
-		pulumi.IgnoreChanges([]string{"image", "networkMode"}),
+		// After `pulumi refresh`, Docker's own spelling of the reduced mode comes back
+		// (dropped capabilities as CAP_*, no systempaths entry among the security options):
+		// seen for real, it replaced every node. The privilege mode still replaces nodes
+		// through `privileged`, which flips whenever the mode does.
+		pulumi.IgnoreChanges([]string{"image", "networkMode", "capabilities", "securityOpts"}),
 	)
 	if err != nil {
 		return nil, err
@@ -177,9 +181,9 @@ func ContainerArgs(s nodecontainer.Spec, image, network, volume pulumi.StringInp
 		Tmpfs:               pulumi.ToStringMap(s.Tmpfs),
 		Labels:              containerLabels(s.Labels),
 	}
-	if s.Privileged {
-		args.Privileged = pulumi.Bool(true)
-	}
+	// Always explicit: the privilege mode must show up as a change of this field, because
+	// capabilities and securityOpts are ignored for changes (see NewNode).
+	args.Privileged = pulumi.Bool(s.Privileged)
 	if len(s.CapAdd) > 0 || len(s.CapDrop) > 0 {
 		args.Capabilities = &docker.ContainerCapabilitiesArgs{
 			Adds:  pulumi.ToStringArray(s.CapAdd),

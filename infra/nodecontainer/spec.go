@@ -77,10 +77,11 @@ func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Key
 	case plan.PrivilegePrivileged:
 		s.Privileged = true
 	case plan.PrivilegeReduced:
+		s.Privileged = false
 		// Everything --privileged grants that a nested dockerd needs, minus CAP_SYS_RESOURCE,
 		// which some hosts' capability bounding sets lack (docker then refuses to start).
 		s.CapAdd = []string{"ALL"}
-		s.CapDrop = []string{"SYS_RESOURCE"}
+		s.CapDrop = []string{"CAP_SYS_RESOURCE"} // the spelling Docker reports back
 		s.SecurityOpts = []string{"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"}
 	}
 	return s
