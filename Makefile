@@ -10,7 +10,7 @@ export PULUMI_SKIP_UPDATE_CHECK  := true
 
 SHELL := /bin/bash
 
-.PHONY: up destroy outputs test bench lint docker-host
+.PHONY: up destroy outputs handouts test bench lint docker-host
 
 up:
 	@mkdir -p $(BACKEND_DIR)
@@ -21,6 +21,10 @@ up:
 
 outputs:
 	pulumi stack output --stack $(STACK) teams --json
+
+# Per team: a card (.md), the private key, known_hosts, ssh_config (and a kubeconfig on day 3).
+handouts:
+	pulumi stack output --stack $(STACK) --json --show-secrets | go run ./infra/handout/cmd/handout -o handouts
 
 destroy:
 	pulumi destroy --yes --stack $(STACK)

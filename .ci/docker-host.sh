@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Prepares this machine as a labfleet Docker host for the integration tests:
-# installs the engine from Debian, starts it, and makes the offline base image
+# installs the engine (and the OpenSSH client the handout test uses) from Debian, starts it,
+# and makes the offline base image
 # (debian:trixie-slim) that the node image and lab images build FROM, since no
 # registry is reachable here. Every step is skipped when already done.
 set -euo pipefail
 
 log() { printf '[docker-host] %s\n' "$*"; }
 
-if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
-  log "installing docker.io and debootstrap from Debian"
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1 || ! command -v ssh >/dev/null 2>&1; then
+  log "installing docker.io, debootstrap and openssh-client from Debian"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap iptables >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap iptables openssh-client >/dev/null
 fi
 
 if ! docker info >/dev/null 2>&1; then

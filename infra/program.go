@@ -1,12 +1,11 @@
 package infra
 
 import (
-	"fmt"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/infra/handout"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day3"
 )
@@ -54,16 +53,14 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 	studentKeys := pulumi.StringMap{}
 	for _, t := range c.Teams {
 		var nodes pulumi.Array
-		for _, n := range t.Plan.Nodes {
-			target := p.SSHTarget(n)
+		for _, n := range handout.NodesFor(p, t.Plan, keys) {
 			nodes = append(nodes, pulumi.Map{
 				"name":       pulumi.String(n.Name),
-				"role":       pulumi.String(string(n.Role)),
-				"ip":         pulumi.String(n.IP.String()),
-				"ssh":        pulumi.String(target),
-				"sshCommand": pulumi.String(fmt.Sprintf("ssh -i %s.key -p %d %s@%s", t.Plan.Name, n.SSHPort, p.SSHUser, p.PublicHost)),
-				// A known_hosts line, so students can verify the node instead of trusting on first use.
-				"knownHost": pulumi.String(knownHostsLine(p.PublicHost, n.SSHPort, keys.Host(n.Name).AuthorizedKey(""))),
+				"role":       pulumi.String(n.Role),
+				"ip":         pulumi.String(n.IP),
+				"ssh":        pulumi.String(n.SSH),
+				"sshCommand": pulumi.String(n.SSHCommand),
+				"knownHost":  pulumi.String(n.KnownHost),
 			})
 		}
 		teams[t.Plan.Name] = pulumi.Map{
@@ -96,15 +93,4 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 		}
 		return out
 	})))
-}
-
-func knownHostsLine(host string, port int, authorizedKey string) string {
-	return fmt.Sprintf("[%s]:%d %s", host, port, trimNewline(authorizedKey))
-}
-
-func trimNewline(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '\n' {
-		s = s[:len(s)-1]
-	}
-	return s
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
+	"github.com/labfleet/labfleet/infra/handout"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
@@ -108,6 +112,45 @@ func TestSwarmBootstrapConvergesAndHeals(t *testing.T) {
 		}
 		if _, err := m1.Run(context.Background(), "ping -c1 -W2 "+team2.Nodes[0].IP.String()); err == nil {
 			t.Error("team1-m1 reaches team2-m1")
+		}
+	})
+
+	t.Run("the handout logs students in with OpenSSH", func(t *testing.T) {
+		if _, err := exec.LookPath("ssh"); err != nil {
+			t.Skip("NOT RUN (not a pass): no OpenSSH client on this machine (apt-get install openssh-client)")
+		}
+		o := handout.Outputs{Teams: map[string]handout.Team{}, StudentKeys: map[string]string{}}
+		for _, team := range c.plan.Teams {
+			o.Teams[team.Name] = handout.Team{Nodes: handout.NodesFor(c.plan, team, c.keys), SSHUser: c.plan.SSHUser, Network: team.Subnet.String()}
+			o.StudentKeys[team.Name] = c.keys.Student(team.Name).PrivateKeyPEM("")
+		}
+		files, err := handout.Files(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ssh := func(config, node string) (string, error) {
+			cmd := exec.Command("ssh", "-F", config, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", node, "hostname && docker node ls -q | wc -l")
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		out, err := ssh("team1.ssh_config", "team1-w2")
+		if err != nil || !strings.HasPrefix(out, "team1-w2\n") {
+			t.Errorf("ssh -F team1.ssh_config team1-w2: %v: %s", err, out)
+		}
+		// A team's key opens only its own team's nodes: team2's entry with team1's key fails.
+		cross := strings.ReplaceAll(files["team2.ssh_config"], "IdentityFile team2.key", "IdentityFile team1.key")
+		if err := os.WriteFile(filepath.Join(dir, "cross.ssh_config"), []byte(cross), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := ssh("cross.ssh_config", "team2-m1"); err == nil || !strings.Contains(out, "Permission denied") {
+			t.Errorf("team1's key opened team2-m1: %v: %s", err, out)
 		}
 	})
 

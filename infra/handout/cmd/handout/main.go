@@ -1,0 +1,46 @@
+// Command handout writes each team's handout files from a cohort's stack outputs:
+//
+//	pulumi stack output --json --show-secrets | go run ./infra/handout/cmd/handout -o handouts
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/labfleet/labfleet/infra/handout"
+)
+
+func main() {
+	dir := flag.String("o", "handouts", "directory to write the files to")
+	flag.Parse()
+	var o handout.Outputs
+	if err := json.NewDecoder(os.Stdin).Decode(&o); err != nil {
+		fail("reading stack outputs from stdin: %v (pipe `pulumi stack output --json --show-secrets` in)", err)
+	}
+	files, err := handout.Files(o)
+	if err != nil {
+		fail("%v", err)
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		fail("%v", err)
+	}
+	for name, content := range files {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".key") || strings.HasSuffix(name, ".kubeconfig") {
+			mode = 0o600
+		}
+		if err := os.WriteFile(filepath.Join(*dir, name), []byte(content), mode); err != nil {
+			fail("%v", err)
+		}
+	}
+	fmt.Printf("wrote %d files for %d teams to %s/\n", len(files), len(o.Teams), *dir)
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "handout: "+format+"\n", args...)
+	os.Exit(1)
+}

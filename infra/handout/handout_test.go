@@ -1,0 +1,67 @@
+package handout
+
+import (
+	"strings"
+	"testing"
+)
+
+func sample() Outputs {
+	return Outputs{
+		Teams: map[string]Team{
+			"red": {
+				SSHUser: "student", Network: "172.30.0.0/24", RoutingMesh: "host",
+				AppURLs: []string{"http://172.30.0.10:8090/"},
+				Kind:    map[string]string{"state": "running", "cluster": "red", "hostNode": "red-m1", "apiServer": "https://172.30.0.10:6443"},
+				Nodes: []Node{
+					{Name: "red-m1", Role: "manager", IP: "172.30.0.10", SSH: "lab.example.org:2200", KnownHost: "[lab.example.org]:2200 ssh-ed25519 AAAA1"},
+					{Name: "red-w1", Role: "worker", IP: "172.30.0.11", SSH: "lab.example.org:2201", KnownHost: "[lab.example.org]:2201 ssh-ed25519 AAAA2"},
+				},
+			},
+		},
+		StudentKeys: map[string]string{"red": "-----BEGIN OPENSSH PRIVATE KEY-----\n..."},
+		Kubeconfigs: map[string]string{"red": "apiVersion: v1"},
+	}
+}
+
+func TestFilesForATeam(t *testing.T) {
+	files, err := Files(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 5 {
+		t.Errorf("files: %v", keys(files))
+	}
+	if !strings.Contains(files["red.ssh_config"], "Host red-w1\n  HostName lab.example.org\n  Port 2201\n  User student\n  IdentityFile red.key\n") ||
+		!strings.Contains(files["red.ssh_config"], "StrictHostKeyChecking yes") {
+		t.Errorf("ssh_config:\n%s", files["red.ssh_config"])
+	}
+	if files["red.known_hosts"] != "[lab.example.org]:2200 ssh-ed25519 AAAA1\n[lab.example.org]:2201 ssh-ed25519 AAAA2\n" {
+		t.Errorf("known_hosts:\n%s", files["red.known_hosts"])
+	}
+	card := files["red.md"]
+	for _, want := range []string{"# Team red", "ssh -F red.ssh_config red-m1", "| red-w1 | worker | 172.30.0.11 | `ssh -i red.key -p 2201 student@lab.example.org` |",
+		"curl http://172.30.0.10:8090/", "cluster `red` runs on red-m1"} {
+		if !strings.Contains(card, want) {
+			t.Errorf("card lacks %q:\n%s", want, card)
+		}
+	}
+	if files["red.key"] != sample().StudentKeys["red"] || files["red.kubeconfig"] != "apiVersion: v1" {
+		t.Error("key or kubeconfig not passed through")
+	}
+}
+
+func TestMissingKeyIsExplained(t *testing.T) {
+	o := sample()
+	delete(o.StudentKeys, "red")
+	if _, err := Files(o); err == nil || !strings.Contains(err.Error(), "--show-secrets") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
