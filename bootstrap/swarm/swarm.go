@@ -128,6 +128,11 @@ func (c *converger) waitForDocker(ctx context.Context) error {
 		deadline := time.Now().Add(c.timing.DockerReady)
 		for {
 			s, err := inspectLocal(ctx, m)
+			// A dockerd that has just started answers before its swarm component is up, and
+			// reports an empty swarm state: that is not an answer yet.
+			if err == nil && s.LocalNodeState == "" {
+				err = fmt.Errorf("node %s: dockerd is up but its swarm state is not known yet", m.Name)
+			}
 			if err == nil {
 				c.mu.Lock()
 				c.state[m.Name] = s
@@ -169,10 +174,15 @@ func (c *converger) leaveIfInSwarm(ctx context.Context, m Member) error {
 	if c.state[m.Name].LocalNodeState == "inactive" {
 		return nil
 	}
-	if _, err := m.Run.Run(ctx, "docker swarm leave --force"); err != nil {
+	_, err := m.Run.Run(ctx, "docker swarm leave --force")
+	switch {
+	case err != nil && strings.Contains(err.Error(), "not part of a swarm"):
+		// Its state was read while dockerd was still settling; there is nothing to leave.
+	case err != nil:
 		return err
+	default:
+		c.Did("%s left a swarm it should not be in (state %s)", m.Name, c.state[m.Name].LocalNodeState)
 	}
-	c.Did("%s left a swarm it should not be in (state %s)", m.Name, c.state[m.Name].LocalNodeState)
 	c.state[m.Name] = localState{LocalNodeState: "inactive"}
 	return nil
 }
