@@ -55,23 +55,21 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 	if opts.Log == nil {
 		opts.Log = func(string) {}
 	}
-	var images []lab.Image
-	if p.Day2.Enabled {
-		dir, err := os.MkdirTemp("", "labfleet-images-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		if images, err = lab.Save(ctx, dir, day2.Images, labImageIDs); err != nil {
-			return nil, err
-		}
-	}
-	day3, err := prepareDay3(ctx, p, keys, &opts)
+	// Image archives land here, written only when some node needs one.
+	archives, err := os.MkdirTemp("", "labfleet-images-")
 	if err != nil {
 		return nil, err
 	}
-	if day3.nodeImage != nil {
-		defer os.RemoveAll(day3.nodeImage.Dir)
+	defer os.RemoveAll(archives)
+	var labImages []lab.Image
+	if p.Day2.Enabled {
+		if labImages, err = lab.Images(archives, day2.Images, labImageIDs); err != nil {
+			return nil, err
+		}
+	}
+	day3, err := prepareDay3(ctx, p, keys, archives, &opts)
+	if err != nil {
+		return nil, err
 	}
 	results := map[string]TeamResult{}
 	var mu sync.Mutex
@@ -79,7 +77,7 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 		start := time.Now()
-		r, err := convergeTeam(ctx, p, team, keys, images, day3, opts)
+		r, err := convergeTeam(ctx, p, team, keys, labImages, day3, opts)
 		took := time.Since(start).Round(time.Millisecond)
 		if err != nil {
 			opts.Log(fmt.Sprintf("team %s: FAILED after %s: %v", team.Name, took, err))
@@ -150,38 +148,32 @@ func CloseAll(clients map[string]*sshexec.Client) {
 	}
 }
 
-func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, images []lab.Image, day3 day3Inputs, opts Options) (TeamResult, error) {
+func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, labImages []lab.Image, day3 day3Inputs, opts Options) (TeamResult, error) {
 	clients, err := Connect(ctx, p, team, keys, opts.SSH)
 	if err != nil {
 		return TeamResult{}, fmt.Errorf("team %q: connect: %w", team.Name, err)
 	}
 	defer CloseAll(clients)
-	members := make([]swarm.Member, len(team.Nodes))
+	nodes := make([]steps.Node, len(team.Nodes))
 	for i, n := range team.Nodes {
-		members[i] = swarm.Member{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
+		nodes[i] = steps.Node{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
 	}
 	var r TeamResult
-	if r.Swarm, err = swarm.Converge(ctx, team.Name, members, opts.Swarm); err != nil {
+	if r.Swarm, err = swarm.Converge(ctx, team.Name, nodes, opts.Swarm); err != nil {
 		return r, err
 	}
-	labNodes := make([]lab.Node, len(team.Nodes))
-	kindNodes := make([]kindprep.Node, len(team.Nodes))
-	for i, n := range team.Nodes {
-		labNodes[i] = lab.Node{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
-		kindNodes[i] = kindprep.Node{Name: n.Name, Role: n.Role, Run: clients[n.Name]}
-	}
 	if p.Day2.Enabled {
-		labResult, err := lab.Setup(ctx, team.Name, labNodes, p.Day2, images, opts.Lab)
+		labResult, err := lab.Setup(ctx, team.Name, nodes, p.Day2, labImages, opts.Lab)
 		r.Lab = &labResult
 		if err != nil {
 			return r, err
 		}
-	} else if removed, err := lab.Remove(ctx, team.Name, labNodes); err != nil {
+	} else if removed, err := lab.Remove(ctx, team.Name, nodes); err != nil {
 		return r, err
 	} else if removed {
 		r.Swarm.Actions = append(r.Swarm.Actions, "remove the day2 stack (labfleet:day2Stack is off)")
 	}
-	kindResult, err := kindprep.Setup(ctx, p.Day3, team, kindNodes, day3.tools, day3.nodeImage, opts.Kind)
+	kindResult, err := kindprep.Setup(ctx, p.Day3, team, nodes, day3.tools, day3.nodeImage, opts.Kind)
 	r.Kind = &kindResult
 	return r, err
 }
@@ -189,13 +181,13 @@ func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshke
 // day3Inputs are what every team's Day-3 step shares: tools built and an image found once.
 type day3Inputs struct {
 	tools     kindprep.Tools
-	nodeImage *kindprep.NodeImage
+	nodeImage *images.Image
 }
 
 // prepareDay3 runs the Day-3 preflight on the host (through the first node, before any team
 // work) and builds the tools. With day 3 on, a blocking finding stops everything; with only
 // the preparation on, findings are reported for the instructor to fix in time.
-func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, opts *Options) (day3Inputs, error) {
+func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, archives string, opts *Options) (day3Inputs, error) {
 	var in day3Inputs
 	if !p.Day3.Prepare {
 		return in, nil
@@ -229,11 +221,7 @@ func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, opts *Op
 		return in, fmt.Errorf("labfleet:kindNodeImage %s is not on the Docker host, and nodes must not pull it in class: "+
 			"run `docker pull %s` once on the host (or `docker load -i` a saved copy), then pulumi up", p.Day3.NodeImage, p.Day3.NodeImage)
 	}
-	dir, err := os.MkdirTemp("", "labfleet-kind-")
-	if err != nil {
-		return in, err
-	}
-	in.nodeImage = &kindprep.NodeImage{Ref: p.Day3.NodeImage, ID: id, Dir: dir}
+	in.nodeImage = images.New(p.Day3.NodeImage, id, archives)
 	repo, cache := opts.RepoDir, opts.CacheDir
 	if repo == "" {
 		repo = "."

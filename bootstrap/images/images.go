@@ -1,30 +1,38 @@
 // Package images moves Docker images from the Docker host into node containers without a
-// registry: `docker save` once on the host, then `docker load` over SSH into every node that
-// does not already have the same image ID, and tag it with the name the node uses.
+// registry: `docker save` once on the host (only if some node needs it), then `docker load`
+// over SSH into every node that does not already have the same image ID, and tag it with the
+// name the node uses.
 package images
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/labfleet/labfleet/bootstrap/steps"
 )
 
-// Runner runs a shell command on a node, optionally with stdin.
-type Runner interface {
-	Run(ctx context.Context, cmd string) (string, error)
-	RunWithInput(ctx context.Context, cmd string, in io.Reader) (string, error)
+// Image is an image on the Docker host and the name it gets on nodes. Its archive is
+// written with `docker save` the first time some node lacks the image, once for all teams,
+// so a run where every node is up to date saves nothing (the kind node image is ~1 GB).
+type Image struct {
+	NodeRef string // e.g. "improved-app:latest" or "kindest/node:v1.37.0"
+	ID      string // image ID on the host, which `docker load` keeps
+
+	dir  string
+	once sync.Once
+	path string
+	err  error
 }
 
-// Archive is an image saved from the Docker host, and the name it gets on nodes.
-type Archive struct {
-	NodeRef string // e.g. "improved-app:latest" or "kindest/node:v1.37.0"
-	ID      string // image ID, which `docker load` keeps
-	Path    string // `docker save` archive on the host
+// New describes host image id, to be known on nodes as nodeRef; dir holds its archive.
+func New(nodeRef, id, dir string) *Image {
+	return &Image{NodeRef: nodeRef, ID: id, dir: dir}
 }
 
 // HostID returns the ID of ref on the Docker host, or "" if the host does not have it.
@@ -36,29 +44,31 @@ func HostID(ctx context.Context, ref string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// Save writes image id to dir with `docker save`. Saving by ID keeps host-side tags out of
-// the archive; Load tags the image on the node.
-func Save(ctx context.Context, dir, name, id, nodeRef string) (Archive, error) {
-	path := filepath.Join(dir, strings.NewReplacer("/", "_", ":", "_").Replace(name)+".tar")
-	if msg, err := exec.CommandContext(ctx, "docker", "save", "-o", path, id).CombinedOutput(); err != nil {
-		return Archive{}, fmt.Errorf("docker save %s (%s): %v: %s", name, id, err, strings.TrimSpace(string(msg)))
-	}
-	return Archive{NodeRef: nodeRef, ID: id, Path: path}, nil
+// archive saves the image by ID (which keeps host-side tags out of it) on first use.
+func (i *Image) archive(ctx context.Context) (string, error) {
+	i.once.Do(func() {
+		path := filepath.Join(i.dir, strings.NewReplacer("/", "_", ":", "_").Replace(i.NodeRef)+".tar")
+		if msg, err := exec.CommandContext(ctx, "docker", "save", "-o", path, i.ID).CombinedOutput(); err != nil {
+			i.err = fmt.Errorf("docker save %s (%s): %v: %s", i.NodeRef, i.ID, err, strings.TrimSpace(string(msg)))
+			return
+		}
+		i.path = path
+	})
+	return i.path, i.err
 }
 
-// NodeHas reports whether the node already has the image under its node name.
-func NodeHas(ctx context.Context, node Runner, a Archive) bool {
-	have, _ := node.Run(ctx, "docker image inspect --format '{{.Id}}' "+a.NodeRef+" 2>/dev/null || true")
-	return strings.TrimSpace(have) == a.ID
-}
-
-// Load streams the archive into the node unless it already has the image. It returns how
-// long the transfer took, or 0 when it was skipped.
-func Load(ctx context.Context, node Runner, a Archive) (time.Duration, error) {
-	if NodeHas(ctx, node, a) {
+// Load streams the image into the node and tags it, unless the node already has it under
+// its node name. It returns how long the transfer took, or 0 when it was skipped.
+func Load(ctx context.Context, node steps.Runner, i *Image) (time.Duration, error) {
+	have, _ := node.Run(ctx, "docker image inspect --format '{{.Id}}' "+i.NodeRef+" 2>/dev/null || true")
+	if strings.TrimSpace(have) == i.ID {
 		return 0, nil
 	}
-	f, err := os.Open(a.Path)
+	path, err := i.archive(ctx)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
@@ -67,7 +77,7 @@ func Load(ctx context.Context, node Runner, a Archive) (time.Duration, error) {
 	if _, err := node.RunWithInput(ctx, "docker load -q", f); err != nil {
 		return 0, err
 	}
-	if _, err := node.Run(ctx, fmt.Sprintf("docker tag %s %s", a.ID, a.NodeRef)); err != nil {
+	if _, err := node.Run(ctx, fmt.Sprintf("docker tag %s %s", i.ID, i.NodeRef)); err != nil {
 		return 0, err
 	}
 	return max(time.Since(start), time.Nanosecond), nil

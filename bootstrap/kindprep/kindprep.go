@@ -6,16 +6,12 @@ package kindprep
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/images"
@@ -24,15 +20,8 @@ import (
 	"github.com/labfleet/labfleet/stacks/day3"
 )
 
-// Runner runs a shell command on a node, optionally with stdin.
-type Runner = images.Runner
-
-// Node is one node of a team.
-type Node struct {
-	Name string
-	Role plan.Role
-	Run  Runner
-}
+// Node is one node of the team.
+type Node = steps.Node
 
 // Tools are the kind and kubectl binaries built on the Docker host.
 type Tools struct {
@@ -75,22 +64,6 @@ type Result struct {
 	Actions     []string
 }
 
-// NodeImage gives the kind node image archive, saving it from the Docker host on first use
-// (it is about 1 GB, so it is saved only if some team lacks it, and only once).
-type NodeImage struct {
-	Ref  string
-	ID   string
-	Dir  string
-	once sync.Once
-	a    images.Archive
-	err  error
-}
-
-func (n *NodeImage) archive(ctx context.Context) (images.Archive, error) {
-	n.once.Do(func() { n.a, n.err = images.Save(ctx, n.Dir, n.Ref, n.ID, n.Ref) })
-	return n.a, n.err
-}
-
 // Timing bounds cluster creation.
 type Timing struct{ Create time.Duration }
 
@@ -105,7 +78,7 @@ func (t *team) eachNode(step func(Node) error) error { return steps.Each(t.nodes
 
 // Setup prepares one team (and on day 3 creates its cluster), or deletes a cluster left
 // from day 3 when day 3 is off.
-func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools Tools, img *NodeImage, timing Timing) (Result, error) {
+func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools Tools, img *images.Image, timing Timing) (Result, error) {
 	if timing.Create == 0 {
 		timing.Create = 10 * time.Minute
 	}
@@ -149,7 +122,7 @@ func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools T
 func (t *team) installTools(ctx context.Context, tools Tools) error {
 	return t.eachNode(func(n Node) error {
 		for _, bin := range []string{tools.Kind, tools.Kubectl} {
-			changed, err := installFile(ctx, n.Run, bin, "/usr/local/bin/"+filepath.Base(bin))
+			changed, err := installBinary(ctx, n.Run, bin)
 			if err != nil {
 				return err
 			}
@@ -161,60 +134,33 @@ func (t *team) installTools(ctx context.Context, tools Tools) error {
 	})
 }
 
-// installFile puts a local file at dest on a node, unless the node's copy has the same hash.
-func installFile(ctx context.Context, node Runner, local, dest string) (bool, error) {
+// installBinary copies a local executable to /usr/local/bin on the node.
+func installBinary(ctx context.Context, node steps.Runner, local string) (bool, error) {
 	f, err := os.Open(local)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return false, err
-	}
-	want := hex.EncodeToString(h.Sum(nil))
-	have, _ := node.Run(ctx, "sha256sum "+dest+" 2>/dev/null || true")
-	if strings.HasPrefix(have, want) {
-		return false, nil
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return false, err
-	}
-	cmd := fmt.Sprintf("sudo tee %s.new >/dev/null && sudo chmod 0755 %s.new && sudo mv %s.new %s", dest, dest, dest, dest)
-	_, err = node.RunWithInput(ctx, cmd, f)
-	return err == nil, err
+	return steps.WriteFile(ctx, node, "/usr/local/bin/"+filepath.Base(local), f, "0755", true)
 }
 
-func (t *team) preload(ctx context.Context, img *NodeImage) error {
-	if images.NodeHas(ctx, t.host.Run, images.Archive{NodeRef: img.Ref, ID: img.ID}) {
-		return nil
-	}
-	a, err := img.archive(ctx)
-	if err != nil {
-		return err
-	}
-	took, err := images.Load(ctx, t.host.Run, a)
-	if err != nil {
-		return err
-	}
+// preload puts the kind node image into the node whose dockerd hosts the cluster.
+func (t *team) preload(ctx context.Context, img *images.Image) error {
+	took, err := images.Load(ctx, t.host.Run, img)
 	if took > 0 {
-		t.Did("load %s into %s (%s)", img.Ref, t.host.Name, took.Round(time.Millisecond))
+		t.Did("load %s into %s (%s)", img.NodeRef, t.host.Name, took.Round(time.Millisecond))
 	}
-	return nil
+	return err
 }
 
 const configPath = "labfleet/kind.yaml"
 
 func (t *team) writeConfig(ctx context.Context, cfg day3.Config) error {
-	have, _ := t.host.Run.Run(ctx, "cat "+configPath+" 2>/dev/null || true")
-	if have == cfg.YAML {
-		return nil
+	wrote, err := steps.WriteFile(ctx, t.host.Run, configPath, strings.NewReader(cfg.YAML), "0644", false)
+	if wrote {
+		t.Did("write %s on %s", configPath, t.host.Name)
 	}
-	if _, err := t.host.Run.RunWithInput(ctx, "mkdir -p labfleet && cat > "+configPath, strings.NewReader(cfg.YAML)); err != nil {
-		return err
-	}
-	t.Did("write %s on %s", configPath, t.host.Name)
-	return nil
+	return err
 }
 
 func (t *team) clusterExists(ctx context.Context, name string) (bool, error) {
@@ -283,15 +229,11 @@ func (t *team) distributeKubeconfig(ctx context.Context, cfg day3.Config) (strin
 		return "", err
 	}
 	return kc, t.eachNode(func(n Node) error {
-		have, _ := n.Run.Run(ctx, "cat .kube/config 2>/dev/null || true")
-		if have == kc {
-			return nil
+		wrote, err := steps.WriteFile(ctx, n.Run, ".kube/config", strings.NewReader(kc), "0600", false)
+		if wrote {
+			t.Did("write ~/.kube/config on %s", n.Name)
 		}
-		if _, err := n.Run.RunWithInput(ctx, "mkdir -p .kube && umask 077 && cat > .kube/config", strings.NewReader(kc)); err != nil {
-			return err
-		}
-		t.Did("write ~/.kube/config on %s", n.Name)
-		return nil
+		return err
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
@@ -26,7 +27,7 @@ type Finding struct {
 // Preflight checks, from inside a node (so it sees the Docker host's kernel and the node's
 // own rights), what kind needs: cgroup v2 and memory for every team's cluster (blocking),
 // inotify limits and full capabilities (warnings). Each finding says how to fix it.
-func Preflight(ctx context.Context, node Runner, d plan.Day3, teams int) ([]Finding, error) {
+func Preflight(ctx context.Context, node steps.Runner, d plan.Day3, teams int) ([]Finding, error) {
 	out, err := node.Run(ctx, strings.Join([]string{
 		"cat /proc/sys/fs/inotify/max_user_watches",
 		"cat /proc/sys/fs/inotify/max_user_instances",

@@ -6,10 +6,7 @@ package lab
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 	"time"
@@ -20,24 +17,13 @@ import (
 	"github.com/labfleet/labfleet/stacks/day2"
 )
 
-// Node is one node and a way to run commands on it.
-type Node struct {
-	Name string
-	Role plan.Role
-	IP   string
-	Run  Runner
-}
+// Node is one node of the team.
+type Node = steps.Node
 
-// Runner runs a shell command on a node, optionally with stdin.
-type Runner interface {
-	Run(ctx context.Context, cmd string) (string, error)
-	RunWithInput(ctx context.Context, cmd string, in io.Reader) (string, error)
-}
-
-// Image is a lab image saved from the Docker host, ready to stream.
+// Image is a lab image on the Docker host, ready to stream into nodes.
 type Image struct {
 	Name string // e.g. "improved-app"
-	images.Archive
+	*images.Image
 }
 
 // Result is what the lab step did for a team.
@@ -131,7 +117,7 @@ func (t *team) chooseMesh(ctx context.Context, want plan.RoutingMesh, note func(
 		return "", fmt.Errorf("labfleet:routingMesh is ingress, but %s", ErrNoIPVS)
 	default:
 		note("no IPVS on this host, so no routing mesh: day2 is published in host mode with DNS round robin (an edge proxy per node); " +
-			"students' --publish 8080:3000 will not answer, use --publish mode=host,target=3000,published=8080 --endpoint-mode dnsrr (README, Routing mesh)")
+			"students' --publish 8080:3000 will not answer: give them the host-mode recipe (a dnsrr service plus a global edge proxy on day2_lab) from the README, Routing mesh")
 		return plan.MeshHost, nil
 	}
 }
@@ -149,14 +135,11 @@ func (t *team) loadImages(ctx context.Context, images []Image) error {
 }
 
 func (t *team) loadImage(ctx context.Context, n Node, img Image) error {
-	took, err := images.Load(ctx, n.Run, img.Archive)
-	if err != nil {
-		return err
-	}
+	took, err := images.Load(ctx, n.Run, img.Image)
 	if took > 0 {
 		t.Did("load %s into %s (%s)", img.NodeRef, n.Name, took.Round(time.Millisecond))
 	}
-	return nil
+	return err
 }
 
 // installProbe copies labprobe out of the improved-app image onto every node.
@@ -188,18 +171,12 @@ func (t *team) installProbe(ctx context.Context, images []Image) error {
 
 // installStudentFiles puts the course's curl-format.txt in the student's home directory.
 func (t *team) installStudentFiles(ctx context.Context) error {
-	sum := sha256.Sum256([]byte(day2.CurlFormat))
-	want := hex.EncodeToString(sum[:])
 	return t.eachNode(func(n Node) error {
-		have, _ := n.Run.Run(ctx, "sha256sum curl-format.txt 2>/dev/null || true")
-		if strings.HasPrefix(have, want) {
-			return nil
+		wrote, err := steps.WriteFile(ctx, n.Run, "curl-format.txt", strings.NewReader(day2.CurlFormat), "0644", false)
+		if wrote {
+			t.Did("write curl-format.txt on %s", n.Name)
 		}
-		if _, err := n.Run.RunWithInput(ctx, "cat > curl-format.txt", strings.NewReader(day2.CurlFormat)); err != nil {
-			return err
-		}
-		t.Did("write curl-format.txt on %s", n.Name)
-		return nil
+		return err
 	})
 }
 
@@ -288,19 +265,16 @@ func notConverged(out string) []string {
 	return pending
 }
 
-// Save saves the lab images from the Docker host into dir, once for all teams.
-func Save(ctx context.Context, dir string, imgs []day2.Image, ids map[string]string) ([]Image, error) {
+// Images pairs the lab images with their host image IDs (by name); their archives go to dir,
+// written only if some node needs them.
+func Images(dir string, imgs []day2.Image, ids map[string]string) ([]Image, error) {
 	var out []Image
 	for _, img := range imgs {
 		id := ids[img.Name]
 		if id == "" {
 			return nil, fmt.Errorf("image %s: no image ID", img.Name)
 		}
-		a, err := images.Save(ctx, dir, img.Name, id, img.NodeRef())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Image{Name: img.Name, Archive: a})
+		out = append(out, Image{Name: img.Name, Image: images.New(img.NodeRef(), id, dir)})
 	}
 	return out, nil
 }

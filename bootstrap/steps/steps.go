@@ -7,8 +7,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
+
+	"github.com/labfleet/labfleet/infra/plan"
 )
+
+// Runner runs a shell command on a node and returns its stdout; RunWithInput also streams
+// stdin (an image for `docker load`, a file to write). sshexec.Client is the real one.
+type Runner interface {
+	Run(ctx context.Context, cmd string) (string, error)
+	RunWithInput(ctx context.Context, cmd string, in io.Reader) (string, error)
+}
+
+// Node is one planned node of a team and a way to run commands on it.
+type Node struct {
+	Name string
+	Role plan.Role
+	IP   string // the node's address on the team network
+	Run  Runner
+}
 
 // Step is one named, idempotent piece of a team's convergence.
 type Step struct {

@@ -17,18 +17,8 @@ import (
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
-// Runner runs a shell command on one node and returns its stdout.
-type Runner interface {
-	Run(ctx context.Context, cmd string) (string, error)
-}
-
-// Member is one planned node of the team and a way to run commands on it.
-type Member struct {
-	Name string
-	Role plan.Role
-	IP   string // the node's address on the team network; the swarm advertises it
-	Run  Runner
-}
+// Member is one planned node of the team; the swarm advertises its IP.
+type Member = steps.Node
 
 // Result is the converged swarm.
 type Result struct {

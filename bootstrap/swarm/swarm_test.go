@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,10 @@ import (
 
 // scripted answers `docker info` with the given swarm states in turn.
 type scripted struct{ states []string }
+
+func (s *scripted) RunWithInput(ctx context.Context, cmd string, _ io.Reader) (string, error) {
+	return s.Run(ctx, cmd)
+}
 
 func (s *scripted) Run(_ context.Context, cmd string) (string, error) {
 	if !strings.HasPrefix(cmd, "docker info") {
