@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -48,6 +49,9 @@ var DefaultOptions = Options{
 // ErrHostKeyMismatch means the node presented a host key other than the pinned one:
 // something else answers on that port. It is never retried.
 var ErrHostKeyMismatch = errors.New("host key mismatch")
+
+// ErrAuthRefused means the node's sshd refused the key. It is never retried.
+var ErrAuthRefused = errors.New("authentication refused")
 
 // Client is an open SSH connection to one node.
 type Client struct {
@@ -88,6 +92,12 @@ func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
 		lastErr = err
 		if errors.Is(err, ErrHostKeyMismatch) {
 			return nil, fmt.Errorf("node %s: ssh %s: %w", t.Node, t.Addr, err)
+		}
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			// labfleet installs the keys before sshd starts, so a refused key will not
+			// become accepted by waiting: say at once who was refused.
+			return nil, fmt.Errorf("node %s: ssh %s: %w: user %q with key %s was refused (the node does not have labfleet's key: was it replaced by hand, or its keys changed?): %v",
+				t.Node, t.Addr, ErrAuthRefused, t.User, ssh.FingerprintSHA256(t.Signer.PublicKey()), err)
 		}
 		if time.Now().Add(backoff).After(deadline) {
 			return nil, fmt.Errorf("node %s: ssh %s: still failing after %d attempts over %s: %w", t.Node, t.Addr, attempt, opts.RetryFor, lastErr)
@@ -178,7 +188,8 @@ func (c *Client) RunWithInput(ctx context.Context, cmd string, in io.Reader) (st
 		return "", &CommandError{Node: c.target.Node, Cmd: cmd, ExitCode: -1, Err: err}
 	}
 	defer sess.Close()
-	var stdout, stderr bytes.Buffer
+	// The session's copy goroutines may still write after a cancelled command returns.
+	var stdout, stderr lockedBuffer
 	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, in
 
 	done := make(chan error, 1)
@@ -188,6 +199,11 @@ func (c *Client) RunWithInput(ctx context.Context, cmd string, in io.Reader) (st
 	case <-ctx.Done():
 		_ = sess.Signal(ssh.SIGKILL)
 		sess.Close()
+		// Closing the channel ends Run promptly; wait a little so its output is complete.
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
 		err = ctx.Err()
 	}
 	if err == nil {
@@ -233,4 +249,22 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -274,3 +274,39 @@ func TestKeepaliveClosesAConnectionToASilentPeer(t *testing.T) {
 		t.Errorf("dead connection noticed after %s", d)
 	}
 }
+
+func TestARefusedKeyFailsAtOnceNamingUserAndKey(t *testing.T) {
+	s := startServer(t, "127.0.0.1:0", newKey(t).PublicKey())
+	other := newKey(t)
+	opts := fastOptions()
+	opts.RetryFor = time.Minute
+	start := time.Now()
+	_, err := Dial(context.Background(), target(s, other), opts)
+	if !errors.Is(err, ErrAuthRefused) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, frag := range []string{"node t1-m1", `user "student"`, ssh.FingerprintSHA256(other.PublicKey())} {
+		if !strings.Contains(err.Error(), frag) {
+			t.Errorf("%q lacks %q", err, frag)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a refused key was retried for %s", d)
+	}
+}
+
+// Output read after a cancelled command must not race with the session still writing it
+// (run with -race, as CI does).
+func TestOutputOfACancelledCommandIsReadSafely(t *testing.T) {
+	c, _ := connected(t, fastOptions())
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, err := c.Run(ctx, "while :; do echo output; echo errors >&2; done")
+		cancel()
+		var ce *CommandError
+		if !errors.As(err, &ce) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v", err)
+		}
+		_ = ce.Error()
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/labfleet/labfleet/infra/plan"
 )
@@ -32,17 +34,70 @@ type Node struct {
 type Step struct {
 	Name string
 	Run  func(context.Context) error
+	// Timeout bounds this step alone (0: only the caller's context), so a 1 GB image
+	// stream and a quick role check do not share one budget.
+	Timeout time.Duration
 }
 
 // Run runs the steps in order and stops at the first failure, which it names with the team
 // and the step: `team "team2": join nodes: node team2-w1: ...`.
 func Run(ctx context.Context, team string, steps []Step) error {
 	for _, s := range steps {
-		if err := s.Run(ctx); err != nil {
+		if err := runStep(ctx, s); err != nil {
 			return fmt.Errorf("team %q: %s: %w", team, s.Name, err)
 		}
 	}
 	return nil
+}
+
+func runStep(ctx context.Context, s Step) error {
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, s.Timeout, fmt.Errorf("step took longer than its %s limit", s.Timeout))
+		defer cancel()
+	}
+	err := s.Run(ctx)
+	if err != nil && ctx.Err() != nil && context.Cause(ctx) != ctx.Err() && !strings.Contains(err.Error(), context.Cause(ctx).Error()) {
+		err = fmt.Errorf("%w (%v)", err, context.Cause(ctx))
+	}
+	return err
+}
+
+// FirstManager returns the first planned manager among nodes: the one that initialises a
+// new swarm, deploys the Day-2 stack and hosts the Day-3 cluster.
+func FirstManager(nodes []Node) (Node, bool) {
+	for _, n := range nodes {
+		if n.Role == plan.Manager {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
+
+// Limit bounds how many of something run at once across every team (SSH dials, image
+// streams). The zero Limit is unbounded.
+type Limit struct{ slots chan struct{} }
+
+// NewLimit allows n at once; n <= 0 means no bound.
+func NewLimit(n int) *Limit {
+	if n <= 0 {
+		return &Limit{}
+	}
+	return &Limit{slots: make(chan struct{}, n)}
+}
+
+// Do runs fn when a slot is free, or returns ctx's error if the run ends first.
+func (l *Limit) Do(ctx context.Context, fn func() error) error {
+	if l == nil || l.slots == nil {
+		return fn()
+	}
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	defer func() { <-l.slots }()
+	return fn()
 }
 
 // Each runs fn for every item concurrently and reports every failure, not just the first.

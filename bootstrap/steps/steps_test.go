@@ -6,17 +6,20 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/labfleet/labfleet/infra/plan"
 )
 
 func TestRunStopsAtTheFirstFailureAndNamesIt(t *testing.T) {
 	var ran []string
 	err := Run(context.Background(), "team2", []Step{
-		{"first", func(context.Context) error { ran = append(ran, "first"); return nil }},
-		{"join nodes", func(context.Context) error {
+		{Name: "first", Run: func(context.Context) error { ran = append(ran, "first"); return nil }},
+		{Name: "join nodes", Run: func(context.Context) error {
 			ran = append(ran, "join")
 			return errors.New("node team2-w1: exit code 1")
 		}},
-		{"never", func(context.Context) error { ran = append(ran, "never"); return nil }},
+		{Name: "never", Run: func(context.Context) error { ran = append(ran, "never"); return nil }},
 	})
 	if err == nil || err.Error() != `team "team2": join nodes: node team2-w1: exit code 1` {
 		t.Errorf("err = %v", err)
@@ -52,5 +55,65 @@ func TestChangesAreRecordedInOrder(t *testing.T) {
 	c.Did("remove %d entries", 2)
 	if got := strings.Join(c.List(), "; "); got != "join w1; remove 2 entries" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestAStepTimeoutBoundsThatStepAloneAndSaysSo(t *testing.T) {
+	var second error
+	err := Run(context.Background(), "team1", []Step{
+		{Name: "load lab images", Timeout: 20 * time.Millisecond, Run: func(ctx context.Context) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}},
+	})
+	if err == nil || !strings.Contains(err.Error(), `team "team1": load lab images: context deadline exceeded (step took longer than its 20ms limit)`) {
+		t.Errorf("err = %v", err)
+	}
+	// The next step gets a fresh budget, not what the first one left.
+	err = Run(context.Background(), "team1", []Step{
+		{Name: "quick", Timeout: 20 * time.Millisecond, Run: func(ctx context.Context) error { time.Sleep(10 * time.Millisecond); return nil }},
+		{Name: "also quick", Timeout: 20 * time.Millisecond, Run: func(ctx context.Context) error { time.Sleep(10 * time.Millisecond); second = ctx.Err(); return nil }},
+	})
+	if err != nil || second != nil {
+		t.Errorf("err %v, second step's context %v", err, second)
+	}
+}
+
+func TestLimitBoundsConcurrency(t *testing.T) {
+	l := NewLimit(2)
+	var running, peak atomic.Int32
+	err := Each(make([]int, 8), func(int) error {
+		return l.Do(context.Background(), func() error {
+			n := running.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+			running.Add(-1)
+			return nil
+		})
+	})
+	if err != nil || peak.Load() != 2 {
+		t.Errorf("peak %d err %v", peak.Load(), err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	full := NewLimit(1)
+	full.slots <- struct{}{}
+	if err := full.Do(ctx, func() error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("waiting on a full limit after cancel: %v", err)
+	}
+}
+
+func TestFirstManager(t *testing.T) {
+	nodes := []Node{{Name: "w1", Role: plan.Worker}, {Name: "m1", Role: plan.Manager}, {Name: "m2", Role: plan.Manager}}
+	if n, ok := FirstManager(nodes); !ok || n.Name != "m1" {
+		t.Errorf("got %v %v", n.Name, ok)
+	}
+	if _, ok := FirstManager(nodes[:1]); ok {
+		t.Error("a worker-only list has a manager")
 	}
 }
