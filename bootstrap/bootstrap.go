@@ -27,12 +27,11 @@ import (
 
 // Options tune a run; the zero value is what `pulumi up` uses.
 type Options struct {
-	SSH     sshexec.Options
-	Swarm   swarm.Timing
-	Lab     lab.Timing
-	Kind    kindprep.Timing
-	Timeout time.Duration // for one team, end to end
-	Log     func(msg string)
+	SSH   sshexec.Options
+	Swarm swarm.Timing
+	Lab   lab.Timing
+	Kind  kindprep.Timing
+	Log   func(msg string)
 	// RepoDir is the labfleet module, where Day 3's kind and kubectl are built (default ".",
 	// the project directory Pulumi runs the program in); CacheDir keeps the built binaries.
 	RepoDir, CacheDir string
@@ -46,12 +45,11 @@ type TeamResult struct {
 }
 
 // Cohort converges every team's swarm and, when the plan enables it, sets up the Day-2 lab
-// with the lab images whose host image IDs are given (by image name). It returns the result
-// of each team that succeeded; the error, if any, lists every failed team.
+// with the lab images whose host image IDs are given (by image name). At most
+// p.Parallel.Teams teams run at once. It returns the result of every team that succeeded,
+// even when others failed; the error, if any, lists every failed team (team, node, step).
+// When ctx ends (Ctrl-C), every SSH command is stopped and Cohort returns within seconds.
 func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string, opts Options) (map[string]TeamResult, error) {
-	if opts.Timeout == 0 {
-		opts.Timeout = 10 * time.Minute
-	}
 	if opts.Log == nil {
 		opts.Log = func(string) {}
 	}
@@ -61,38 +59,40 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 		return nil, err
 	}
 	defer os.RemoveAll(archives)
+	streams := steps.NewLimit(p.Parallel.Streams)
 	var labImages []lab.Image
 	if p.Day2.Enabled {
-		if labImages, err = lab.Images(archives, day2.Images, labImageIDs); err != nil {
+		if labImages, err = lab.Images(archives, day2.Images, labImageIDs, streams); err != nil {
 			return nil, err
 		}
 	}
-	day3, err := prepareDay3(ctx, p, keys, archives, &opts)
+	day3, err := prepareDay3(ctx, p, keys, archives, streams, &opts)
 	if err != nil {
 		return nil, err
 	}
 	results := map[string]TeamResult{}
 	var mu sync.Mutex
+	teams := steps.NewLimit(p.Parallel.Teams)
 	err = steps.Each(p.Teams, func(team plan.Team) error {
-		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-		start := time.Now()
-		r, err := convergeTeam(ctx, p, team, keys, labImages, day3, opts)
-		took := time.Since(start).Round(time.Millisecond)
-		if err != nil {
-			opts.Log(fmt.Sprintf("team %s: FAILED after %s: %v", team.Name, took, err))
-			return err
-		}
-		mu.Lock()
-		results[team.Name] = r
-		mu.Unlock()
-		opts.Log(fmt.Sprintf("team %s: swarm %s ready in %s: %s", team.Name, r.Swarm.ClusterID, took, r.summary()))
-		if r.Lab != nil {
-			for _, n := range r.Lab.Notes {
-				opts.Log(fmt.Sprintf("team %s: note: %s", team.Name, n))
+		return teams.Do(ctx, func() error {
+			start := time.Now()
+			r, err := convergeTeam(ctx, p, team, keys, labImages, day3, opts)
+			took := time.Since(start).Round(time.Millisecond)
+			if err != nil {
+				opts.Log(fmt.Sprintf("team %s: FAILED after %s: %v", team.Name, took, err))
+				return err
 			}
-		}
-		return nil
+			mu.Lock()
+			results[team.Name] = r
+			mu.Unlock()
+			opts.Log(fmt.Sprintf("team %s: swarm %s ready in %s: %s", team.Name, r.Swarm.ClusterID, took, r.summary()))
+			if r.Lab != nil {
+				for _, n := range r.Lab.Notes {
+					opts.Log(fmt.Sprintf("team %s: note: %s", team.Name, n))
+				}
+			}
+			return nil
+		})
 	})
 	return results, err
 }
@@ -159,7 +159,7 @@ func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshke
 		nodes[i] = steps.Node{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
 	}
 	var r TeamResult
-	if r.Swarm, err = swarm.Converge(ctx, team.Name, nodes, opts.Swarm); err != nil {
+	if r.Swarm, err = swarm.Converge(ctx, team.Name, nodes, p.ResetSwarms[team.Name], opts.Swarm); err != nil {
 		return r, err
 	}
 	if p.Day2.Enabled {
@@ -187,7 +187,7 @@ type day3Inputs struct {
 // prepareDay3 runs the Day-3 preflight on the host (through the first node, before any team
 // work) and builds the tools. With day 3 on, a blocking finding stops everything; with only
 // the preparation on, findings are reported for the instructor to fix in time.
-func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, archives string, opts *Options) (day3Inputs, error) {
+func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, archives string, streams *steps.Limit, opts *Options) (day3Inputs, error) {
 	var in day3Inputs
 	if !p.Day3.Prepare {
 		return in, nil
@@ -221,7 +221,7 @@ func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, archives
 		return in, fmt.Errorf("labfleet:kindNodeImage %s is not on the Docker host, and nodes must not pull it in class: "+
 			"run `docker pull %s` once on the host (or `docker load -i` a saved copy), then pulumi up", p.Day3.NodeImage, p.Day3.NodeImage)
 	}
-	in.nodeImage = images.New(p.Day3.NodeImage, id, archives)
+	in.nodeImage = images.New(p.Day3.NodeImage, id, archives, streams)
 	repo, cache := opts.RepoDir, opts.CacheDir
 	if repo == "" {
 		repo = "."

@@ -37,6 +37,9 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, string, error) {
 	r.int("kindWorkers", &cfg.KindWorkers)
 	r.string("kindNodeImage", &cfg.KindNodeImage)
 	r.int("kubeApiPort", &cfg.KubeAPIPort)
+	r.stringMap("resetSwarms", &cfg.ResetSwarms)
+	r.int("parallelTeams", &cfg.ParallelTeams)
+	r.int("parallelStreams", &cfg.ParallelStreams)
 	if r.err != nil {
 		return plan.Config{}, "", r.err
 	}
@@ -95,5 +98,16 @@ func (r *configReader) strings(key string, dst *[]string) {
 	if err := json.Unmarshal([]byte(v), dst); err != nil {
 		r.err = fmt.Errorf("%s:%s: %s is not a list of names: write it in Pulumi.%s.yaml as a YAML list, or pulumi config set --path '%s:%s[0]' red",
 			plan.Namespace, key, v, r.ctx.Stack(), plan.Namespace, key)
+	}
+}
+
+func (r *configReader) stringMap(key string, dst *map[string]string) {
+	v, ok := r.raw(key)
+	if !ok || v == "" {
+		return
+	}
+	if err := json.Unmarshal([]byte(v), dst); err != nil {
+		r.err = fmt.Errorf("%s:%s: %s is not a map of team names to values: pulumi config set --path '%s:%s.team1' <value>",
+			plan.Namespace, key, v, plan.Namespace, key)
 	}
 }

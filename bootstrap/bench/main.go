@@ -46,11 +46,11 @@ func run(teams int) error {
 	if _, err := localnodes.Docker(ctx, "build", "-q", "-t", image, filepath.Join(".", infra.NodeImageContext)); err != nil {
 		return err
 	}
-	raw, err := measure(ctx, "lfbench-raw", teams, 43200, "172.23.0.0/16", rawSwarms)
+	raw, err := measure(ctx, "lfbench-raw", teams, 23200, "172.23.0.0/16", rawSwarms)
 	if err != nil {
 		return fmt.Errorf("raw baseline: %w", err)
 	}
-	lf, err := measure(ctx, "lfbench-lf", teams, 43400, "172.22.0.0/16", labfleetSwarms)
+	lf, err := measure(ctx, "lfbench-lf", teams, 27200, "172.22.0.0/16", labfleetSwarms)
 	if err != nil {
 		return fmt.Errorf("labfleet: %w", err)
 	}

@@ -24,15 +24,17 @@ type Image struct {
 	NodeRef string // e.g. "improved-app:latest" or "kindest/node:v1.37.0"
 	ID      string // image ID on the host, which `docker load` keeps
 
-	dir  string
-	once sync.Once
-	path string
-	err  error
+	streams *steps.Limit // transfers at once, shared by every image of a run
+	dir     string
+	once    sync.Once
+	path    string
+	err     error
 }
 
 // New describes host image id, to be known on nodes as nodeRef; dir holds its archive.
-func New(nodeRef, id, dir string) *Image {
-	return &Image{NodeRef: nodeRef, ID: id, dir: dir}
+// Transfers into nodes wait for a slot of streams.
+func New(nodeRef, id, dir string, streams *steps.Limit) *Image {
+	return &Image{NodeRef: nodeRef, ID: id, dir: dir, streams: streams}
 }
 
 // HostID returns the ID of ref on the Docker host, or "" if the host does not have it.
@@ -74,7 +76,11 @@ func Load(ctx context.Context, node steps.Runner, i *Image) (time.Duration, erro
 	}
 	defer f.Close()
 	start := time.Now()
-	if _, err := node.RunWithInput(ctx, "docker load -q", f); err != nil {
+	err = i.streams.Do(ctx, func() error {
+		_, err := node.RunWithInput(ctx, "docker load -q", f)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
 	if _, err := node.Run(ctx, fmt.Sprintf("docker tag %s %s", i.ID, i.NodeRef)); err != nil {

@@ -100,7 +100,7 @@ func runningTasks(t *testing.T, c *cohort, service string) []string {
 }
 
 func TestDay2StackConvergesHealsAndScales(t *testing.T) {
-	c, res := day2Cohort(t, "lfit-d2", 42600, "172.27.0.0/16")
+	c, res := day2Cohort(t, "lfit-d2", 22600, "172.27.0.0/16")
 	r := res["team1"]
 	if r.Lab == nil || r.Lab.Mesh == "" {
 		t.Fatalf("no lab result: %+v", r)
@@ -215,7 +215,7 @@ func TestDay2StackConvergesHealsAndScales(t *testing.T) {
 // TestCourseCommandsOnANode runs the Day-2 handout's commands as written, as a student on a
 // node, including the Phase-1 load that must exhaust the leaking app.
 func TestCourseCommandsOnANode(t *testing.T) {
-	c, res := day2Cohort(t, "lfit-d3", 42700, "172.26.0.0/16")
+	c, res := day2Cohort(t, "lfit-d3", 22700, "172.26.0.0/16")
 	node := "team1-w1"
 	sh := func(cmd string) string {
 		t.Helper()

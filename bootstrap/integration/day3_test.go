@@ -45,7 +45,7 @@ func TestDay3PreparationInstallsToolsAndPreloadsOnce(t *testing.T) {
 	hostID, _ := docker(context.Background(), "image", "inspect", "--format", "{{.Id}}", standInNodeImage)
 	hostID = strings.TrimSpace(hostID)
 
-	cfg := testConfig("lfit-k", 42800, "172.25.0.0/16")
+	cfg := testConfig("lfit-k", 22800, "172.25.0.0/16")
 	cfg.Workers, cfg.Day3Prep, cfg.KindNodeImage = 1, true, standInNodeImage
 	c := newCohort(t, cfg)
 	cache := t.TempDir()
@@ -177,7 +177,7 @@ func TestKindClusterEndToEnd(t *testing.T) {
 	if !fileExists("/sys/fs/cgroup/cgroup.controllers") {
 		t.Skip("NOT RUN (not a pass): this host uses cgroup v1, which Kubernetes " + day3.KubernetesVersion + " nodes do not support")
 	}
-	cfg := testConfig("lfit-kc", 42900, "172.24.0.0/16")
+	cfg := testConfig("lfit-kc", 22900, "172.24.0.0/16")
 	cfg.Teams, cfg.Workers, cfg.Day, cfg.Privilege, cfg.NodeMemory = 1, 1, 3, "privileged", "4g"
 	c := newCohort(t, cfg)
 	cache := t.TempDir()

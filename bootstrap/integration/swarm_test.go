@@ -84,7 +84,7 @@ func hasAction(r swarm.Result, prefix string) bool {
 
 func TestSwarmBootstrapConvergesAndHeals(t *testing.T) {
 	requireDocker(t)
-	c := newCohort(t, testConfig("lfit-a", 42200, "172.29.0.0/16"))
+	c := newCohort(t, testConfig("lfit-a", 22200, "172.29.0.0/16"))
 	team1, team2 := c.plan.Teams[0], c.plan.Teams[1]
 
 	first, err, took := converge(t, c, bootstrap.Options{})
@@ -269,7 +269,7 @@ func TestSwarmBootstrapConvergesAndHeals(t *testing.T) {
 
 func TestReplacedManagerRejoinsAThreeManagerSwarm(t *testing.T) {
 	requireDocker(t)
-	cfg := testConfig("lfit-b", 42400, "172.28.0.0/16")
+	cfg := testConfig("lfit-b", 22400, "172.28.0.0/16")
 	cfg.Teams, cfg.Managers, cfg.Workers = 1, 3, 0
 	c := newCohort(t, cfg)
 	team := c.plan.Teams[0]

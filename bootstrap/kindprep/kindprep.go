@@ -96,22 +96,22 @@ func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools T
 	var todo []steps.Step
 	if d.Prepare {
 		todo = append(todo,
-			steps.Step{Name: "install kind and kubectl", Run: func(ctx context.Context) error { return t.installTools(ctx, tools) }},
-			steps.Step{Name: "preload the kind node image", Run: func(ctx context.Context) error { return t.preload(ctx, img) }},
-			steps.Step{Name: "write the kind config", Run: func(ctx context.Context) error { return t.writeConfig(ctx, cfg) }},
+			steps.Step{Name: "install kind and kubectl", Timeout: 5 * time.Minute, Run: func(ctx context.Context) error { return t.installTools(ctx, tools) }},
+			steps.Step{Name: "preload the kind node image", Timeout: 30 * time.Minute, Run: func(ctx context.Context) error { return t.preload(ctx, img) }},
+			steps.Step{Name: "write the kind config", Timeout: time.Minute, Run: func(ctx context.Context) error { return t.writeConfig(ctx, cfg) }},
 		)
 	}
 	if d.Clusters {
 		todo = append(todo,
-			steps.Step{Name: "create the kind cluster", Run: func(ctx context.Context) error { return t.ensureCluster(ctx, d, cfg, timing) }},
-			steps.Step{Name: "hand out the kubeconfig", Run: func(ctx context.Context) error {
+			steps.Step{Name: "create the kind cluster", Timeout: timing.Create + 5*time.Minute, Run: func(ctx context.Context) error { return t.ensureCluster(ctx, d, cfg, timing) }},
+			steps.Step{Name: "hand out the kubeconfig", Timeout: 2 * time.Minute, Run: func(ctx context.Context) error {
 				kc, err := t.distributeKubeconfig(ctx, cfg)
 				res.Kubeconfig = kc
 				return err
 			}},
 		)
 	} else {
-		todo = append(todo, steps.Step{Name: "remove a day-3 cluster", Run: func(ctx context.Context) error { return t.removeCluster(ctx, cfg) }})
+		todo = append(todo, steps.Step{Name: "remove a day-3 cluster", Timeout: 5 * time.Minute, Run: func(ctx context.Context) error { return t.removeCluster(ctx, cfg) }})
 	}
 	err = steps.Run(ctx, pt.Name, todo)
 	res.Actions = t.List()
@@ -176,30 +176,56 @@ func (t *team) clusterExists(ctx context.Context, name string) (bool, error) {
 	return false, nil
 }
 
+// Markers on the hosting node record what labfleet did with a cluster: creation started,
+// and the cluster was seen healthy. A cluster that exists with the first marker but never
+// the second is one whose creation was interrupted (Ctrl-C, a lost connection): labfleet
+// made it and nothing can have run in it, so it is deleted and created again.
+func creatingMarker(name string) string { return "labfleet/kind-" + name + ".creating" }
+func healthyMarker(name string) string  { return "labfleet/kind-" + name + ".healthy" }
+
 // ensureCluster creates the cluster if it does not exist. An existing cluster is left alone
 // when healthy, and reported, never recreated, when not: it may hold the students' work.
+// The one exception is a cluster labfleet started to create and that never became healthy.
 func (t *team) ensureCluster(ctx context.Context, d plan.Day3, cfg day3.Config, timing Timing) error {
 	exists, err := t.clusterExists(ctx, cfg.ClusterName)
 	if err != nil {
 		return err
 	}
+	name := cfg.ClusterName
 	if exists {
-		if problem := t.health(ctx, d, cfg); problem != "" {
-			return fmt.Errorf("kind cluster %q on %s exists but is not healthy (%s): look at it with `kubectl get nodes` on %s, or delete it with `kind delete cluster --name %s` there and run pulumi up again",
-				cfg.ClusterName, t.host.Name, problem, t.host.Name, cfg.ClusterName)
+		marks, err := t.host.Run.Run(ctx, fmt.Sprintf("test -e %s && echo creating; test -e %s && echo healthy; true", creatingMarker(name), healthyMarker(name)))
+		if err != nil {
+			return err
 		}
-		return nil
+		interrupted := strings.Contains(marks, "creating") && !strings.Contains(marks, "healthy")
+		if !interrupted {
+			if problem := t.health(ctx, d, cfg); problem != "" {
+				return fmt.Errorf("kind cluster %q on %s exists but is not healthy (%s): look at it with `kubectl get nodes` on %s, or delete it with `kind delete cluster --name %s` there and run pulumi up again",
+					name, t.host.Name, problem, t.host.Name, name)
+			}
+			return t.markHealthy(ctx, name)
+		}
+		if _, err := t.host.Run.Run(ctx, "kind delete cluster --name "+name); err != nil {
+			return err
+		}
+		t.Did("delete kind cluster %s on %s: its creation was interrupted", name, t.host.Name)
 	}
 	start := time.Now()
-	cmd := fmt.Sprintf("mkdir -p .kube && kind create cluster --config %s --wait %s --kubeconfig .kube/kind-%s", configPath, timing.Create, cfg.ClusterName)
+	cmd := fmt.Sprintf("mkdir -p .kube labfleet && touch %s && kind create cluster --config %s --wait %s --kubeconfig .kube/kind-%s",
+		creatingMarker(name), configPath, timing.Create, name)
 	if _, err := t.host.Run.Run(ctx, cmd); err != nil {
 		return err
 	}
-	t.Did("create kind cluster %s on %s (%s)", cfg.ClusterName, t.host.Name, time.Since(start).Round(time.Second))
+	t.Did("create kind cluster %s on %s (%s)", name, t.host.Name, time.Since(start).Round(time.Second))
 	if problem := t.health(ctx, d, cfg); problem != "" {
-		return fmt.Errorf("kind cluster %q on %s was created but is not healthy: %s", cfg.ClusterName, t.host.Name, problem)
+		return fmt.Errorf("kind cluster %q on %s was created but is not healthy: %s", name, t.host.Name, problem)
 	}
-	return nil
+	return t.markHealthy(ctx, name)
+}
+
+func (t *team) markHealthy(ctx context.Context, name string) error {
+	_, err := t.host.Run.Run(ctx, fmt.Sprintf("test -e %s || { mkdir -p labfleet && touch %s; }", healthyMarker(name), healthyMarker(name)))
+	return err
 }
 
 // health returns "" when every planned node of the cluster is Ready.
@@ -242,7 +268,7 @@ func (t *team) removeCluster(ctx context.Context, cfg day3.Config) error {
 	if err != nil || !exists {
 		return err
 	}
-	if _, err := t.host.Run.Run(ctx, "kind delete cluster --name "+cfg.ClusterName); err != nil {
+	if _, err := t.host.Run.Run(ctx, fmt.Sprintf("kind delete cluster --name %s && rm -f %s %s", cfg.ClusterName, creatingMarker(cfg.ClusterName), healthyMarker(cfg.ClusterName))); err != nil {
 		return err
 	}
 	t.Did("delete kind cluster %s on %s (day 3 is off)", cfg.ClusterName, t.host.Name)

@@ -64,15 +64,15 @@ func Setup(ctx context.Context, teamName string, nodes []Node, d plan.Day2, imag
 	res := Result{}
 	note := func(s string) { res.Notes = append(res.Notes, s) }
 	err := steps.Run(ctx, teamName, []steps.Step{
-		{Name: "check the routing mesh", Run: func(ctx context.Context) error {
+		{Name: "check the routing mesh", Timeout: time.Minute, Run: func(ctx context.Context) error {
 			mesh, err := t.chooseMesh(ctx, d.Mesh, note)
 			res.Mesh = mesh
 			return err
 		}},
-		{Name: "load lab images", Run: func(ctx context.Context) error { return t.loadImages(ctx, images) }},
-		{Name: "install labprobe", Run: func(ctx context.Context) error { return t.installProbe(ctx, images) }},
-		{Name: "install student files", Run: t.installStudentFiles},
-		{Name: "deploy the day2 stack", Run: func(ctx context.Context) error {
+		{Name: "load lab images", Timeout: 10 * time.Minute, Run: func(ctx context.Context) error { return t.loadImages(ctx, images) }},
+		{Name: "install labprobe", Timeout: 2 * time.Minute, Run: func(ctx context.Context) error { return t.installProbe(ctx, images) }},
+		{Name: "install student files", Timeout: time.Minute, Run: t.installStudentFiles},
+		{Name: "deploy the day2 stack", Timeout: timing.Converge + 2*time.Minute, Run: func(ctx context.Context) error {
 			ids := make([]string, len(images))
 			for i, img := range images {
 				ids[i] = img.ID
@@ -181,22 +181,20 @@ func (t *team) installStudentFiles(ctx context.Context) error {
 }
 
 // deploy deploys the day2 stack from the first manager unless the running one carries the
-// same hash, then waits until every service runs all its replicas.
+// same hash and is as labfleet left it, then waits until every service runs all its
+// replicas. What students changed in it (scaled, removed a service) is put back and
+// reported; services that are not the stack's are never touched.
 func (t *team) deploy(ctx context.Context, port int, hostMode bool, imageIDs []string) error {
 	stack, err := day2.Render(port, hostMode, imageIDs)
 	if err != nil {
 		return err
 	}
-	var mgr Node
-	for _, n := range t.nodes {
-		if n.Role == plan.Manager {
-			mgr = n
-			break
-		}
+	mgr, _ := steps.FirstManager(t.nodes)
+	drift, err := stackDrift(ctx, mgr, stack)
+	if err != nil {
+		return err
 	}
-	svc := day2.StackName + "_web"
-	have, _ := mgr.Run.Run(ctx, fmt.Sprintf(`docker service inspect --format '{{index .Spec.Labels "labfleet.stack-hash"}}' %s 2>/dev/null || true`, svc))
-	if strings.TrimSpace(have) != stack.Hash {
+	if drift != "" {
 		file := path.Join("labfleet", day2.StackName+"-stack.yml")
 		if _, err := mgr.Run.RunWithInput(ctx, "mkdir -p labfleet && cat > "+file, strings.NewReader(stack.YAML)); err != nil {
 			return err
@@ -204,25 +202,54 @@ func (t *team) deploy(ctx context.Context, port int, hostMode bool, imageIDs []s
 		if _, err := mgr.Run.Run(ctx, fmt.Sprintf("docker stack deploy --prune --resolve-image never -c %s %s", file, day2.StackName)); err != nil {
 			return err
 		}
-		t.Did("deploy stack %s (%s) from %s", day2.StackName, stack.Hash, mgr.Name)
+		t.Did("deploy stack %s (%s) from %s: %s", day2.StackName, stack.Hash, mgr.Name, drift)
 	}
 	return WaitForReplicas(ctx, mgr, day2.StackName, t.timing)
+}
+
+// stackDrift compares the deployed day2 stack with the rendered one and says why it must
+// be deployed again, or "" when it is as labfleet left it.
+func stackDrift(ctx context.Context, mgr Node, stack day2.Stack) (string, error) {
+	out, err := mgr.Run.Run(ctx, fmt.Sprintf(`docker service ls --filter label=com.docker.stack.namespace=%s --format '{{.Name}}' | xargs -r docker service inspect --format '{{.Spec.Name}} {{index .Spec.Labels "labfleet.stack-hash"}} {{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}global{{end}}'`, day2.StackName))
+	if err != nil {
+		return "", err
+	}
+	deployed := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			deployed[f[0]] = f[1:]
+		}
+	}
+	if len(deployed) == 0 {
+		return "not deployed", nil
+	}
+	var drift []string
+	for _, svc := range stack.Services {
+		f, ok := deployed[svc.Name]
+		switch {
+		case !ok:
+			drift = append(drift, svc.Name+" was removed")
+		case svc.Name == stack.Services[0].Name && (len(f) < 1 || f[0] != stack.Hash):
+			return "the stack changed (labfleet upgrade, settings or images)", nil
+		case len(f) >= 2 && svc.Replicas != "" && f[len(f)-1] != svc.Replicas:
+			drift = append(drift, fmt.Sprintf("%s was scaled to %s, restored to %s", svc.Name, f[len(f)-1], svc.Replicas))
+		}
+	}
+	return strings.Join(drift, ", "), nil
 }
 
 // Remove takes the day2 stack off a team's swarm (labfleet:day2Stack false, e.g. on day 3).
 // The images stay on the nodes.
 func Remove(ctx context.Context, teamName string, nodes []Node) (removed bool, err error) {
-	for _, n := range nodes {
-		if n.Role != plan.Manager {
-			continue
-		}
-		out, err := n.Run.Run(ctx, fmt.Sprintf("if docker stack ls --format '{{.Name}}' | grep -qx %s; then docker stack rm %s >/dev/null && echo removed; fi", day2.StackName, day2.StackName))
-		if err != nil {
-			return false, fmt.Errorf("team %q: remove the day2 stack: %w", teamName, err)
-		}
-		return strings.TrimSpace(out) == "removed", nil
+	mgr, ok := steps.FirstManager(nodes)
+	if !ok {
+		return false, nil
 	}
-	return false, nil
+	out, err := mgr.Run.Run(ctx, fmt.Sprintf("if docker stack ls --format '{{.Name}}' | grep -qx %s; then docker stack rm %s >/dev/null && echo removed; fi", day2.StackName, day2.StackName))
+	if err != nil {
+		return false, fmt.Errorf("team %q: remove the day2 stack: %w", teamName, err)
+	}
+	return strings.TrimSpace(out) == "removed", nil
 }
 
 // WaitForReplicas waits until every service of a stack runs as many tasks as it wants.
@@ -230,22 +257,20 @@ func WaitForReplicas(ctx context.Context, mgr Node, stack string, timing Timing)
 	if timing == (Timing{}) {
 		timing = DefaultTiming
 	}
-	deadline := time.Now().Add(timing.Converge)
-	for {
+	var pending []string
+	err := steps.Poll(ctx, "stack "+stack+" not running", timing.Converge, timing.Poll, func(ctx context.Context) (bool, error) {
 		out, err := mgr.Run.Run(ctx, fmt.Sprintf("docker stack services --format '{{.Name}} {{.Replicas}}' %s", stack))
 		if err != nil {
-			return err
+			return false, err
 		}
-		pending := notConverged(out)
-		if len(pending) == 0 && strings.TrimSpace(out) != "" {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			ps, _ := mgr.Run.Run(ctx, fmt.Sprintf("docker stack ps --no-trunc --format '{{.Name}} {{.CurrentState}} {{.Error}}' %s | head -n 12", stack))
-			return fmt.Errorf("stack %s not running after %s: %s; tasks: %s", stack, timing.Converge, strings.Join(pending, ", "), strings.ReplaceAll(strings.TrimSpace(ps), "\n", "; "))
-		}
-		time.Sleep(timing.Poll)
+		pending = notConverged(out)
+		return len(pending) == 0 && strings.TrimSpace(out) != "", nil
+	})
+	if err != nil && ctx.Err() == nil {
+		ps, _ := mgr.Run.Run(ctx, fmt.Sprintf("docker stack ps --no-trunc --format '{{.Name}} {{.CurrentState}} {{.Error}}' %s | head -n 12", stack))
+		return fmt.Errorf("%w: %s; tasks: %s", err, strings.Join(pending, ", "), strings.ReplaceAll(strings.TrimSpace(ps), "\n", "; "))
 	}
+	return err
 }
 
 // notConverged reads `docker stack services` lines ("day2_web 2/3") and returns the
@@ -266,15 +291,15 @@ func notConverged(out string) []string {
 }
 
 // Images pairs the lab images with their host image IDs (by name); their archives go to dir,
-// written only if some node needs them.
-func Images(dir string, imgs []day2.Image, ids map[string]string) ([]Image, error) {
+// written only if some node needs them, and transfers wait for a slot of streams.
+func Images(dir string, imgs []day2.Image, ids map[string]string, streams *steps.Limit) ([]Image, error) {
 	var out []Image
 	for _, img := range imgs {
 		id := ids[img.Name]
 		if id == "" {
 			return nil, fmt.Errorf("image %s: no image ID", img.Name)
 		}
-		out = append(out, Image{Name: img.Name, Image: images.New(img.NodeRef(), id, dir)})
+		out = append(out, Image{Name: img.Name, Image: images.New(img.NodeRef(), id, dir, streams)})
 	}
 	return out, nil
 }

@@ -5,8 +5,10 @@
 package swarm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -34,16 +36,24 @@ type Result struct {
 type Timing struct {
 	DockerReady time.Duration // for dockerd in a new node to answer
 	NodesReady  time.Duration // for joined nodes to report Ready, and role changes to apply
-	Poll        time.Duration
+	// Settle is how long managers that hold swarm data, but of which none controls the
+	// swarm yet (pending after a restart, a Raft election), get before the team fails.
+	Settle time.Duration
+	Poll   time.Duration
 }
 
 // DefaultTiming leaves room for a leader election (dockerd on the surviving managers does
-// not answer until one is done).
-var DefaultTiming = Timing{DockerReady: 90 * time.Second, NodesReady: 60 * time.Second, Poll: time.Second}
+// not answer until one is done) and for a whole cohort restarted at once.
+var DefaultTiming = Timing{DockerReady: 90 * time.Second, NodesReady: 60 * time.Second, Settle: 90 * time.Second, Poll: time.Second}
 
 const swarmPort = "2377"
 
-// localState is `docker info`'s .Swarm, the part we use.
+// ClusterIDPath is where labfleet records, on every manager, the ID of the swarm it
+// converged, so a deliberate reset can name a swarm whose managers cannot say (locked).
+const ClusterIDPath = "/etc/labfleet/swarm-cluster-id"
+
+// localState is `docker info`'s .Swarm, the part we use, and the cluster ID labfleet
+// recorded on the node.
 type localState struct {
 	NodeID           string
 	NodeAddr         string
@@ -51,6 +61,30 @@ type localState struct {
 	ControlAvailable bool
 	Error            string
 	Cluster          *struct{ ID string }
+
+	recorded string // ClusterIDPath
+}
+
+// holdsSwarm is true when the node has swarm data of any kind, usable or not.
+func (s localState) holdsSwarm() bool { return s.LocalNodeState != "inactive" }
+
+// clusterID is the swarm the node belongs to, as far as it can tell.
+func (s localState) clusterID() string {
+	if s.Cluster != nil && s.Cluster.ID != "" {
+		return s.Cluster.ID
+	}
+	return s.recorded
+}
+
+func (s localState) describe() string {
+	d := s.LocalNodeState
+	if s.LocalNodeState == "active" && !s.ControlAvailable {
+		d = "active without control"
+	}
+	if s.Error != "" {
+		d += " (" + s.Error + ")"
+	}
+	return d
 }
 
 // clusterNode is one entry of `docker node inspect`.
@@ -65,27 +99,32 @@ type converger struct {
 	team    string
 	members []Member
 	timing  Timing
-	mu      sync.Mutex // guards state
-	state   map[string]localState
-	result  Result
+	// reset is the cluster ID of a swarm the instructor asked to start over
+	// (labfleet:resetSwarms); "" for none.
+	reset  string
+	mu     sync.Mutex // guards state
+	state  map[string]localState
+	result Result
 	steps.Changes
 }
 
 // Converge brings the team's swarm to the planned shape. Errors name the team, the node
-// and the step.
-func Converge(ctx context.Context, team string, members []Member, timing Timing) (Result, error) {
+// and the step. reset, when not empty, is the cluster ID of a swarm to discard and start
+// again empty (the instructor's explicit choice); a swarm with any other ID is kept.
+func Converge(ctx context.Context, team string, members []Member, reset string, timing Timing) (Result, error) {
 	if timing == (Timing{}) {
 		timing = DefaultTiming
 	}
-	c := &converger{team: team, members: members, timing: timing, state: map[string]localState{}}
+	c := &converger{team: team, members: members, timing: timing, reset: reset, state: map[string]localState{}}
 	c.result.NodeIDs = map[string]string{}
 	err := steps.Run(ctx, team, []steps.Step{
-		{Name: "wait for dockerd", Run: c.waitForDocker},
-		{Name: "choose or init the manager", Run: c.ensureLeader},
-		{Name: "read cluster ID and join tokens", Run: c.readTokens},
-		{Name: "join nodes", Run: c.joinMembers},
-		{Name: "wait for nodes to be ready", Run: c.waitReady},
-		{Name: "remove stale node entries", Run: c.removeStale},
+		{Name: "wait for dockerd", Run: c.waitForDocker, Timeout: timing.DockerReady + time.Minute},
+		{Name: "choose or init the manager", Run: c.ensureLeader, Timeout: timing.Settle + 2*time.Minute},
+		{Name: "read cluster ID and join tokens", Run: c.readTokens, Timeout: timing.NodesReady + time.Minute},
+		{Name: "join nodes", Run: c.joinMembers, Timeout: 5 * time.Minute},
+		{Name: "wait for nodes to be ready", Run: c.waitReady, Timeout: timing.NodesReady + time.Minute},
+		{Name: "remove stale node entries", Run: c.removeStale, Timeout: 3 * time.Minute},
+		{Name: "record the cluster ID", Run: c.recordClusterID, Timeout: time.Minute},
 	})
 	c.result.Actions = c.List()
 	return c.result, err
@@ -100,58 +139,146 @@ func (c *converger) leader() Member {
 	panic("no leader chosen") // ensureLeader runs before every caller
 }
 
+func (c *converger) managers() []Member {
+	var out []Member
+	for _, m := range c.members {
+		if m.Role == plan.Manager {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func inspectLocal(ctx context.Context, m Member) (localState, error) {
-	out, err := m.Run.Run(ctx, "docker info --format '{{json .Swarm}}'")
+	out, err := m.Run.Run(ctx, "docker info --format '{{json .Swarm}}' && { cat "+ClusterIDPath+" 2>/dev/null || true; }")
 	if err != nil {
 		return localState{}, err
 	}
+	info, recorded, _ := strings.Cut(strings.TrimSpace(out), "\n")
 	var s localState
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		return localState{}, fmt.Errorf("node %s: cannot read docker info %q: %w", m.Name, out, err)
+	if err := json.Unmarshal([]byte(info), &s); err != nil {
+		return localState{}, fmt.Errorf("node %s: cannot read docker info %q: %w", m.Name, info, err)
 	}
+	s.recorded = strings.TrimSpace(recorded)
 	return s, nil
+}
+
+func (c *converger) setState(m Member, s localState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state[m.Name] = s
+}
+
+func (c *converger) stateOf(m Member) localState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state[m.Name]
 }
 
 // waitForDocker polls every node concurrently until its dockerd answers.
 func (c *converger) waitForDocker(ctx context.Context) error {
 	return steps.Each(c.members, func(m Member) error {
-		deadline := time.Now().Add(c.timing.DockerReady)
-		for {
+		return steps.Poll(ctx, "node "+m.Name+": dockerd did not answer", c.timing.DockerReady, c.timing.Poll, func(ctx context.Context) (bool, error) {
 			s, err := inspectLocal(ctx, m)
 			// A dockerd that has just started answers before its swarm component is up, and
 			// reports an empty swarm state: that is not an answer yet.
 			if err == nil && s.LocalNodeState == "" {
 				err = fmt.Errorf("node %s: dockerd is up but its swarm state is not known yet", m.Name)
 			}
-			if err == nil {
-				c.mu.Lock()
-				c.state[m.Name] = s
-				c.mu.Unlock()
-				return nil
+			if err != nil {
+				return false, err
 			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("dockerd did not answer within %s: %w", c.timing.DockerReady, err)
-			}
-			time.Sleep(c.timing.Poll)
-		}
+			c.setState(m, s)
+			return true, nil
+		})
 	})
 }
 
-// ensureLeader picks the first planned manager that already controls a swarm, or
-// initialises one on the first planned manager.
+// ensureLeader picks the first planned manager that controls a swarm. A new swarm is
+// initialised only when no manager holds swarm data at all (a new team, or every manager
+// replaced), or when the instructor asked for this team's swarm to be reset. Managers that
+// hold a swarm but cannot lead it yet (pending after a restart, an election, locked by
+// autolock, in error) are waited for, then reported: their swarm is never wiped by a rerun.
 func (c *converger) ensureLeader(ctx context.Context) error {
-	for _, m := range c.members {
-		if m.Role == plan.Manager && c.state[m.Name].ControlAvailable {
+	if c.reset != "" && c.holdsResetSwarm() {
+		return c.resetSwarm(ctx)
+	}
+	if c.pickLeader() {
+		return nil
+	}
+	if !slices.ContainsFunc(c.managers(), func(m Member) bool { return c.stateOf(m).holdsSwarm() }) {
+		return c.initSwarm(ctx)
+	}
+	// Some manager holds swarm data but none leads: wait for them to settle.
+	err := steps.Poll(ctx, "wait for a manager to lead the swarm", c.timing.Settle, c.timing.Poll, func(ctx context.Context) (bool, error) {
+		for _, m := range c.managers() {
+			s, err := inspectLocal(ctx, m)
+			if err != nil {
+				return false, err
+			}
+			c.setState(m, s)
+		}
+		return c.pickLeader(), nil
+	})
+	if err == nil {
+		return nil
+	}
+	return c.noLeaderError(err)
+}
+
+func (c *converger) pickLeader() bool {
+	for _, m := range c.managers() {
+		if s := c.stateOf(m); s.LocalNodeState == "active" && s.ControlAvailable {
 			c.result.ManagerAddr = m.IP + ":" + swarmPort
-			return nil
+			return true
 		}
 	}
-	first := c.members[slices.IndexFunc(c.members, func(m Member) bool { return m.Role == plan.Manager })]
-	// No manager controls a swarm: either nothing exists yet, or every manager was
-	// replaced and the old swarm is gone. Leave whatever remnant the node holds and start over.
-	if err := c.leaveIfInSwarm(ctx, first); err != nil {
+	return false
+}
+
+// noLeaderError says what the managers reported, that nothing was changed, and the fix.
+func (c *converger) noLeaderError(waited error) error {
+	var seen []string
+	locked, id := "", ""
+	for _, m := range c.managers() {
+		s := c.stateOf(m)
+		seen = append(seen, m.Name+" "+s.describe())
+		if s.LocalNodeState == "locked" && locked == "" {
+			locked = m.Name
+		}
+		if id == "" {
+			id = s.clusterID()
+		}
+	}
+	if id == "" {
+		id = "<clusterId from pulumi stack output teams>"
+	}
+	reset := fmt.Sprintf("or, to discard this team's swarm and every service in it, pulumi config set --path 'labfleet:resetSwarms.%s' %s and run pulumi up", c.team, id)
+	fix := "if the nodes are still starting, run pulumi up again in a minute; if the managers lost quorum for good, run `docker swarm init --force-new-cluster` on one of them (the swarm keeps its services); " + reset
+	if locked != "" {
+		fix = fmt.Sprintf("autolock is on and the swarm is locked since the node restarted: on %s run `docker swarm unlock` with the unlock key (the students have it; `docker swarm unlock-key` on an unlocked manager shows it), then run pulumi up again; %s", locked, reset)
+	}
+	return fmt.Errorf("no manager leads the team's swarm (%s), so nothing was changed: %s (%v)", strings.Join(seen, ", "), fix, waited)
+}
+
+// holdsResetSwarm reports whether a manager belongs to the swarm the instructor asked to reset.
+func (c *converger) holdsResetSwarm() bool {
+	return slices.ContainsFunc(c.managers(), func(m Member) bool { return c.stateOf(m).clusterID() == c.reset })
+}
+
+// resetSwarm makes every node leave whatever swarm it is in and starts a new, empty one:
+// only ever on the instructor's request for this very cluster ID, so it happens once.
+func (c *converger) resetSwarm(ctx context.Context) error {
+	err := steps.Each(c.members, func(m Member) error { return c.leaveIfInSwarm(ctx, m) })
+	if err != nil {
 		return err
 	}
+	c.Did("reset the swarm %s (labfleet:resetSwarms)", c.reset)
+	return c.initSwarm(ctx)
+}
+
+func (c *converger) initSwarm(ctx context.Context) error {
+	first := c.managers()[0]
 	if _, err := first.Run.Run(ctx, fmt.Sprintf("docker swarm init --advertise-addr %s --listen-addr %s:%s", first.IP, first.IP, swarmPort)); err != nil {
 		return err
 	}
@@ -161,7 +288,8 @@ func (c *converger) ensureLeader(ctx context.Context) error {
 }
 
 func (c *converger) leaveIfInSwarm(ctx context.Context, m Member) error {
-	if c.state[m.Name].LocalNodeState == "inactive" {
+	s := c.stateOf(m)
+	if !s.holdsSwarm() {
 		return nil
 	}
 	_, err := m.Run.Run(ctx, "docker swarm leave --force")
@@ -171,9 +299,9 @@ func (c *converger) leaveIfInSwarm(ctx context.Context, m Member) error {
 	case err != nil:
 		return err
 	default:
-		c.Did("%s left a swarm it should not be in (state %s)", m.Name, c.state[m.Name].LocalNodeState)
+		c.Did("%s left a swarm it should not be in (state %s)", m.Name, s.LocalNodeState)
 	}
-	c.state[m.Name] = localState{LocalNodeState: "inactive"}
+	c.setState(m, localState{LocalNodeState: "inactive"})
 	return nil
 }
 
@@ -181,20 +309,19 @@ func (c *converger) leaveIfInSwarm(ctx context.Context, m Member) error {
 // election a manager may already report control but not yet the cluster, so poll.
 func (c *converger) readTokens(ctx context.Context) error {
 	l := c.leader()
-	deadline := time.Now().Add(c.timing.NodesReady)
-	for c.result.ClusterID == "" {
+	err := steps.Poll(ctx, "node "+l.Name+": docker info shows no swarm cluster", c.timing.NodesReady, c.timing.Poll, func(ctx context.Context) (bool, error) {
 		s, err := inspectLocal(ctx, l)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if s.Cluster != nil && s.Cluster.ID != "" {
-			c.result.ClusterID = s.Cluster.ID
-			break
+		if s.Cluster == nil || s.Cluster.ID == "" {
+			return false, fmt.Errorf("state %s", s.describe())
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("node %s: docker info shows no swarm cluster after %s (state %s)", l.Name, c.timing.NodesReady, s.LocalNodeState)
-		}
-		time.Sleep(c.timing.Poll)
+		c.result.ClusterID = s.Cluster.ID
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
 	w, err := l.Run.Run(ctx, "docker swarm join-token -q worker")
 	if err != nil {
@@ -236,7 +363,7 @@ func (c *converger) joinMembers(ctx context.Context) error {
 		if m.Name == leader.Name {
 			continue
 		}
-		s := c.state[m.Name]
+		s := c.stateOf(m)
 		if n, ok := byID[s.NodeID]; ok && s.NodeID != "" && s.LocalNodeState != "error" {
 			if n.Spec.Role != string(m.Role) {
 				verb := map[plan.Role]string{plan.Manager: "promote", plan.Worker: "demote"}[m.Role]
@@ -254,12 +381,11 @@ func (c *converger) joinMembers(ctx context.Context) error {
 		if m.Role == plan.Manager {
 			token = c.result.ManagerToken
 		}
-		cmd := fmt.Sprintf("docker swarm join --token %s --advertise-addr %s --listen-addr %s:%s %s", token, m.IP, m.IP, swarmPort, c.result.ManagerAddr)
-		if _, err := m.Run.Run(ctx, cmd); err != nil {
+		if err := join(ctx, m, token, c.result.ManagerAddr); err != nil {
 			// A slow join reports a timeout but goes on in the background (moby #25034);
 			// waitReady decides whether it worked.
 			if !strings.Contains(err.Error(), "will continue in the background") {
-				return redact(err, token)
+				return err
 			}
 		}
 		c.Did("join %s as %s", m.Name, m.Role)
@@ -267,28 +393,72 @@ func (c *converger) joinMembers(ctx context.Context) error {
 	return nil
 }
 
-// redact keeps join tokens out of error messages, which end up in logs.
-func redact(err error, token string) error {
-	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), token, "<token>"))
+// joinRequest is the Engine API's SwarmJoinRequest.
+type joinRequest struct {
+	ListenAddr    string
+	AdvertiseAddr string
+	RemoteAddrs   []string
+	JoinToken     string
+}
+
+// join asks the node's dockerd to join through the Engine API, with the request on stdin:
+// `docker swarm join --token ...` would put the token on a command line, where `ps` on the
+// node (and on the Docker host, for container nodes) shows it to everyone.
+func join(ctx context.Context, m Member, token, managerAddr string) error {
+	req, err := json.Marshal(joinRequest{
+		ListenAddr:    m.IP + ":" + swarmPort,
+		AdvertiseAddr: m.IP,
+		RemoteAddrs:   []string{managerAddr},
+		JoinToken:     token,
+	})
+	if err != nil {
+		return err
+	}
+	out, err := m.Run.RunWithInput(ctx, engineAPI("POST", "/swarm/join"), bytes.NewReader(req))
+	if err != nil {
+		return err
+	}
+	return apiError(m, "swarm join", out)
+}
+
+// engineAPI is a shell command that sends stdin to the node's Engine API and prints the
+// response body, then the HTTP status on a line of its own.
+func engineAPI(method, path string) string {
+	return "curl -sS --unix-socket /var/run/docker.sock -X " + method +
+		" -H 'Content-Type: application/json' --data-binary @- -w '\\n%{http_code}' http://localhost" + path
+}
+
+// apiError reads engineAPI's output: nil for a 2xx status, else the engine's message.
+func apiError(m Member, what, out string) error {
+	out = strings.TrimSpace(out)
+	body, code := "", out
+	if i := strings.LastIndex(out, "\n"); i >= 0 {
+		body, code = out[:i], out[i+1:]
+	}
+	if strings.HasPrefix(code, "2") {
+		return nil
+	}
+	var msg struct{ Message string }
+	if json.Unmarshal([]byte(body), &msg) == nil && msg.Message != "" {
+		body = msg.Message
+	}
+	return fmt.Errorf("node %s: %s: HTTP %s: %s", m.Name, what, code, body)
 }
 
 // waitReady waits until every member has a node ID that the leader lists as ready with
 // the planned role.
 func (c *converger) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(c.timing.NodesReady)
-	for {
-		pending, err := c.notReady(ctx)
-		if err != nil {
-			return err
+	var pending []string
+	return steps.Poll(ctx, "nodes not ready", c.timing.NodesReady, c.timing.Poll, func(ctx context.Context) (bool, error) {
+		var err error
+		if pending, err = c.notReady(ctx); err != nil {
+			return false, err
 		}
-		if len(pending) == 0 {
-			return nil
+		if len(pending) > 0 {
+			return false, errors.New(strings.Join(pending, "; "))
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("not ready after %s: %s", c.timing.NodesReady, strings.Join(pending, "; "))
-		}
-		time.Sleep(c.timing.Poll)
-	}
+		return true, nil
+	})
 }
 
 func (c *converger) notReady(ctx context.Context) ([]string, error) {
@@ -310,7 +480,7 @@ func (c *converger) notReady(ctx context.Context) ([]string, error) {
 		n, ok := byID[s.NodeID]
 		switch {
 		case s.NodeID == "" || !ok:
-			pending = append(pending, fmt.Sprintf("node %s: not in the swarm (local state %s %s)", m.Name, s.LocalNodeState, s.Error))
+			pending = append(pending, fmt.Sprintf("node %s: not in the swarm (local state %s)", m.Name, s.describe()))
 		case n.Status.State != "ready":
 			pending = append(pending, fmt.Sprintf("node %s: %s", m.Name, n.Status.State))
 		case n.Spec.Role != string(m.Role):
@@ -352,15 +522,23 @@ func (c *converger) removeStale(ctx context.Context) error {
 	return nil
 }
 
+// recordClusterID writes the swarm's ID on every manager that has another one recorded
+// (see ClusterIDPath). It is bookkeeping, not a change to the team.
+func (c *converger) recordClusterID(ctx context.Context) error {
+	return steps.Each(c.managers(), func(m Member) error {
+		if c.stateOf(m).recorded == c.result.ClusterID {
+			return nil
+		}
+		_, err := m.Run.Run(ctx, fmt.Sprintf("echo %s | sudo tee %s >/dev/null", c.result.ClusterID, ClusterIDPath))
+		return err
+	})
+}
+
 // onLeader runs a role change on the leader, retrying while Raft is still applying an
 // earlier membership change ("can't find manager in raft memberlist").
 func (c *converger) onLeader(ctx context.Context, cmd string) error {
-	deadline := time.Now().Add(c.timing.NodesReady)
-	for {
+	return steps.Poll(ctx, cmd, c.timing.NodesReady, c.timing.Poll, func(ctx context.Context) (bool, error) {
 		_, err := c.leader().Run.Run(ctx, cmd)
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || !strings.Contains(err.Error(), "raft") {
-			return err
-		}
-		time.Sleep(c.timing.Poll)
-	}
+		return err == nil || !strings.Contains(err.Error(), "raft"), err
+	})
 }

@@ -54,7 +54,7 @@ func TestWaitForDockerGivesUpNamingTheNode(t *testing.T) {
 		state:   map[string]localState{},
 	}
 	err := c.waitForDocker(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "node t-w9") || !strings.Contains(err.Error(), "did not answer within") {
+	if err == nil || !strings.Contains(err.Error(), "node t-w9") || !strings.Contains(err.Error(), "dockerd did not answer: not done after") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -3,10 +3,12 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,7 +16,8 @@ import (
 var (
 	cohortPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,29}$`)
 	teamNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
-	imageRefPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@-]*[a-z0-9]$|^[a-z0-9]$`)
+	// A repository path is lowercase; the tag after the last ':' may have uppercase letters.
+	imageRefPattern = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{6,64})?$`)
 	memoryPattern   = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)i?b?$`)
 )
 
@@ -38,6 +41,8 @@ func Build(cfg Config) (*Plan, error) {
 	v.portRange(cfg.SSHPortBase, len(names))
 	p.Day2 = v.day2(cfg)
 	p.Day3 = v.day3(cfg, p.NodeMemoryMB)
+	p.ResetSwarms = v.resetSwarms(cfg.ResetSwarms, names)
+	p.Parallel = v.parallel(cfg)
 
 	if err := v.err(); err != nil {
 		return nil, err
@@ -188,8 +193,13 @@ func (v *validator) memoryMB(s string) int {
 
 func (v *validator) cpus(s string) string {
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || f <= 0 || f > 256 {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
 		v.fail("nodeCpus", "%q is not a CPU limit: use a positive number of CPUs such as 1 or 0.5", s)
+		return ""
+	}
+	if f < 0.01 || f > 256 {
+		// Docker reads a limit under 0.01 CPU as no limit at all.
+		v.fail("nodeCpus", "%q is outside 0.01-256 CPUs (Docker takes less than 0.01 as no limit at all): use e.g. 1 or 0.5", s)
 		return ""
 	}
 	return providerCPUs(int64(math.Round(f * 1e9)))
@@ -240,7 +250,8 @@ func (v *validator) addresses(cfg Config) (bind, public string) {
 		if a.IsUnspecified() {
 			public = "127.0.0.1"
 		}
-	} else if strings.ContainsAny(public, " /:@") {
+	} else if !hostPattern.MatchString(public) {
+		// It ends up in ssh_config and on command lines: no spaces, controls or leading '-'.
 		v.fail("publicHost", "%q is not a host name or address: use the name or IP students type, e.g. lab.example.org", public)
 	}
 	return a.String(), public
@@ -258,6 +269,10 @@ func (v *validator) subnets(pool string, teams int) []netip.Prefix {
 	}
 	if p.Bits() > TeamPrefixBits {
 		v.fail("addressPool", "%q is smaller than one team subnet (/%d): use e.g. 172.30.0.0/16", pool, TeamPrefixBits)
+		return nil
+	}
+	if !privatePools.overlaps(p) {
+		v.fail("addressPool", "%q is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16): team networks there would hide real hosts (loopback, multicast and public addresses are out): use e.g. 172.30.0.0/16", pool)
 		return nil
 	}
 	capacity := 1 << (TeamPrefixBits - p.Bits())
@@ -281,8 +296,25 @@ func bitsFor(teams int) int {
 	return bits
 }
 
-// portsStudentsUse are taken inside a node: the course's own port, sshd and swarm's ports.
-var portsStudentsUse = map[int]string{8080: "the course's Phase 1/2 commands", 22: "sshd", 2377: "swarm management", 7946: "swarm gossip", 4789: "overlay VXLAN"}
+// portsStudentsUse are taken inside a node: the course's own port, sshd, swarm's ports and
+// the kind cluster's NodePort mappings (Day3.NodePorts) on the node that hosts it.
+var portsStudentsUse = map[int]string{8080: "the course's Phase 1/2 commands", 22: "sshd", 2377: "swarm management", 7946: "swarm gossip", 4789: "overlay VXLAN",
+	30080: "the Day-3 kind cluster's NodePort mapping", 30443: "the Day-3 kind cluster's NodePort mapping"}
+
+// Linux's default ephemeral port range: a port there may be taken by any outgoing connection.
+const ephemeralFirst, ephemeralLast = 32768, 60999
+
+// nodePort checks a port labfleet publishes on every node.
+func (v *validator) nodePort(key string, port, example int) {
+	switch use, taken := portsStudentsUse[port]; {
+	case taken:
+		v.fail(key, "%d is used on the nodes by %s: use another port, e.g. %d", port, use, example)
+	case port < 1024 || port > 65535:
+		v.fail(key, "%d is not a usable port: use 1024-65535, e.g. %d", port, example)
+	case port >= ephemeralFirst && port <= ephemeralLast:
+		v.fail(key, "%d is in the ephemeral range %d-%d, where outgoing connections take ports at random: use e.g. %d", port, ephemeralFirst, ephemeralLast, example)
+	}
+}
 
 func (v *validator) day2(cfg Config) Day2 {
 	d := Day2{Enabled: cfg.Day2Stack, Mesh: RoutingMesh(cfg.RoutingMesh), Port: cfg.AppPort}
@@ -292,11 +324,7 @@ func (v *validator) day2(cfg Config) Day2 {
 		v.fail("routingMesh", "%q is not a routing mode: use %q (detect), %q (swarm routing mesh, needs IPVS) or %q (host-mode ports with DNS round robin)",
 			cfg.RoutingMesh, MeshAuto, MeshIngress, MeshHost)
 	}
-	if use, taken := portsStudentsUse[cfg.AppPort]; taken {
-		v.fail("appPort", "%d is used on the nodes by %s: use another port, e.g. 8090", cfg.AppPort, use)
-	} else if cfg.AppPort < 1024 || cfg.AppPort > 65535 {
-		v.fail("appPort", "%d is not a usable port: use 1024-65535, e.g. 8090", cfg.AppPort)
-	}
+	v.nodePort("appPort", cfg.AppPort, 8090)
 	return d
 }
 
@@ -322,13 +350,10 @@ func (v *validator) day3(cfg Config, nodeMemoryMB int) Day3 {
 	if !imageRefPattern.MatchString(cfg.KindNodeImage) || strings.Contains(cfg.KindNodeImage, "@") {
 		v.fail("kindNodeImage", "%q: use a tag without a digest, e.g. %s (docker load drops digests, so kind would try to pull)", cfg.KindNodeImage, DefaultKindNodeImage)
 	}
-	if use, taken := portsStudentsUse[cfg.KubeAPIPort]; taken || cfg.KubeAPIPort == cfg.AppPort {
-		if !taken {
-			use = "labfleet:appPort"
-		}
-		v.fail("kubeApiPort", "%d is used on the nodes by %s: use another port, e.g. 6443", cfg.KubeAPIPort, use)
-	} else if cfg.KubeAPIPort < 1024 || cfg.KubeAPIPort > 65535 {
-		v.fail("kubeApiPort", "%d is not a usable port: use 1024-65535, e.g. 6443", cfg.KubeAPIPort)
+	if cfg.KubeAPIPort == cfg.AppPort {
+		v.fail("kubeApiPort", "%d is used on the nodes by labfleet:appPort: use another port, e.g. 6443", cfg.KubeAPIPort)
+	} else {
+		v.nodePort("kubeApiPort", cfg.KubeAPIPort, 6443)
 	}
 	if d.Clusters {
 		if need := NodeBaseMB + d.KindMemoryMB(); nodeMemoryMB > 0 && nodeMemoryMB < need {
@@ -347,5 +372,51 @@ func (v *validator) portRange(base, teams int) {
 	last := base + teams*NodeSlotsPerTeam - 1
 	if last > 65535 {
 		v.fail("sshPortBase", "%d with %d teams needs ports %d-%d (%d per team), past 65535: lower labfleet:sshPortBase", base, teams, base, last, NodeSlotsPerTeam)
+	} else if base <= ephemeralLast && last >= ephemeralFirst {
+		v.fail("sshPortBase", "%d with %d teams needs ports %d-%d, which reach into the host's ephemeral range %d-%d (any outgoing connection may take them): use e.g. 2200", base, teams, base, last, ephemeralFirst, ephemeralLast)
 	}
+}
+
+var hostPattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?$`)
+
+var clusterIDPattern = regexp.MustCompile(`^[a-z0-9]{25}$`)
+
+func (v *validator) resetSwarms(resets map[string]string, teams []string) map[string]string {
+	for _, team := range sortedKeys(resets) {
+		if !slices.Contains(teams, team) {
+			v.fail("resetSwarms", "names team %q, which the cohort does not have (teams: %s): remove it with pulumi config rm --path 'labfleet:resetSwarms.%s'",
+				team, strings.Join(teams, ", "), team)
+		}
+		if !clusterIDPattern.MatchString(resets[team]) {
+			v.fail("resetSwarms", "%q for team %s is not a swarm cluster ID: copy the team's clusterId from pulumi stack output teams (it names the swarm to discard, so the reset happens once)",
+				resets[team], team)
+		}
+	}
+	return resets
+}
+
+func (v *validator) parallel(cfg Config) Parallel {
+	if cfg.ParallelTeams < 1 || cfg.ParallelTeams > MaxTeams {
+		v.fail("parallelTeams", "%d: use 1 to %d teams bootstrapped at once (each opens one SSH connection per node), e.g. 4", cfg.ParallelTeams, MaxTeams)
+	}
+	if cfg.ParallelStreams < 1 || cfg.ParallelStreams > 64 {
+		v.fail("parallelStreams", "%d: use 1 to 64 image transfers at once, e.g. 2", cfg.ParallelStreams)
+	}
+	return Parallel{Teams: cfg.ParallelTeams, Streams: cfg.ParallelStreams}
+}
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+type prefixes []netip.Prefix
+
+var privatePools = prefixes{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16")}
+
+// overlaps reports whether p lies entirely inside one of the prefixes.
+func (ps prefixes) overlaps(p netip.Prefix) bool {
+	for _, q := range ps {
+		if q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
 }

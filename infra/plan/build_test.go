@@ -253,6 +253,27 @@ func TestInvalidConfigs(t *testing.T) {
 		{"api port on the app port", func(c *Config) { c.KubeAPIPort = 8090 }, []string{"labfleet:kubeApiPort", "labfleet:appPort"}},
 		{"api port on swarm", func(c *Config) { c.KubeAPIPort = 2377 }, []string{"labfleet:kubeApiPort", "swarm management"}},
 		{"bad stack name", func(c *Config) { c.Cohort = "Spring_26" }, []string{"stack name", "pulumi stack rename"}},
+		{"cpus NaN", func(c *Config) { c.NodeCPUs = "NaN" }, []string{"labfleet:nodeCpus", "not a CPU limit"}},
+		{"cpus infinite", func(c *Config) { c.NodeCPUs = "+Inf" }, []string{"labfleet:nodeCpus", "not a CPU limit"}},
+		{"cpus below Docker's floor", func(c *Config) { c.NodeCPUs = "0.001" }, []string{"labfleet:nodeCpus", "0.01-256", "no limit at all"}},
+		{"cpus absurd", func(c *Config) { c.NodeCPUs = "1000" }, []string{"labfleet:nodeCpus", "0.01-256"}},
+		{"public host with a space", func(c *Config) { c.PublicHost = "lab host" }, []string{"labfleet:publicHost", "not a host name"}},
+		{"public host with a newline", func(c *Config) { c.PublicHost = "lab\nProxyCommand x" }, []string{"labfleet:publicHost"}},
+		{"public host with a tab", func(c *Config) { c.PublicHost = "lab\tx" }, []string{"labfleet:publicHost"}},
+		{"public host like an option", func(c *Config) { c.PublicHost = "-oProxyCommand=x" }, []string{"labfleet:publicHost"}},
+		{"pool on loopback", func(c *Config) { c.AddressPool = "127.0.0.0/16" }, []string{"labfleet:addressPool", "not a private range"}},
+		{"pool on multicast", func(c *Config) { c.AddressPool = "224.0.0.0/16" }, []string{"labfleet:addressPool", "not a private range"}},
+		{"pool on public addresses", func(c *Config) { c.AddressPool = "8.8.0.0/16" }, []string{"labfleet:addressPool", "not a private range"}},
+		{"pool wider than a private range", func(c *Config) { c.AddressPool = "172.0.0.0/8" }, []string{"labfleet:addressPool", "not a private range"}},
+		{"app port in the ephemeral range", func(c *Config) { c.AppPort = 40000 }, []string{"labfleet:appPort", "ephemeral range"}},
+		{"api port in the ephemeral range", func(c *Config) { c.KubeAPIPort = 50000 }, []string{"labfleet:kubeApiPort", "ephemeral range"}},
+		{"ssh ports into the ephemeral range", func(c *Config) { c.SSHPortBase = 32700; c.Teams = 10 }, []string{"labfleet:sshPortBase", "ephemeral range"}},
+		{"app port on kind's NodePort mapping", func(c *Config) { c.AppPort = 30080 }, []string{"labfleet:appPort", "kind cluster's NodePort"}},
+		{"api port on kind's NodePort mapping", func(c *Config) { c.KubeAPIPort = 30443 }, []string{"labfleet:kubeApiPort", "kind cluster's NodePort"}},
+		{"reset of an unknown team", func(c *Config) { c.ResetSwarms = map[string]string{"team9": "abcdefghijklmnopqrstuvwxy"} }, []string{"labfleet:resetSwarms", `team "team9"`, "pulumi config rm --path 'labfleet:resetSwarms.team9'"}},
+		{"reset without a cluster ID", func(c *Config) { c.ResetSwarms = map[string]string{"team1": "yes"} }, []string{"labfleet:resetSwarms", "not a swarm cluster ID", "clusterId"}},
+		{"no teams in parallel", func(c *Config) { c.ParallelTeams = 0 }, []string{"labfleet:parallelTeams", "1 to 100"}},
+		{"no image streams", func(c *Config) { c.ParallelStreams = 0 }, []string{"labfleet:parallelStreams", "1 to 64"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -292,5 +313,35 @@ func TestAllProblemsReportedAtOnce(t *testing.T) {
 func TestNthAddrCarries(t *testing.T) {
 	if got := nthAddr(netip.MustParseAddr("10.0.0.250"), 10); got.String() != "10.0.1.4" {
 		t.Errorf("got %s", got)
+	}
+}
+
+func TestImageTagsMayHaveUppercaseLetters(t *testing.T) {
+	for _, ref := range []string{"myorg/labfleet-node:V1.2", "registry.example.org:5000/node:Latest_2", "node", "node@sha256:abcdef"} {
+		cfg := Defaults("dev")
+		cfg.NodeImage = ref
+		if _, err := Build(cfg); err != nil {
+			t.Errorf("%s refused: %v", ref, err)
+		}
+	}
+	for _, ref := range []string{"MyOrg/node:1", "node:", "node:-x", "-node"} {
+		cfg := Defaults("dev")
+		cfg.NodeImage = ref
+		if _, err := Build(cfg); err == nil || !strings.Contains(err.Error(), "labfleet:nodeImage") {
+			t.Errorf("%s accepted: %v", ref, err)
+		}
+	}
+}
+
+func TestAResetAndTheFanOutAreInThePlan(t *testing.T) {
+	cfg := Defaults("dev")
+	cfg.ResetSwarms = map[string]string{"team2": "abcdefghijklmnopqrstuvwxy"}
+	cfg.ParallelTeams, cfg.ParallelStreams = 8, 3
+	p, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ResetSwarms["team2"] != "abcdefghijklmnopqrstuvwxy" || p.Parallel != (Parallel{Teams: 8, Streams: 3}) {
+		t.Errorf("resets %v parallel %+v", p.ResetSwarms, p.Parallel)
 	}
 }

@@ -41,6 +41,14 @@ type Config struct {
 	KindWorkers       int    // labfleet:kindWorkers
 	KindNodeImage     string // labfleet:kindNodeImage
 	KubeAPIPort       int    // labfleet:kubeApiPort, on the team's first manager
+
+	// ResetSwarms is labfleet:resetSwarms: team name -> the cluster ID of that team's swarm
+	// to discard and start again empty on the next run. Naming the ID makes the reset
+	// happen once: the new swarm has another ID.
+	ResetSwarms map[string]string
+
+	ParallelTeams   int // labfleet:parallelTeams, teams bootstrapped at once
+	ParallelStreams int // labfleet:parallelStreams, image transfers into nodes at once
 }
 
 // Defaults returns the configuration Pulumi.yaml declares as default, for the given cohort.
@@ -65,5 +73,8 @@ func Defaults(cohort string) Config {
 		KindWorkers:       2,
 		KindNodeImage:     DefaultKindNodeImage,
 		KubeAPIPort:       6443,
+
+		ParallelTeams:   4,
+		ParallelStreams: 2,
 	}
 }

@@ -53,8 +53,18 @@ type Plan struct {
 	Teams        []Team
 	Day2         Day2
 	Day3         Day3
+	// ResetSwarms maps a team to the cluster ID of its swarm to start over (see Config).
+	ResetSwarms map[string]string
+	Parallel    Parallel
 	// Warnings are legal but questionable choices, shown to the instructor.
 	Warnings []string
+}
+
+// Parallel bounds the bootstrap's fan-out, so a cohort of 30 teams on a small host does not
+// open 90 SSH connections and 30 image streams at once.
+type Parallel struct {
+	Teams   int // teams converging at once (each with one SSH connection per node)
+	Streams int // image transfers (docker load over SSH) at once, across all teams
 }
 
 // RoutingMesh is how the Day-2 stack publishes its port.

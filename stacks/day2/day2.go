@@ -48,10 +48,21 @@ var stackTemplate string
 
 var stackTmpl = template.Must(template.New("stack").Parse(stackTemplate))
 
+// WebReplicas is how many replicas of improved-app the stack runs, as the course does.
+const WebReplicas = 3
+
 // Stack is a rendered stack file and the hash that says when it must be redeployed.
 type Stack struct {
 	YAML string
-	Hash string
+	Hash string // also the label labfleet.stack-hash of the first service
+	// Services are the stack's services as swarm names them, the first carrying the hash.
+	Services []Service
+}
+
+// Service is one service of the stack and its replica count ("" for a global service).
+type Service struct {
+	Name     string
+	Replicas string
 }
 
 // Render renders the stack for a published port and routing mode. The hash covers the
@@ -65,9 +76,13 @@ func Render(port int, hostMode bool, imageIDs []string) (Stack, error) {
 	hash := hex.EncodeToString(sum.Sum(nil))[:16]
 	var b bytes.Buffer
 	err := stackTmpl.Execute(&b, struct {
-		Port     int
-		HostMode bool
-		Hash     string
-	}{port, hostMode, hash})
-	return Stack{YAML: b.String(), Hash: hash}, err
+		Port, Replicas int
+		HostMode       bool
+		Hash           string
+	}{port, WebReplicas, hostMode, hash})
+	services := []Service{{Name: StackName + "_web", Replicas: strconv.Itoa(WebReplicas)}}
+	if hostMode {
+		services = append(services, Service{Name: StackName + "_edge"})
+	}
+	return Stack{YAML: b.String(), Hash: hash, Services: services}, err
 }

@@ -1,0 +1,300 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labfleet/labfleet/infra/plan"
+)
+
+// fakeNode is a scripted node: `docker info` answers the next of its states (the last one
+// repeats), other commands answer from replies by prefix, and every command and stdin is
+// recorded, so the converger's decisions are pinned without a Docker engine.
+type fakeNode struct {
+	mu      sync.Mutex
+	states  []string // .Swarm JSON, then an optional "\n<recorded cluster ID>"
+	replies map[string]string
+	failing map[string]error
+	cmds    []string
+	stdin   []string
+}
+
+func (f *fakeNode) Run(ctx context.Context, cmd string) (string, error) {
+	return f.RunWithInput(ctx, cmd, nil)
+}
+
+func (f *fakeNode) RunWithInput(_ context.Context, cmd string, in io.Reader) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cmds = append(f.cmds, cmd)
+	if in != nil {
+		b, _ := io.ReadAll(in)
+		f.stdin = append(f.stdin, string(b))
+	}
+	if strings.HasPrefix(cmd, "docker info") {
+		s := f.states[0]
+		if len(f.states) > 1 {
+			f.states = f.states[1:]
+		}
+		return s, nil
+	}
+	for prefix, err := range f.failing {
+		if strings.HasPrefix(cmd, prefix) {
+			return "", err
+		}
+	}
+	for prefix, out := range f.replies {
+		if strings.HasPrefix(cmd, prefix) {
+			return out, nil
+		}
+	}
+	return "", nil
+}
+
+func (f *fakeNode) ran(prefix string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.ContainsFunc(f.cmds, func(c string) bool { return strings.HasPrefix(c, prefix) })
+}
+
+func state(local string, control bool, cluster string) string {
+	s := fmt.Sprintf(`{"NodeID":"id-%s","LocalNodeState":%q,"ControlAvailable":%v`, local, local, control)
+	if local == "inactive" {
+		s = `{"NodeID":"","LocalNodeState":"inactive","ControlAvailable":false`
+	}
+	if cluster != "" && control {
+		s += fmt.Sprintf(`,"Cluster":{"ID":%q}`, cluster)
+	}
+	return s + "}"
+}
+
+const cluster = "abcdefghijklmnopqrstuvwxy"
+
+type fakeTeam struct {
+	c     *converger
+	nodes map[string]*fakeNode
+}
+
+// team builds a converger over nodes named "<role letter><k>" whose first docker info
+// answers are given, as waitForDocker would have left them.
+func team(t *testing.T, reset string, nodes map[string][]string) fakeTeam {
+	t.Helper()
+	ft := fakeTeam{nodes: map[string]*fakeNode{}}
+	var members []Member
+	for _, name := range slices.Sorted(maps.Keys(nodes)) {
+		role := plan.Worker
+		if strings.HasPrefix(name, "m") {
+			role = plan.Manager
+		}
+		f := &fakeNode{states: nodes[name], replies: map[string]string{}, failing: map[string]error{}}
+		ft.nodes[name] = f
+		members = append(members, Member{Name: name, Role: role, IP: "10.0.0." + name[1:], Run: f})
+	}
+	ft.c = &converger{team: "t1", members: members, reset: reset, state: map[string]localState{},
+		timing: Timing{DockerReady: time.Second, NodesReady: time.Second, Settle: 200 * time.Millisecond, Poll: 10 * time.Millisecond}}
+	ft.c.result.NodeIDs = map[string]string{}
+	if err := ft.c.waitForDocker(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return ft
+}
+
+func (ft fakeTeam) wiped() bool {
+	for _, f := range ft.nodes {
+		if f.ran("docker swarm init") || f.ran("docker swarm leave") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestLeaderIsAManagerThatControlsTheSwarm(t *testing.T) {
+	ft := team(t, "", map[string][]string{
+		"m1": {state("active", false, "")}, // a manager without control (a follower without quorum yet)
+		"m2": {state("active", true, cluster)},
+		"w3": {state("active", false, "")},
+	})
+	if err := ft.c.ensureLeader(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ft.c.result.ManagerAddr != "10.0.0.2:2377" || ft.wiped() {
+		t.Errorf("leader %s, wiped %v", ft.c.result.ManagerAddr, ft.wiped())
+	}
+}
+
+func TestANewTeamGetsASwarmOnItsFirstManager(t *testing.T) {
+	ft := team(t, "", map[string][]string{"m1": {state("inactive", false, "")}, "m2": {state("inactive", false, "")}, "w3": {state("inactive", false, "")}})
+	if err := ft.c.ensureLeader(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !ft.nodes["m1"].ran("docker swarm init --advertise-addr 10.0.0.1") || ft.nodes["m2"].ran("docker swarm init") || ft.c.result.ManagerAddr != "10.0.0.1:2377" {
+		t.Errorf("m1 %v m2 %v leader %s", ft.nodes["m1"].cmds, ft.nodes["m2"].cmds, ft.c.result.ManagerAddr)
+	}
+}
+
+// Every manager replaced (fresh volumes) while workers still hold the old swarm: no manager
+// holds swarm data, so a new swarm is the only way; the workers move to it later.
+func TestManagersWithoutSwarmDataStartANewSwarmEvenIfWorkersHoldOne(t *testing.T) {
+	ft := team(t, "", map[string][]string{"m1": {state("inactive", false, "")}, "w2": {state("active", false, "")}})
+	if err := ft.c.ensureLeader(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !ft.nodes["m1"].ran("docker swarm init") {
+		t.Errorf("no init: %v", ft.nodes["m1"].cmds)
+	}
+}
+
+// After a host reboot a manager reports pending, or active without control during the
+// election, before it leads again. Waiting is right; re-initialising would wipe the team.
+func TestAManagerThatIsSettlingIsWaitedFor(t *testing.T) {
+	for _, settling := range [][]string{
+		{state("pending", false, ""), state("pending", false, ""), state("active", true, cluster)},
+		{state("active", false, ""), state("active", false, ""), state("active", true, cluster)},
+		{state("error", false, ""), state("active", true, cluster)},
+	} {
+		ft := team(t, "", map[string][]string{"m1": settling, "w2": {state("active", false, "")}})
+		if err := ft.c.ensureLeader(context.Background()); err != nil {
+			t.Fatalf("%v: %v", settling[0], err)
+		}
+		if ft.wiped() || ft.c.result.ManagerAddr != "10.0.0.1:2377" {
+			t.Errorf("%s: wiped %v, leader %q", settling[0], ft.wiped(), ft.c.result.ManagerAddr)
+		}
+	}
+}
+
+func TestALockedSwarmIsReportedWithTheUnlockHintAndNotWiped(t *testing.T) {
+	locked := `{"NodeID":"","LocalNodeState":"locked","ControlAvailable":false}` + "\n" + cluster
+	ft := team(t, "", map[string][]string{"m1": {locked}, "w2": {state("active", false, "")}})
+	err := ft.c.ensureLeader(context.Background())
+	if err == nil {
+		t.Fatal("a locked swarm passed")
+	}
+	for _, frag := range []string{"m1 locked", "nothing was changed", "on m1 run `docker swarm unlock`", "labfleet:resetSwarms.t1' " + cluster} {
+		if !strings.Contains(err.Error(), frag) {
+			t.Errorf("error lacks %q: %v", frag, err)
+		}
+	}
+	if ft.wiped() {
+		t.Error("a locked swarm was wiped")
+	}
+}
+
+func TestManagersThatNeverSettleFailTheTeamWithWhatWasSeen(t *testing.T) {
+	ft := team(t, "", map[string][]string{
+		"m1": {`{"NodeID":"x","LocalNodeState":"error","ControlAvailable":false,"Error":"rpc error: manager stopped"}`},
+		"m2": {state("pending", false, "")},
+	})
+	err := ft.c.ensureLeader(context.Background())
+	if err == nil || ft.wiped() {
+		t.Fatalf("err %v, wiped %v", err, ft.wiped())
+	}
+	for _, frag := range []string{"m1 error (rpc error: manager stopped)", "m2 pending", "--force-new-cluster", "run pulumi up again in a minute"} {
+		if !strings.Contains(err.Error(), frag) {
+			t.Errorf("error lacks %q: %v", frag, err)
+		}
+	}
+}
+
+func TestAResetHappensOnlyForTheNamedSwarm(t *testing.T) {
+	healthy := map[string][]string{"m1": {state("active", true, cluster)}, "w2": {state("active", false, "")}}
+	ft := team(t, "zzzzzzzzzzzzzzzzzzzzzzzzz", healthy)
+	if err := ft.c.ensureLeader(context.Background()); err != nil || ft.wiped() {
+		t.Fatalf("another swarm's reset touched this one: %v, wiped %v", err, ft.wiped())
+	}
+
+	ft = team(t, cluster, healthy)
+	if err := ft.c.ensureLeader(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !ft.nodes["m1"].ran("docker swarm leave --force") || !ft.nodes["w2"].ran("docker swarm leave --force") || !ft.nodes["m1"].ran("docker swarm init") {
+		t.Errorf("m1 %v w2 %v", ft.nodes["m1"].cmds, ft.nodes["w2"].cmds)
+	}
+	if !slices.ContainsFunc(ft.c.List(), func(a string) bool { return strings.HasPrefix(a, "reset the swarm "+cluster) }) {
+		t.Errorf("actions %v", ft.c.List())
+	}
+
+	// A locked swarm is named by the cluster ID labfleet recorded on its manager.
+	locked := `{"NodeID":"","LocalNodeState":"locked","ControlAvailable":false}` + "\n" + cluster
+	ft = team(t, cluster, map[string][]string{"m1": {locked}})
+	if err := ft.c.ensureLeader(context.Background()); err != nil || !ft.nodes["m1"].ran("docker swarm init") {
+		t.Errorf("locked swarm not reset: %v %v", err, ft.nodes["m1"].cmds)
+	}
+}
+
+func TestJoinTokensTravelOnStdinNeverOnACommandLine(t *testing.T) {
+	ft := team(t, "", map[string][]string{"m1": {state("active", true, cluster)}, "w2": {state("inactive", false, "")}})
+	ft.c.result.ManagerAddr = "10.0.0.1:2377"
+	ft.c.result.WorkerToken = "SWMTKN-1-secretworker"
+	ft.nodes["m1"].replies["docker node ls"] = `[{"ID":"id-active","Spec":{"Role":"manager"}}]`
+	ft.nodes["w2"].replies["curl"] = "\n200"
+	if err := ft.c.joinMembers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w2 := ft.nodes["w2"]
+	for _, node := range ft.nodes {
+		for _, cmd := range node.cmds {
+			if strings.Contains(cmd, "SWMTKN") {
+				t.Errorf("a token on a command line: %s", cmd)
+			}
+		}
+	}
+	if len(w2.stdin) != 1 || !strings.Contains(w2.stdin[0], `"JoinToken":"SWMTKN-1-secretworker"`) || !strings.Contains(w2.stdin[0], `"RemoteAddrs":["10.0.0.1:2377"]`) {
+		t.Errorf("join request %v", w2.stdin)
+	}
+}
+
+func TestEngineAPIErrorsCarryTheEngineMessage(t *testing.T) {
+	m := Member{Name: "t1-w2"}
+	if err := apiError(m, "swarm join", "\n200"); err != nil {
+		t.Errorf("200: %v", err)
+	}
+	err := apiError(m, "swarm join", `{"message":"Timeout was reached before node joined. The attempt to join the swarm will continue in the background."}`+"\n500")
+	if err == nil || err.Error() != "node t1-w2: swarm join: HTTP 500: Timeout was reached before node joined. The attempt to join the swarm will continue in the background." {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestStaleEntriesAreRemovedAndManagersDemotedFirst(t *testing.T) {
+	ft := team(t, "", map[string][]string{"m1": {state("active", true, cluster)}, "w2": {state("active", false, "")}})
+	ft.c.result.ManagerAddr = "10.0.0.1:2377"
+	ft.c.result.NodeIDs = map[string]string{"m1": "id-m1", "w2": "id-w2"}
+	ft.nodes["m1"].replies["docker node ls"] = `[{"ID":"id-m1","Spec":{"Role":"manager"}},{"ID":"id-w2","Spec":{"Role":"worker"}},
+		{"ID":"old-m1","Spec":{"Role":"manager"},"Description":{"Hostname":"m1"},"Status":{"State":"down"}},
+		{"ID":"old-w2","Spec":{"Role":"worker"},"Description":{"Hostname":"w2"},"Status":{"State":"down"}}]`
+	if err := ft.c.removeStale(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range ft.nodes["m1"].cmds {
+		if strings.HasPrefix(c, "docker node demote") || strings.HasPrefix(c, "docker node rm") {
+			got = append(got, c)
+		}
+	}
+	want := []string{"docker node demote old-m1", "docker node rm --force old-m1", "docker node rm --force old-w2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("commands %v, want %v", got, want)
+	}
+}
+
+func TestARoleChangeIsRetriedWhileRaftCatchesUp(t *testing.T) {
+	ft := team(t, "", map[string][]string{"m1": {state("active", true, cluster)}})
+	ft.c.result.ManagerAddr = "10.0.0.1:2377"
+	ft.nodes["m1"].failing["docker node demote"] = errors.New("can't find manager in raft memberlist")
+	err := ft.c.onLeader(context.Background(), "docker node demote x")
+	if err == nil || !strings.Contains(err.Error(), "raft") || strings.Count(strings.Join(ft.nodes["m1"].cmds, "\n"), "docker node demote") < 2 {
+		t.Errorf("err %v after %d tries", err, strings.Count(strings.Join(ft.nodes["m1"].cmds, "\n"), "docker node demote"))
+	}
+	ft.nodes["m1"].failing["docker node demote"] = errors.New("node x not found")
+	before := len(ft.nodes["m1"].cmds)
+	if err := ft.c.onLeader(context.Background(), "docker node demote x"); err == nil || len(ft.nodes["m1"].cmds) != before+1 {
+		t.Errorf("a non-raft error was retried: %v", err)
+	}
+}
