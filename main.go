@@ -4,6 +4,9 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -14,14 +17,27 @@ import (
 )
 
 func main() {
+	// Ctrl-C on `pulumi up` reaches the program too (SIGINT to the terminal's process
+	// group; SIGTERM when the CLI is stopped): it ends every SSH command within seconds.
+	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	pulumi.Run(func(ctx *pulumi.Context) error {
-		return infra.Program(sshBootstrapper{ctx})(ctx)
+		return infra.Program(sshBootstrapper{ctx, interrupted})(ctx)
 	})
 }
 
 // sshBootstrapper runs the real bootstrap and reports progress in the Pulumi log.
-type sshBootstrapper struct{ ctx *pulumi.Context }
+type sshBootstrapper struct {
+	ctx         *pulumi.Context
+	interrupted context.Context
+}
 
 func (b sshBootstrapper) Bootstrap(goctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string) (map[string]bootstrap.TeamResult, error) {
+	goctx, cancel := context.WithCancel(goctx)
+	defer cancel()
+	defer context.AfterFunc(b.interrupted, func() {
+		b.ctx.Log.Warn("interrupted: stopping every team's SSH work; run pulumi up again to converge", nil)
+		cancel()
+	})()
 	return bootstrap.Cohort(goctx, p, keys, labImageIDs, bootstrap.Options{Log: func(msg string) { b.ctx.Log.Info(msg, nil) }})
 }

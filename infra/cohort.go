@@ -29,9 +29,13 @@ type Bootstrapper interface {
 type Cohort struct {
 	pulumi.ResourceState
 	Teams []*Team
-	// Results resolves to map[string]bootstrap.TeamResult once every team converged. It is
-	// unknown during preview: the bootstrap never runs then.
+	// Results resolves to map[string]bootstrap.TeamResult of every team that converged,
+	// even when others failed, so their outputs are still exported. It is unknown during
+	// preview: the bootstrap never runs then.
 	Results pulumi.AnyOutput
+	// Failure resolves to the bootstrap's error ("" when every team converged); Program
+	// fails the run with it after the healthy teams' outputs are registered.
+	Failure pulumi.StringOutput
 }
 
 // NewCohort registers the images, every team, and the bootstrap.
@@ -68,9 +72,19 @@ func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapp
 		for _, r := range containers {
 			deps = append(deps, r.(*docker.Container).ID())
 		}
-		c.Results = pulumi.All(deps...).ApplyTWithContext(ctx.Context(), func(goctx context.Context, v []any) (any, error) {
-			return bootstrapper.Bootstrap(goctx, p, keys, v[0].(map[string]string))
-		}).(pulumi.AnyOutput)
+		run := pulumi.All(deps...).ApplyTWithContext(ctx.Context(), func(goctx context.Context, v []any) (bootstrapRun, error) {
+			results, err := bootstrapper.Bootstrap(goctx, p, keys, v[0].(map[string]string))
+			if results == nil {
+				results = map[string]bootstrap.TeamResult{}
+			}
+			r := bootstrapRun{Results: results}
+			if err != nil {
+				r.Failure = err.Error()
+			}
+			return r, nil
+		})
+		c.Results = run.ApplyT(func(v any) any { return v.(bootstrapRun).Results }).(pulumi.AnyOutput)
+		c.Failure = run.ApplyT(func(v any) string { return v.(bootstrapRun).Failure }).(pulumi.StringOutput)
 	}
 	for _, team := range c.Teams {
 		if err := team.finish(ctx, c.Results); err != nil {
@@ -78,6 +92,12 @@ func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapp
 		}
 	}
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{})
+}
+
+// bootstrapRun is what one bootstrap gave: the converged teams, and why the others failed.
+type bootstrapRun struct {
+	Results map[string]bootstrap.TeamResult
+	Failure string
 }
 
 // labImages builds the Day-2 lab images (when the Day-2 stack is on) and returns their

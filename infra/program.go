@@ -1,7 +1,10 @@
 package infra
 
 import (
+	"errors"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
@@ -42,6 +45,18 @@ func Program(bootstrapper Bootstrapper) pulumi.RunFunc {
 			return err
 		}
 		exportCohort(ctx, p, keys, cohort)
+		if ctx.DryRun() {
+			return nil
+		}
+		// Wait for the bootstrap, so that a failed team fails the run; the healthy teams'
+		// outputs are exported all the same (Pulumi registers them after this returns).
+		failure, err := internals.UnsafeAwaitOutput(ctx.Context(), cohort.Failure)
+		if err != nil {
+			return err
+		}
+		if msg, _ := failure.Value.(string); msg != "" {
+			return errors.New(msg)
+		}
 		return nil
 	}
 }
@@ -67,6 +82,7 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 			"nodes":       nodes,
 			"sshUser":     pulumi.String(p.SSHUser),
 			"network":     pulumi.String(t.Plan.Subnet.String()),
+			"status":      t.Status,
 			"managerAddr": t.ManagerAddr,
 			"clusterId":   t.ClusterID,
 			"routingMesh": t.RoutingMesh,
@@ -89,7 +105,9 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 	ctx.Export("joinTokens", pulumi.ToSecret(c.Results.ApplyT(func(v any) map[string]map[string]string {
 		out := map[string]map[string]string{}
 		for team, r := range v.(map[string]bootstrap.TeamResult) {
-			out[team] = map[string]string{"worker": r.Swarm.WorkerToken, "manager": r.Swarm.ManagerToken}
+			if r.Swarm.WorkerToken != "" {
+				out[team] = map[string]string{"worker": r.Swarm.WorkerToken, "manager": r.Swarm.ManagerToken}
+			}
 		}
 		return out
 	})))

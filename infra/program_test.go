@@ -85,6 +85,7 @@ type fakeBootstrapper struct {
 	plan        *plan.Plan
 	labImageIDs map[string]string
 	fail        error
+	failTeam    string // this team fails; the others converge
 }
 
 func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys.Keys, labImageIDs map[string]string) (map[string]bootstrap.TeamResult, error) {
@@ -98,6 +99,9 @@ func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys
 	}
 	out := map[string]bootstrap.TeamResult{}
 	for _, t := range p.Teams {
+		if t.Name == f.failTeam {
+			continue
+		}
 		out[t.Name] = bootstrap.TeamResult{
 			Swarm: swarm.Result{ClusterID: "cluster-" + t.Name, ManagerAddr: t.Nodes[0].IP.String() + ":2377",
 				WorkerToken: "SWMTKN-w-" + t.Name, ManagerToken: "SWMTKN-m-" + t.Name},
@@ -107,6 +111,9 @@ func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys
 			out[t.Name] = bootstrap.TeamResult{Swarm: out[t.Name].Swarm, Kind: &kindprep.Result{
 				ClusterName: t.Name, HostNode: t.Nodes[0].Name, APIServer: "https://" + t.Nodes[0].IP.String() + ":6443", Kubeconfig: "apiVersion: v1 # " + t.Name}}
 		}
+	}
+	if f.failTeam != "" {
+		return out, fmt.Errorf("team %q: join nodes: node %s-w1: exit code 1", f.failTeam, f.failTeam)
 	}
 	return out, nil
 }
@@ -120,15 +127,19 @@ type run struct {
 
 func runProgram(t *testing.T, dryRun bool, config map[string]string) run {
 	t.Helper()
-	r := run{m: &mocks{}, b: &fakeBootstrapper{}, exports: map[string]internals.UnsafeAwaitOutputResult{}}
+	return runProgramWith(t, &fakeBootstrapper{}, dryRun, config)
+}
+
+func runProgramWith(t *testing.T, b *fakeBootstrapper, dryRun bool, config map[string]string) run {
+	t.Helper()
+	r := run{m: &mocks{}, b: b, exports: map[string]internals.UnsafeAwaitOutputResult{}}
 	cfg := map[string]string{"labfleet:keySeed": testSeed}
 	for k, v := range config {
 		cfg[k] = v
 	}
 	r.err = pulumi.RunErr(func(ctx *pulumi.Context) error {
-		if err := Program(r.b)(ctx); err != nil {
-			return err
-		}
+		// Exports are registered even when the program fails (a failed team): read them too.
+		programErr := Program(r.b)(ctx)
 		for k, v := range ctx.GetCurrentExportMap() {
 			res, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(v))
 			if err != nil {
@@ -136,7 +147,7 @@ func runProgram(t *testing.T, dryRun bool, config map[string]string) run {
 			}
 			r.exports[k] = res
 		}
-		return nil
+		return programErr
 	}, pulumi.WithMocks("labfleet", "spring", r.m), func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
 		ri.ConfigSecretKeys = []string{"labfleet:keySeed"}
@@ -391,6 +402,32 @@ func TestBootstrapFailureFailsTheUpdate(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "team2-w1") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// One broken team fails the run, but never hides the others: their outputs are exported
+// and correct, and the failed team's status says what happened.
+func TestAFailedTeamFailsTheRunButTheOthersAreExported(t *testing.T) {
+	r := runProgramWith(t, &fakeBootstrapper{failTeam: "team2"}, false, map[string]string{"labfleet:day": "3", "labfleet:nodeMemory": "3g"})
+	if r.err == nil || !strings.Contains(r.err.Error(), `team "team2": join nodes: node team2-w1`) {
+		t.Fatalf("err = %v", r.err)
+	}
+	teams := r.exports["teams"].Value.(map[string]any)
+	t1, t2 := teams["team1"].(map[string]any), teams["team2"].(map[string]any)
+	if t1["status"] != "ready" || t1["clusterId"] != "cluster-team1" || len(t1["nodes"].([]any)) != 3 {
+		t.Errorf("team1 = %v", t1)
+	}
+	if !strings.HasPrefix(t2["status"].(string), "FAILED") || t2["clusterId"] != "" || len(t2["nodes"].([]any)) != 3 {
+		t.Errorf("team2 = %v", t2)
+	}
+	if keys := fmt.Sprint(r.exports["studentKeys"].Value); !strings.Contains(keys, "team1:-----BEGIN") || !strings.Contains(keys, "team2:-----BEGIN") || !r.exports["studentKeys"].Secret {
+		t.Errorf("student keys exported: %v", r.exports["studentKeys"].Secret)
+	}
+	if tokens := fmt.Sprint(r.exports["joinTokens"].Value); tokens != "map[team1:map[manager:SWMTKN-m-team1 worker:SWMTKN-w-team1]]" {
+		t.Errorf("join tokens %v", tokens)
+	}
+	if kc := fmt.Sprint(r.exports["kubeconfigs"].Value); kc != "map[team1:apiVersion: v1 # team1]" {
+		t.Errorf("kubeconfigs %v", kc)
 	}
 }
 

@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 
@@ -22,6 +21,7 @@ type Team struct {
 	Network *docker.Network
 	Nodes   []*Node
 
+	Status      pulumi.StringOutput      `pulumi:"status"`
 	ClusterID   pulumi.StringOutput      `pulumi:"clusterId"`
 	ManagerAddr pulumi.StringOutput      `pulumi:"managerAddr"`
 	RoutingMesh pulumi.StringOutput      `pulumi:"routingMesh"`
@@ -71,13 +71,17 @@ func NewTeam(ctx *pulumi.Context, p *plan.Plan, t plan.Team, image pulumi.String
 // finish records the bootstrap's outputs on the team once it ran.
 func (t *Team) finish(ctx *pulumi.Context, results pulumi.AnyOutput) error {
 	name := t.Plan.Name
-	team := results.ApplyT(func(v any) (bootstrap.TeamResult, error) {
-		r, ok := v.(map[string]bootstrap.TeamResult)[name]
-		if !ok {
-			return bootstrap.TeamResult{}, fmt.Errorf("team %q: the bootstrap returned no result", name)
-		}
-		return r, nil
+	// A team that failed has no result: its outputs stay empty and its status says so,
+	// while every other team's outputs are still registered.
+	team := results.ApplyT(func(v any) bootstrap.TeamResult {
+		return v.(map[string]bootstrap.TeamResult)[name]
 	}).(pulumi.AnyOutput)
+	t.Status = results.ApplyT(func(v any) string {
+		if _, ok := v.(map[string]bootstrap.TeamResult)[name]; ok {
+			return "ready"
+		}
+		return "FAILED: see the pulumi up log for team " + name
+	}).(pulumi.StringOutput)
 	t.ClusterID = team.ApplyT(func(v any) string { return v.(bootstrap.TeamResult).Swarm.ClusterID }).(pulumi.StringOutput)
 	t.ManagerAddr = team.ApplyT(func(v any) string { return v.(bootstrap.TeamResult).Swarm.ManagerAddr }).(pulumi.StringOutput)
 	t.RoutingMesh = team.ApplyT(func(v any) string {
@@ -94,7 +98,7 @@ func (t *Team) finish(ctx *pulumi.Context, results pulumi.AnyOutput) error {
 	}).(pulumi.StringArrayOutput)
 	t.Kind = team.ApplyT(func(v any) map[string]string {
 		k := v.(bootstrap.TeamResult).Kind
-		if k == nil {
+		if k == nil || k.ClusterName == "" {
 			return map[string]string{}
 		}
 		state := "absent (labfleet:day is 2)"
@@ -104,6 +108,7 @@ func (t *Team) finish(ctx *pulumi.Context, results pulumi.AnyOutput) error {
 		return map[string]string{"cluster": k.ClusterName, "hostNode": k.HostNode, "apiServer": k.APIServer, "state": state}
 	}).(pulumi.StringMapOutput)
 	return ctx.RegisterResourceOutputs(t, pulumi.Map{
+		"status":      t.Status,
 		"clusterId":   t.ClusterID,
 		"managerAddr": t.ManagerAddr,
 		"routingMesh": t.RoutingMesh,
