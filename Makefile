@@ -5,6 +5,9 @@
 STACK        ?= dev
 BACKEND_DIR  ?= $(CURDIR)/.pulumi-local
 export PULUMI_BACKEND_URL        ?= file://$(BACKEND_DIR)
+# The fixed passphrase protects only this throwaway local dev stack's secrets (its state lives
+# in .pulumi-local/ on this machine). A real cohort sets its own PULUMI_CONFIG_PASSPHRASE or
+# uses a backend with its own secrets provider.
 export PULUMI_CONFIG_PASSPHRASE  ?= labfleet-local
 export PULUMI_SKIP_UPDATE_CHECK  := true
 
@@ -15,8 +18,9 @@ SHELL := /bin/bash
 up:
 	@mkdir -p $(BACKEND_DIR)
 	@pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK)
+	@# The seed goes in on stdin: on a command line, ps would show it to every user of the host.
 	@pulumi config get labfleet:keySeed >/dev/null 2>&1 || \
-		pulumi config set --secret labfleet:keySeed "$$(head -c 32 /dev/urandom | base64)"
+		head -c 32 /dev/urandom | base64 | pulumi config set --secret labfleet:keySeed
 	pulumi up --yes --stack $(STACK)
 
 outputs:

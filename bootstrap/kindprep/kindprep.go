@@ -250,9 +250,14 @@ func (t *team) health(ctx context.Context, d plan.Day3, cfg day3.Config) string 
 // distributeKubeconfig puts the cluster's kubeconfig (API server on the hosting node's team
 // address) at ~/.kube/config on every node of the team and returns it.
 func (t *team) distributeKubeconfig(ctx context.Context, cfg day3.Config) (string, error) {
-	kc, err := t.host.Run.Run(ctx, "kind get kubeconfig --name "+cfg.ClusterName)
+	raw, err := t.host.Run.Run(ctx, "kind get kubeconfig --name "+cfg.ClusterName)
 	if err != nil {
 		return "", err
+	}
+	// Students have root on the node: take nothing from it but the certificates.
+	kc, err := day3.SafeKubeconfig(raw, cfg.ClusterName, cfg.APIServer)
+	if err != nil {
+		return "", fmt.Errorf("node %s: %w", t.host.Name, err)
 	}
 	return kc, t.eachNode(func(n Node) error {
 		wrote, err := steps.WriteFile(ctx, n.Run, ".kube/config", strings.NewReader(kc), "0600", false)

@@ -6,6 +6,8 @@ package handout
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -113,4 +115,31 @@ func card(name string, t Team) string {
 			t.Kind["cluster"], t.Kind["hostNode"], t.Kind["apiServer"])
 	}
 	return b.String()
+}
+
+// Write puts the files in dir, each readable by its owner only (0600), also when it
+// already existed with wider rights: keys and kubeconfigs are among them, and the rest
+// names the cohort's hosts and ports.
+func Write(dir string, files map[string]string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for name, content := range files {
+		tmp, err := os.CreateTemp(dir, "."+name+".*")
+		if err != nil {
+			return err
+		}
+		_, err = tmp.WriteString(content)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), filepath.Join(dir, name))
+		}
+		if err != nil {
+			os.Remove(tmp.Name())
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package handout
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -64,4 +66,27 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestWriteMakesEveryFileOwnerOnlyEvenIfItExisted(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "team1.key")
+	if err := os.WriteFile(old, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(dir, map[string]string{"team1.key": "KEY", "team1.md": "# card"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"team1.key", "team1.md"} {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", name, info.Mode(), err)
+		}
+	}
+	if b, _ := os.ReadFile(old); string(b) != "KEY" {
+		t.Errorf("content %q", b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("left behind: %v", entries)
+	}
 }

@@ -8,8 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/labfleet/labfleet/infra/handout"
 )
@@ -25,17 +23,8 @@ func main() {
 	if err != nil {
 		fail("%v", err)
 	}
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
+	if err := handout.Write(*dir, files); err != nil {
 		fail("%v", err)
-	}
-	for name, content := range files {
-		mode := os.FileMode(0o644)
-		if strings.HasSuffix(name, ".key") || strings.HasSuffix(name, ".kubeconfig") {
-			mode = 0o600
-		}
-		if err := os.WriteFile(filepath.Join(*dir, name), []byte(content), mode); err != nil {
-			fail("%v", err)
-		}
 	}
 	fmt.Printf("wrote %d files for %d teams to %s/\n", len(files), len(o.Teams), *dir)
 }
