@@ -37,7 +37,7 @@ type Keys struct {
 func New(seed, cohort string) (*Keys, error) {
 	if len(seed) < MinSeedLength {
 		return nil, fmt.Errorf("labfleet:keySeed must be a secret of at least %d characters (got %d): "+
-			"pulumi config set --secret labfleet:keySeed \"$(head -c 32 /dev/urandom | base64)\"", MinSeedLength, len(seed))
+			"head -c 32 /dev/urandom | base64 | pulumi config set --secret labfleet:keySeed", MinSeedLength, len(seed))
 	}
 	return &Keys{seed: []byte(seed), cohort: cohort}, nil
 }
