@@ -112,18 +112,19 @@ func (r TeamResult) summary() string {
 	return strings.Join(actions, "; ")
 }
 
-// Connect opens an SSH client to every node of a team, concurrently. On error every
+// Connect opens an SSH client to every node of a team, concurrently, as labfleet's own
+// admin user: students cannot lock it out by changing their account or the team key. On error every
 // client already opened is closed.
 func Connect(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, opts sshexec.Options) (map[string]*sshexec.Client, error) {
 	clients := map[string]*sshexec.Client{}
 	var mu sync.Mutex
-	student := keys.Student(team.Name).Signer()
+	admin := keys.Admin().Signer()
 	err := steps.Each(team.Nodes, func(n plan.Node) error {
 		c, err := sshexec.Dial(ctx, sshexec.Target{
 			Node:    n.Name,
 			Addr:    p.SSHTarget(n),
-			User:    p.SSHUser,
-			Signer:  student,
+			User:    plan.AdminUser,
+			Signer:  admin,
 			HostKey: keys.Host(n.Name).PublicKey(),
 		}, opts)
 		if err != nil {

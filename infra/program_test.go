@@ -253,9 +253,10 @@ func TestContainersNetworksAndVolumes(t *testing.T) {
 	if v, ok := in["privileged"]; !ok || v.BoolValue() {
 		t.Error("privileged must be explicitly false in reduced mode, so switching modes replaces nodes")
 	}
-	// The host key is uploaded as a secret; the authorized key is public.
+	// The host key is uploaded as a secret; the authorized keys (the team's, labfleet's own)
+	// are public.
 	uploads := in["uploads"].ArrayValue()
-	if len(uploads) != 2 {
+	if len(uploads) != 3 {
 		t.Fatalf("uploads = %v", uploads)
 	}
 	hostKey := uploads[0].ObjectValue()
@@ -264,6 +265,10 @@ func TestContainersNetworksAndVolumes(t *testing.T) {
 	}
 	if auth := uploads[1].ObjectValue(); auth["content"].IsSecret() || !strings.HasPrefix(auth["content"].StringValue(), "ssh-ed25519 ") {
 		t.Errorf("authorized_keys upload = %v", auth)
+	}
+	if admin := uploads[2].ObjectValue(); admin["file"].StringValue() != "/etc/labfleet/admin_authorized_keys" ||
+		!strings.HasSuffix(strings.TrimSpace(admin["content"].StringValue()), " labfleet@spring") || admin["content"].StringValue() == uploads[1].ObjectValue()["content"].StringValue() {
+		t.Errorf("admin key upload = %v", admin)
 	}
 	if !c.deleteBeforeReplace || fmt.Sprint(c.ignoreChanges) != "[image networkMode capabilities securityOpts]" {
 		t.Errorf("options: deleteBeforeReplace=%v ignoreChanges=%v", c.deleteBeforeReplace, c.ignoreChanges)

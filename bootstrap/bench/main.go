@@ -3,7 +3,10 @@
 // run on the same engine: the same containers, with swarm init/join done by plain
 // `docker exec` and no checks (the floor any tool has to pay).
 //
-//	go run ./bootstrap/bench -teams 4
+// The labfleet run uses the cohort's default fan-out (labfleet:parallelTeams and
+// parallelStreams), so several team counts show what that bound costs and saves:
+//
+//	go run ./bootstrap/bench -teams 1,8,20
 package main
 
 import (
@@ -21,6 +24,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/infra/plan"
 )
@@ -28,24 +32,36 @@ import (
 const image = "labfleet-bench-node:latest"
 
 func main() {
-	teams := flag.Int("teams", 4, "teams (1 manager + 2 workers each)")
+	teams := flag.String("teams", "4", "comma-separated team counts to measure (1 manager + 2 workers each)")
 	flag.Parse()
-	if err := run(*teams); err != nil {
+	ctx := context.Background()
+	if _, err := localnodes.Docker(ctx, "build", "-q", "-t", image, filepath.Join(".", infra.NodeImageContext)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
+	}
+	for _, n := range strings.Split(*teams, ",") {
+		count, err := strconv.Atoi(strings.TrimSpace(n))
+		if err == nil && (count < 1 || count > 30) {
+			err = errors.New("use 1 to 30 teams")
+		}
+		if err == nil {
+			err = run(ctx, count)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s teams: %v\n", n, err)
+			os.Exit(1)
+		}
 	}
 }
 
 type measurement struct {
 	create, ready, rerun, remove time.Duration
-	memMB                        float64
+	memMB                        float64 // per idle node
+	peakHostMB                   float64 // host memory in use at the peak of the bootstrap, above the level before it
+	peakSelfMB                   float64 // this process's peak resident memory (the bootstrap's own cost)
 }
 
-func run(teams int) error {
-	ctx := context.Background()
-	if _, err := localnodes.Docker(ctx, "build", "-q", "-t", image, filepath.Join(".", infra.NodeImageContext)); err != nil {
-		return err
-	}
+func run(ctx context.Context, teams int) error {
 	raw, err := measure(ctx, "lfbench-raw", teams, 23200, "172.23.0.0/16", rawSwarms)
 	if err != nil {
 		return fmt.Errorf("raw baseline: %w", err)
@@ -54,7 +70,8 @@ func run(teams int) error {
 	if err != nil {
 		return fmt.Errorf("labfleet: %w", err)
 	}
-	fmt.Printf("%d teams x 3 nodes on this engine (same node image and containers for both)\n\n", teams)
+	fmt.Printf("\n%d teams x 3 nodes on this engine (same node image and containers for both; labfleet bootstraps %d teams and %d image streams at once)\n\n",
+		teams, plan.Defaults("").ParallelTeams, plan.Defaults("").ParallelStreams)
 	fmt.Printf("%-44s %12s %12s %8s\n", "", "raw exec", "labfleet", "ratio")
 	row := func(name string, a, b time.Duration) {
 		fmt.Printf("%-44s %12s %12s %7.2fx\n", name, a.Round(time.Millisecond), b.Round(time.Millisecond), float64(b)/float64(a))
@@ -65,6 +82,8 @@ func run(teams int) error {
 	fmt.Printf("%-44s %12s %12s\n", "second run (nothing to do)", "n/a", lf.rerun.Round(time.Millisecond))
 	row("remove everything", raw.remove, lf.remove)
 	fmt.Printf("%-44s %10.1fMB %10.1fMB %7.2fx\n", "memory per idle node (docker stats)", raw.memMB, lf.memMB, lf.memMB/raw.memMB)
+	fmt.Printf("%-44s %10.0fMB %10.0fMB %7.2fx\n", "peak host memory during the bootstrap", raw.peakHostMB, lf.peakHostMB, lf.peakHostMB/raw.peakHostMB)
+	fmt.Printf("%-44s %12s %10.0fMB\n", "peak memory of the bootstrap process", "n/a", lf.peakSelfMB)
 	return nil
 }
 
@@ -89,11 +108,16 @@ func measure(ctx context.Context, name string, teams, portBase int, pool string,
 		return m, err
 	}
 	m.create = time.Since(start)
+	before := hostMemoryMB()
+	peak := samplePeak(hostMemoryMB)
 	start = time.Now()
-	if m.rerun, err = converge(ctx, c); err != nil {
+	m.rerun, err = converge(ctx, c)
+	m.ready = time.Since(start) - m.rerun
+	m.peakHostMB = peak() - before
+	m.peakSelfMB = selfPeakMB()
+	if err != nil {
 		return m, err
 	}
-	m.ready = time.Since(start) - m.rerun
 	time.Sleep(3 * time.Second) // let the nodes settle before reading memory
 	if m.memMB, err = memoryPerNode(ctx, p.Cohort); err != nil {
 		return m, err
@@ -154,14 +178,59 @@ func rawTeam(ctx context.Context, team plan.Team) error {
 }
 
 func poll(ok func() bool) error {
-	deadline := time.Now().Add(90 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			return errors.New("timed out")
+	return steps.Poll(context.Background(), "raw baseline", 90*time.Second, 100*time.Millisecond, func(context.Context) (bool, error) {
+		return ok(), nil
+	})
+}
+
+// hostMemoryMB is the host's memory in use (MemTotal - MemAvailable), in MB.
+func hostMemoryMB() float64 {
+	total, avail := meminfo("/proc/meminfo", "MemTotal:"), meminfo("/proc/meminfo", "MemAvailable:")
+	return (total - avail) / 1024
+}
+
+// selfPeakMB is this process's peak resident set (VmHWM), in MB.
+func selfPeakMB() float64 { return meminfo("/proc/self/status", "VmHWM:") / 1024 }
+
+// meminfo reads one "Key: N kB" line of a /proc file, in kB.
+func meminfo(file, key string) float64 {
+	b, _ := os.ReadFile(file)
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == key {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return v
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	return nil
+	return 0
+}
+
+// samplePeak reads f every 200 ms until the returned function is called, which returns
+// the highest value seen.
+func samplePeak(f func() float64) func() float64 {
+	var mu sync.Mutex
+	peak := f()
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			v := f()
+			mu.Lock()
+			peak = max(peak, v)
+			mu.Unlock()
+		}
+	}()
+	return func() float64 {
+		close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		return max(peak, f())
+	}
 }
 
 // memoryPerNode averages `docker stats` memory over the cohort's containers, in MB.

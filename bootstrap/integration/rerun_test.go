@@ -262,4 +262,24 @@ func TestLockedSwarmInterruptedRunAndDeliberateReset(t *testing.T) {
 		}
 		logs.assertNoSecrets(t, c, first, res, unlocked, reset, again)
 	})
+
+	t.Run("students cannot lock labfleet out; a node that refuses its key is named at once", func(t *testing.T) {
+		w1 := c.plan.Teams[0].Nodes[1]
+		c.run(w1.Name, "sudo mv /etc/labfleet/admin_authorized_keys /tmp/admin_keys")
+		start := time.Now()
+		_, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, bootstrap.Options{})
+		if err == nil || !strings.Contains(err.Error(), "node "+w1.Name) || !strings.Contains(err.Error(), `user "labfleet"`) ||
+			!strings.Contains(err.Error(), c.keys.Admin().Fingerprint()) || time.Since(start) > 30*time.Second {
+			t.Errorf("after %s: %v", time.Since(start).Round(time.Second), err)
+		}
+		if _, err := docker(context.Background(), "exec", w1.ContainerName, "mv", "/tmp/admin_keys", "/etc/labfleet/admin_authorized_keys"); err != nil {
+			t.Fatal(err)
+		}
+		// A student who empties the team's key file and their ~/.ssh locks only themselves out.
+		c.run(w1.Name, "rm -rf ~/.ssh && sudo truncate -s0 /etc/labfleet/authorized_keys")
+		res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, bootstrap.Options{})
+		if err != nil || len(res["team1"].Swarm.Actions) != 0 {
+			t.Errorf("labfleet was locked out: %v %v", err, res["team1"].Swarm.Actions)
+		}
+	})
 }

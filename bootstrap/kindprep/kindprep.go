@@ -141,7 +141,7 @@ func installBinary(ctx context.Context, node steps.Runner, local string) (bool, 
 		return false, err
 	}
 	defer f.Close()
-	return steps.WriteFile(ctx, node, "/usr/local/bin/"+filepath.Base(local), f, "0755", true)
+	return steps.WriteFile(ctx, node, "/usr/local/bin/"+filepath.Base(local), f, "0755", steps.AsRoot)
 }
 
 // preload puts the kind node image into the node whose dockerd hosts the cluster.
@@ -153,14 +153,26 @@ func (t *team) preload(ctx context.Context, img *images.Image) error {
 	return err
 }
 
-const configPath = "labfleet/kind.yaml"
+// configPath is in labfleet's own home on the hosting node; studentKubeconfig is where
+// students' kubectl finds the cluster.
+const (
+	configPath        = "labfleet/kind.yaml"
+	studentKubeconfig = plan.StudentHome + "/.kube/config"
+)
 
+// writeConfig writes labfleet's copy of the kind config, which it creates the cluster
+// from, and the students' copy in their home, which they may read and change.
 func (t *team) writeConfig(ctx context.Context, cfg day3.Config) error {
-	wrote, err := steps.WriteFile(ctx, t.host.Run, configPath, strings.NewReader(cfg.YAML), "0644", false)
-	if wrote {
-		t.Did("write %s on %s", configPath, t.host.Name)
+	for _, copy := range []struct{ path, owner string }{{configPath, steps.AsLoginUser}, {plan.StudentHome + "/" + configPath, plan.SSHUser}} {
+		wrote, err := steps.WriteFile(ctx, t.host.Run, copy.path, strings.NewReader(cfg.YAML), "0644", copy.owner)
+		if err != nil {
+			return err
+		}
+		if wrote {
+			t.Did("write %s on %s", copy.path, t.host.Name)
+		}
 	}
-	return err
+	return nil
 }
 
 func (t *team) clusterExists(ctx context.Context, name string) (bool, error) {
@@ -260,7 +272,7 @@ func (t *team) distributeKubeconfig(ctx context.Context, cfg day3.Config) (strin
 		return "", fmt.Errorf("node %s: %w", t.host.Name, err)
 	}
 	return kc, t.eachNode(func(n Node) error {
-		wrote, err := steps.WriteFile(ctx, n.Run, ".kube/config", strings.NewReader(kc), "0600", false)
+		wrote, err := steps.WriteFile(ctx, n.Run, studentKubeconfig, strings.NewReader(kc), "0600", plan.SSHUser)
 		if wrote {
 			t.Did("write ~/.kube/config on %s", n.Name)
 		}
@@ -278,7 +290,7 @@ func (t *team) removeCluster(ctx context.Context, cfg day3.Config) error {
 	}
 	t.Did("delete kind cluster %s on %s (day 3 is off)", cfg.ClusterName, t.host.Name)
 	return t.eachNode(func(n Node) error {
-		_, err := n.Run.Run(ctx, "rm -f .kube/config")
+		_, err := n.Run.Run(ctx, "sudo rm -f "+studentKubeconfig)
 		return err
 	})
 }

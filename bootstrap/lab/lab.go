@@ -172,7 +172,7 @@ func (t *team) installProbe(ctx context.Context, images []Image) error {
 // installStudentFiles puts the course's curl-format.txt in the student's home directory.
 func (t *team) installStudentFiles(ctx context.Context) error {
 	return t.eachNode(func(n Node) error {
-		wrote, err := steps.WriteFile(ctx, n.Run, "curl-format.txt", strings.NewReader(day2.CurlFormat), "0644", false)
+		wrote, err := steps.WriteFile(ctx, n.Run, plan.StudentHome+"/curl-format.txt", strings.NewReader(day2.CurlFormat), "0644", plan.SSHUser)
 		if wrote {
 			t.Did("write curl-format.txt on %s", n.Name)
 		}
@@ -194,9 +194,18 @@ func (t *team) deploy(ctx context.Context, port int, hostMode bool, imageIDs []s
 	if err != nil {
 		return err
 	}
+	// The students' copy, to read; labfleet deploys from its own, which they cannot change.
+	file := day2.StackName + "-stack.yml"
+	wrote, err := steps.WriteFile(ctx, mgr.Run, path.Join(plan.StudentHome, "labfleet", file), strings.NewReader(stack.YAML), "0644", plan.SSHUser)
+	if err != nil {
+		return err
+	}
+	if wrote {
+		t.Did("write ~/labfleet/%s on %s", file, mgr.Name)
+	}
 	if drift != "" {
-		file := path.Join("labfleet", day2.StackName+"-stack.yml")
-		if _, err := mgr.Run.RunWithInput(ctx, "mkdir -p labfleet && cat > "+file, strings.NewReader(stack.YAML)); err != nil {
+		file := path.Join("labfleet", file)
+		if _, err := steps.WriteFile(ctx, mgr.Run, file, strings.NewReader(stack.YAML), "0644", steps.AsLoginUser); err != nil {
 			return err
 		}
 		if _, err := mgr.Run.Run(ctx, fmt.Sprintf("docker stack deploy --prune --resolve-image never -c %s %s", file, day2.StackName)); err != nil {

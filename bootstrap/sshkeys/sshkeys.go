@@ -1,5 +1,5 @@
 // Package sshkeys derives a cohort's SSH keys from one secret seed: an ed25519 login key per
-// team and an ed25519 host key per node. Deriving instead of generating means the keys are
+// team, labfleet's own admin key, and an ed25519 host key per node. Deriving instead of generating means the keys are
 // identical on every `pulumi up` without storing them anywhere but the stack's encrypted
 // config, a replaced node container gets its old host key back (so pinned host keys stay
 // valid), and rotating every key is one config change.
@@ -45,6 +45,13 @@ func New(seed, cohort string) (*Keys, error) {
 // Student is the key a team's students log in with, on every node of their team.
 func (k *Keys) Student(team string) KeyPair {
 	return k.derive("team/" + team + "/student")
+}
+
+// Admin is the key labfleet itself logs in with, as its own user, on every node of the
+// cohort. Students never get it, so nothing they do to their own account or the team key
+// locks the instructor's next run out.
+func (k *Keys) Admin() KeyPair {
+	return k.derive("admin")
 }
 
 // Host is a node's sshd host key, which the bootstrap pins.

@@ -25,7 +25,7 @@ func TestKeysAreStableAndDistinct(t *testing.T) {
 	seen := map[string]string{}
 	for name, kp := range map[string]KeyPair{
 		"student red": a.Student("red"), "student blue": a.Student("blue"),
-		"host red-m1": a.Host("red-m1"), "host red-w1": a.Host("red-w1"),
+		"host red-m1": a.Host("red-m1"), "host red-w1": a.Host("red-w1"), "admin": a.Admin(),
 		"other cohort student red": other.Student("red"),
 	} {
 		fp := kp.Fingerprint()

@@ -10,29 +10,47 @@ import (
 	"strings"
 )
 
-// WriteFile puts content at dest on a node (relative paths are in the login user's home),
-// unless the node's copy already has the same SHA-256. The file is written beside dest and
-// renamed into place, so a reader never sees half of it; asRoot writes through sudo (for
-// /usr/local/bin). It reports whether it wrote.
-func WriteFile(ctx context.Context, node Runner, dest string, content io.ReadSeeker, mode string, asRoot bool) (bool, error) {
+// Owners of files WriteFile puts on nodes.
+const (
+	// AsLoginUser writes as the user the bootstrap logs in as; relative paths are in its home.
+	AsLoginUser = ""
+	// AsRoot writes through sudo, owned by root (e.g. /usr/local/bin).
+	AsRoot = "root"
+)
+
+// WriteFile puts content at dest on a node, unless the node's copy already has the same
+// SHA-256. The file is written beside dest and renamed into place, so a reader never sees
+// half of it. owner is AsLoginUser, AsRoot, or another account (e.g. the student's, for
+// files in their home: written through sudo, then given to that account, directory too).
+// It reports whether it wrote.
+func WriteFile(ctx context.Context, node Runner, dest string, content io.ReadSeeker, mode, owner string) (bool, error) {
 	h := sha256.New()
 	if _, err := io.Copy(h, content); err != nil {
 		return false, err
 	}
-	have, _ := node.Run(ctx, "sha256sum "+dest+" 2>/dev/null || true")
+	sudo := ""
+	if owner != AsLoginUser {
+		sudo = "sudo "
+	}
+	have, _ := node.Run(ctx, sudo+"sha256sum "+dest+" 2>/dev/null || true")
 	if strings.HasPrefix(have, hex.EncodeToString(h.Sum(nil))+" ") {
 		return false, nil
 	}
 	if _, err := content.Seek(0, io.SeekStart); err != nil {
 		return false, err
 	}
-	sudo := ""
-	if asRoot {
-		sudo = "sudo "
+	tmp, dir := dest+".new", path.Dir(dest)
+	mkdir, chown := "mkdir -p "+dir, ""
+	switch owner {
+	case AsLoginUser:
+	case AsRoot:
+		mkdir = "sudo install -d " + dir
+	default:
+		mkdir = fmt.Sprintf("sudo install -d -o %s -g %s %s", owner, owner, dir)
+		chown = fmt.Sprintf(" && sudo chown %s: %s", owner, tmp)
 	}
-	tmp := dest + ".new"
-	cmd := fmt.Sprintf("%smkdir -p %s && (umask 077 && %stee %s >/dev/null) && %schmod %s %s && %smv %s %s",
-		sudo, path.Dir(dest), sudo, tmp, sudo, mode, tmp, sudo, tmp, dest)
+	cmd := fmt.Sprintf("%s && (umask 077 && %stee %s >/dev/null) && %schmod %s %s%s && %smv %s %s",
+		mkdir, sudo, tmp, sudo, mode, tmp, chown, sudo, tmp, dest)
 	if _, err := node.RunWithInput(ctx, cmd, content); err != nil {
 		return false, err
 	}

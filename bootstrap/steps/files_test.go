@@ -35,7 +35,7 @@ func TestWriteFileWritesOnceAndOnlyWhenContentChanges(t *testing.T) {
 		content string
 		wrote   bool
 	}{{"apiVersion: v1\n", true}, {"apiVersion: v1\n", false}, {"apiVersion: v2\n", true}} {
-		wrote, err := WriteFile(ctx, sh, ".kube/config", strings.NewReader(tc.content), "0600", false)
+		wrote, err := WriteFile(ctx, sh, ".kube/config", strings.NewReader(tc.content), "0600", AsLoginUser)
 		if err != nil || wrote != tc.wrote {
 			t.Fatalf("write %d: wrote=%v err=%v, want wrote=%v", i+1, wrote, err, tc.wrote)
 		}
@@ -64,7 +64,7 @@ func TestWriteFileAsRootGoesThroughSudo(t *testing.T) {
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	sh := &localShell{dir: t.TempDir()}
 	dest := filepath.Join(sh.dir, "usr/local/bin/kind")
-	wrote, err := WriteFile(context.Background(), sh, dest, strings.NewReader("#!/bin/sh\n"), "0755", true)
+	wrote, err := WriteFile(context.Background(), sh, dest, strings.NewReader("#!/bin/sh\n"), "0755", AsRoot)
 	if err != nil || !wrote {
 		t.Fatalf("wrote=%v err=%v", wrote, err)
 	}
@@ -73,7 +73,7 @@ func TestWriteFileAsRootGoesThroughSudo(t *testing.T) {
 		t.Fatalf("mode %v %v", info, err)
 	}
 	used, _ := os.ReadFile(log)
-	if got := strings.Fields(string(used)); strings.Join(got, " ") != "mkdir tee chmod mv" {
+	if got := strings.Fields(string(used)); strings.Join(got, " ") != "sha256sum install tee chmod mv" {
 		t.Errorf("through sudo: %v", got)
 	}
 }

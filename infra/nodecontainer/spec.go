@@ -17,6 +17,8 @@ import (
 const (
 	HostKeyPath        = "/etc/labfleet/ssh_host_ed25519_key"
 	AuthorizedKeysPath = "/etc/labfleet/authorized_keys"
+	// AdminAuthorizedKeysPath holds labfleet's own key, for plan.AdminUser only.
+	AdminAuthorizedKeysPath = "/etc/labfleet/admin_authorized_keys"
 	DockerDataPath     = "/var/lib/docker"
 )
 
@@ -71,6 +73,7 @@ func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Key
 		Uploads: []Upload{
 			{Path: HostKeyPath, Content: keys.Host(n.Name).PrivateKeyPEM(n.Name), Mode: "0600", Secret: true},
 			{Path: AuthorizedKeysPath, Content: keys.Student(t.Name).AuthorizedKey(p.SSHUser + "@" + t.Name), Mode: "0644"},
+			{Path: AdminAuthorizedKeysPath, Content: keys.Admin().AuthorizedKey(plan.AdminUser + "@" + p.Cohort), Mode: "0644"},
 		},
 	}
 	switch p.Privilege {

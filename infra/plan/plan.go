@@ -35,6 +35,9 @@ const (
 	TeamPrefixBits   = 24
 	FirstNodeHost    = 10 // node k of a team gets host number FirstNodeHost+k in the subnet
 	SSHUser          = "student"
+	StudentHome      = "/home/" + SSHUser
+	// AdminUser is the account labfleet's bootstrap logs in with, with a key only labfleet has.
+	AdminUser = "labfleet"
 	MinNodeMemoryMB  = 256
 	MaxTeams         = 100
 	NodeSSHPort      = 22
