@@ -19,7 +19,7 @@ const (
 	AuthorizedKeysPath = "/etc/labfleet/authorized_keys"
 	// AdminAuthorizedKeysPath holds labfleet's own key, for plan.AdminUser only.
 	AdminAuthorizedKeysPath = "/etc/labfleet/admin_authorized_keys"
-	DockerDataPath     = "/var/lib/docker"
+	DockerDataPath          = "/var/lib/docker"
 )
 
 // Spec is everything about one node container, as plain values.

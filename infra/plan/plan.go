@@ -37,10 +37,10 @@ const (
 	SSHUser          = "student"
 	StudentHome      = "/home/" + SSHUser
 	// AdminUser is the account labfleet's bootstrap logs in with, with a key only labfleet has.
-	AdminUser = "labfleet"
-	MinNodeMemoryMB  = 256
-	MaxTeams         = 100
-	NodeSSHPort      = 22
+	AdminUser       = "labfleet"
+	MinNodeMemoryMB = 256
+	MaxTeams        = 100
+	NodeSSHPort     = 22
 )
 
 // Plan is a validated cohort: everything labfleet will create, as plain values.
