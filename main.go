@@ -22,7 +22,7 @@ func main() {
 	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pulumi.Run(func(ctx *pulumi.Context) error {
-		return infra.Program(sshBootstrapper{ctx, interrupted})(ctx)
+		return infra.Program(sshBootstrapper{ctx, interrupted}, infra.DockerHost{})(ctx)
 	})
 }
 

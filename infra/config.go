@@ -2,8 +2,10 @@ package infra
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -40,8 +42,8 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, string, error) {
 	r.stringMap("resetSwarms", &cfg.ResetSwarms)
 	r.int("parallelTeams", &cfg.ParallelTeams)
 	r.int("parallelStreams", &cfg.ParallelStreams)
-	if r.err != nil {
-		return plan.Config{}, "", r.err
+	if len(r.problems) > 0 {
+		return plan.Config{}, "", errors.New("invalid cohort configuration:\n  - " + strings.Join(r.problems, "\n  - "))
 	}
 	seedKey := plan.Namespace + ":keySeed"
 	seed, _ := ctx.GetConfig(seedKey)
@@ -51,14 +53,18 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, string, error) {
 	return cfg, seed, nil
 }
 
+// configReader reads typed keys and collects every type error, so all are reported at once.
 type configReader struct {
-	ctx *pulumi.Context
-	err error
+	ctx      *pulumi.Context
+	problems []string
 }
 
 func (r *configReader) raw(key string) (string, bool) {
-	v, ok := r.ctx.GetConfig(plan.Namespace + ":" + key)
-	return v, ok && r.err == nil
+	return r.ctx.GetConfig(plan.Namespace + ":" + key)
+}
+
+func (r *configReader) fail(format string, args ...any) {
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
 }
 
 func (r *configReader) string(key string, dst *string) {
@@ -84,7 +90,7 @@ func readAs[T any](r *configReader, key string, dst *T, parse func(string) (T, e
 	}
 	x, err := parse(v)
 	if err != nil {
-		r.err = fmt.Errorf("%s:%s: %q is not %s: pulumi config set %s:%s %s", plan.Namespace, key, v, kind, plan.Namespace, key, example)
+		r.fail("%s:%s: %q is not %s: pulumi config set %s:%s %s", plan.Namespace, key, v, kind, plan.Namespace, key, example)
 		return
 	}
 	*dst = x
@@ -96,7 +102,7 @@ func (r *configReader) strings(key string, dst *[]string) {
 		return
 	}
 	if err := json.Unmarshal([]byte(v), dst); err != nil {
-		r.err = fmt.Errorf("%s:%s: %s is not a list of names: write it in Pulumi.%s.yaml as a YAML list, or pulumi config set --path '%s:%s[0]' red",
+		r.fail("%s:%s: %s is not a list of names: write it in Pulumi.%s.yaml as a YAML list, or pulumi config set --path '%s:%s[0]' red",
 			plan.Namespace, key, v, r.ctx.Stack(), plan.Namespace, key)
 	}
 }
@@ -107,7 +113,7 @@ func (r *configReader) stringMap(key string, dst *map[string]string) {
 		return
 	}
 	if err := json.Unmarshal([]byte(v), dst); err != nil {
-		r.err = fmt.Errorf("%s:%s: %s is not a map of team names to values: pulumi config set --path '%s:%s.team1' <value>",
+		r.fail("%s:%s: %s is not a map of team names to values: pulumi config set --path '%s:%s.team1' <value>",
 			plan.Namespace, key, v, plan.Namespace, key)
 	}
 }

@@ -13,9 +13,10 @@ import (
 	"github.com/labfleet/labfleet/stacks/day3"
 )
 
-// Program is labfleet's Pulumi program: config → validated plan → resources → swarm
-// bootstrap → stack outputs. Nothing is registered unless the whole config is valid.
-func Program(bootstrapper Bootstrapper) pulumi.RunFunc {
+// Program is labfleet's Pulumi program: config → validated plan → checked against the Docker
+// host → resources → swarm bootstrap → stack outputs. Nothing is registered unless the whole
+// config is valid and fits the host.
+func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		cfg, seed, err := LoadConfig(ctx)
 		if err != nil {
@@ -23,6 +24,11 @@ func Program(bootstrapper Bootstrapper) pulumi.RunFunc {
 		}
 		p, err := plan.Build(cfg)
 		if err != nil {
+			return err
+		}
+		if facts, err := host.Facts(ctx.Context()); err != nil {
+			ctx.Log.Warn("cannot inspect the Docker host, so its networks and ports were not checked: "+err.Error(), nil)
+		} else if err := p.CheckHost(facts); err != nil {
 			return err
 		}
 		keys, err := sshkeys.New(seed, p.Cohort)

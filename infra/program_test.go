@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -118,9 +119,18 @@ func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys
 	return out, nil
 }
 
+// fakeHost stands in for the Docker host's facts.
+type fakeHost struct {
+	facts plan.HostFacts
+	err   error
+}
+
+func (f fakeHost) Facts(context.Context) (plan.HostFacts, error) { return f.facts, f.err }
+
 type run struct {
 	m       *mocks
 	b       *fakeBootstrapper
+	host    fakeHost
 	exports map[string]internals.UnsafeAwaitOutputResult
 	err     error
 }
@@ -132,14 +142,19 @@ func runProgram(t *testing.T, dryRun bool, config map[string]string) run {
 
 func runProgramWith(t *testing.T, b *fakeBootstrapper, dryRun bool, config map[string]string) run {
 	t.Helper()
-	r := run{m: &mocks{}, b: b, exports: map[string]internals.UnsafeAwaitOutputResult{}}
+	return runProgramOn(t, fakeHost{}, b, dryRun, config)
+}
+
+func runProgramOn(t *testing.T, host fakeHost, b *fakeBootstrapper, dryRun bool, config map[string]string) run {
+	t.Helper()
+	r := run{m: &mocks{}, b: b, host: host, exports: map[string]internals.UnsafeAwaitOutputResult{}}
 	cfg := map[string]string{"labfleet:keySeed": testSeed}
 	for k, v := range config {
 		cfg[k] = v
 	}
 	r.err = pulumi.RunErr(func(ctx *pulumi.Context) error {
 		// Exports are registered even when the program fails (a failed team): read them too.
-		programErr := Program(r.b)(ctx)
+		programErr := Program(r.b, r.host)(ctx)
 		for k, v := range ctx.GetCurrentExportMap() {
 			res, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(v))
 			if err != nil {
@@ -402,7 +417,7 @@ func TestDay3NeedsMemoryBeforeAnythingIsCreated(t *testing.T) {
 
 func TestBootstrapFailureFailsTheUpdate(t *testing.T) {
 	r := run{m: &mocks{}, b: &fakeBootstrapper{fail: fmt.Errorf(`team "team2": join nodes: node team2-w1: exit code 1`)}}
-	err := pulumi.RunErr(Program(r.b), pulumi.WithMocks("labfleet", "spring", r.m), func(ri *pulumi.RunInfo) {
+	err := pulumi.RunErr(Program(r.b, fakeHost{}), pulumi.WithMocks("labfleet", "spring", r.m), func(ri *pulumi.RunInfo) {
 		ri.Config = map[string]string{"labfleet:keySeed": testSeed}
 	})
 	if err == nil || !strings.Contains(err.Error(), "team2-w1") {
@@ -436,14 +451,76 @@ func TestAFailedTeamFailsTheRunButTheOthersAreExported(t *testing.T) {
 	}
 }
 
+// A second cohort on the same host with the default pool is refused before anything is
+// registered, naming the cohort that holds it; a host that cannot be inspected is a warning.
+func TestTheHostIsCheckedBeforeAnyResource(t *testing.T) {
+	other := fakeHost{facts: plan.HostFacts{Networks: []plan.HostNetwork{{Name: "autumn-team2", Cohort: "autumn", Subnets: []netip.Prefix{netip.MustParsePrefix("172.30.1.0/24")}}}}}
+	r := runProgramOn(t, other, &fakeBootstrapper{}, true, nil)
+	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:addressPool") || !strings.Contains(r.err.Error(), `cohort "autumn"`) || len(r.m.resources) != 0 {
+		t.Fatalf("err = %v, %d resources", r.err, len(r.m.resources))
+	}
+	r = runProgramOn(t, fakeHost{err: fmt.Errorf("docker info: Cannot connect")}, &fakeBootstrapper{}, true, nil)
+	if r.err != nil || len(r.m.ofType("docker:index/container:Container")) != 6 {
+		t.Errorf("an uninspectable host stopped the run: %v", r.err)
+	}
+}
+
+// Every bad input is refused before a single resource is registered, with a message that
+// names the key (and, in infra/plan's tests, the fix).
 func TestBadConfigRegistersNothing(t *testing.T) {
 	for name, cfg := range map[string]map[string]string{
-		"zero teams":       {"labfleet:teams": "0"},
-		"teams not int":    {"labfleet:teams": "two"},
-		"names not list":   {"labfleet:teamNames": "red,blue"},
-		"short seed":       {"labfleet:keySeed": "tooshort"},
-		"bad memory":       {"labfleet:nodeMemory": "huge"},
-		"overlapping pool": {"labfleet:addressPool": "172.30.0.0/30"},
+		"zero teams":                   {"labfleet:teams": "0"},
+		"negative teams":               {"labfleet:teams": "-2"},
+		"too many teams":               {"labfleet:teams": "101"},
+		"teams not int":                {"labfleet:teams": "two"},
+		"names not list":               {"labfleet:teamNames": "red,blue"},
+		"names and count disagree":     {"labfleet:teamNames": `["red","blue","green"]`},
+		"uppercase team name":          {"labfleet:teamNames": `["Red","blue"]`},
+		"short seed":                   {"labfleet:keySeed": "tooshort"},
+		"zero managers":                {"labfleet:managers": "0"},
+		"managers not int":             {"labfleet:managers": "one"},
+		"negative workers":             {"labfleet:workers": "-1"},
+		"too many nodes":               {"labfleet:workers": "12"},
+		"bad memory":                   {"labfleet:nodeMemory": "huge"},
+		"tiny memory":                  {"labfleet:nodeMemory": "64m"},
+		"absurd memory":                {"labfleet:nodeMemory": "9t"},
+		"cpus NaN":                     {"labfleet:nodeCpus": "NaN"},
+		"cpus below 0.01":              {"labfleet:nodeCpus": "0.001"},
+		"cpus absurd":                  {"labfleet:nodeCpus": "1000"},
+		"cpus negative":                {"labfleet:nodeCpus": "-1"},
+		"ssh address not an IP":        {"labfleet:sshAddress": "localhost"},
+		"public host with a space":     {"labfleet:publicHost": "lab host"},
+		"public host with a newline":   {"labfleet:publicHost": "lab\nHost x"},
+		"public host like an option":   {"labfleet:publicHost": "-oProxyCommand=x"},
+		"ssh ports privileged":         {"labfleet:sshPortBase": "22"},
+		"ssh ports not int":            {"labfleet:sshPortBase": "22xx"},
+		"ssh ports ephemeral":          {"labfleet:sshPortBase": "40000"},
+		"overlapping pool":             {"labfleet:addressPool": "172.30.0.0/30"},
+		"pool on loopback":             {"labfleet:addressPool": "127.0.0.0/16"},
+		"pool public":                  {"labfleet:addressPool": "8.8.0.0/16"},
+		"pool host bits":               {"labfleet:addressPool": "172.30.0.1/16"},
+		"bad node image":               {"labfleet:nodeImage": "My Image"},
+		"unknown privilege":            {"labfleet:privilege": "root"},
+		"day2Stack not bool":           {"labfleet:day2Stack": "yes please"},
+		"unknown routing mesh":         {"labfleet:routingMesh": "vip"},
+		"app port of the course":       {"labfleet:appPort": "8080"},
+		"app port ephemeral":           {"labfleet:appPort": "45000"},
+		"app port on kind's NodePort":  {"labfleet:appPort": "30080"},
+		"unknown day":                  {"labfleet:day": "4"},
+		"day3Prep not bool":            {"labfleet:day3Prep": "maybe"},
+		"no kind control plane":        {"labfleet:kindControlPlanes": "0"},
+		"too many kind workers":        {"labfleet:kindWorkers": "9"},
+		"kind image by digest":         {"labfleet:kindNodeImage": "kindest/node@sha256:abc123"},
+		"api port on the app port":     {"labfleet:kubeApiPort": "8090"},
+		"api port on kind's NodePort":  {"labfleet:kubeApiPort": "30443"},
+		"reset of an unknown team":     {"labfleet:resetSwarms": `{"team9":"abcdefghijklmnopqrstuvwxy"}`},
+		"reset without a cluster ID":   {"labfleet:resetSwarms": `{"team1":"now"}`},
+		"resets not a map":             {"labfleet:resetSwarms": `["team1"]`},
+		"no teams at once":             {"labfleet:parallelTeams": "0"},
+		"image streams not int":        {"labfleet:parallelStreams": "many"},
+		"two type errors at once":      {"labfleet:teams": "x", "labfleet:workers": "y"},
+		"a type and a value error":     {"labfleet:managers": "z", "labfleet:kindWorkers": "x9"},
+		"day 3 with too little memory": {"labfleet:day": "3", "labfleet:nodeMemory": "1g"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := runProgram(t, true, cfg)
@@ -454,6 +531,9 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 				t.Errorf("%d resources registered before the error: %v", len(r.m.resources), r.m.resources[0].name)
 			}
 			for k := range cfg {
+				if k == "labfleet:day" && cfg[k] == "3" {
+					k = "labfleet:nodeMemory" // day 3 is valid; the memory is what must change
+				}
 				if !strings.Contains(r.err.Error(), k) {
 					t.Errorf("error does not name %s: %v", k, r.err)
 				}
