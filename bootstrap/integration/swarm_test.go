@@ -115,6 +115,23 @@ func TestSwarmBootstrapConvergesAndHeals(t *testing.T) {
 		}
 	})
 
+	t.Run("reduced mode keeps the host's kernel paths masked, a student's sudo notwithstanding", func(t *testing.T) {
+		n := team1.Nodes[1].Name
+		if out, err := c.ssh(n).Run(context.Background(), "sudo sh -c 'echo /tmp/x > /proc/sys/kernel/core_pattern'"); err == nil {
+			t.Errorf("a student rewrote the host's core_pattern: %s", out)
+		}
+		if out := c.run(n, "cat /proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(out) != "1" {
+			t.Errorf("the nested dockerd could not enable forwarding: %q", out)
+		}
+		// Every masked path that exists on this kernel is covered by a mount (Docker's /dev/null).
+		masked := c.run(n, `for p in /proc/kcore /proc/keys /proc/timer_list /proc/sysrq-trigger /proc/sched_debug; do
+			[ -e $p ] || continue; awk -v p=$p '$5 == p {found=1} END {print p, (found ? "masked" : "OPEN")}' /proc/self/mountinfo; done`)
+		if strings.Contains(masked, "OPEN") || !strings.Contains(masked, " masked") {
+			t.Errorf("masked paths:\n%s", masked)
+		}
+		t.Logf("masked in reduced mode: %s", strings.ReplaceAll(strings.TrimSpace(masked), "\n", ", "))
+	})
+
 	t.Run("the handout logs students in with OpenSSH", func(t *testing.T) {
 		if _, err := exec.LookPath("ssh"); err != nil {
 			t.Skip("NOT RUN (not a pass): no OpenSSH client on this machine (apt-get install openssh-client)")

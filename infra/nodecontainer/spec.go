@@ -85,7 +85,11 @@ func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Key
 		// which some hosts' capability bounding sets lack (docker then refuses to start).
 		s.CapAdd = []string{"ALL"}
 		s.CapDrop = []string{"CAP_SYS_RESOURCE"} // the spelling Docker reports back
-		s.SecurityOpts = []string{"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"}
+		// Docker's masked and read-only /proc paths stay as they are (no systempaths=unconfined):
+		// /proc/sysrq-trigger, /proc/kcore, /proc/sys/kernel (core_pattern) and the rest.
+		// The node's entrypoint makes only /proc/sys/net writable, which is per network
+		// namespace and is all the nested dockerd needs.
+		s.SecurityOpts = []string{"seccomp=unconfined", "apparmor=unconfined"}
 	}
 	return s
 }
