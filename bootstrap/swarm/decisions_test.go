@@ -173,9 +173,15 @@ func TestAManagerThatIsSettlingIsWaitedFor(t *testing.T) {
 func TestALockedSwarmIsReportedWithTheUnlockHintAndNotWiped(t *testing.T) {
 	locked := `{"NodeID":"","LocalNodeState":"locked","ControlAvailable":false}` + "\n" + cluster
 	ft := team(t, "", map[string][]string{"m1": {locked}, "w2": {state("active", false, "")}})
+	ft.c.timing.Settle = time.Minute
+	start := time.Now()
 	err := ft.c.ensureLeader(context.Background())
 	if err == nil {
 		t.Fatal("a locked swarm passed")
+	}
+	// A locked swarm does not unlock itself: no waiting out the settle time.
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("waited %s for a locked swarm", took)
 	}
 	for _, frag := range []string{"m1 locked", "nothing was changed", "on m1 run `docker swarm unlock`", "labfleet:resetSwarms.t1' " + cluster} {
 		if !strings.Contains(err.Error(), frag) {

@@ -209,7 +209,8 @@ func (c *converger) ensureLeader(ctx context.Context) error {
 	if !slices.ContainsFunc(c.managers(), func(m Member) bool { return c.stateOf(m).holdsSwarm() }) {
 		return c.initSwarm(ctx)
 	}
-	// Some manager holds swarm data but none leads: wait for them to settle.
+	// Some manager holds swarm data but none leads: wait for them to settle. A swarm whose
+	// managers are all locked will not unlock itself, so that is reported at once.
 	err := steps.Poll(ctx, "wait for a manager to lead the swarm", c.timing.Settle, c.timing.Poll, func(ctx context.Context) (bool, error) {
 		for _, m := range c.managers() {
 			s, err := inspectLocal(ctx, m)
@@ -218,12 +219,27 @@ func (c *converger) ensureLeader(ctx context.Context) error {
 			}
 			c.setState(m, s)
 		}
-		return c.pickLeader(), nil
+		if c.pickLeader() {
+			return true, nil
+		}
+		if c.allLocked() {
+			return true, errors.New("every manager holding the swarm is locked")
+		}
+		return false, nil
 	})
 	if err == nil {
 		return nil
 	}
 	return c.noLeaderError(err)
+}
+
+func (c *converger) allLocked() bool {
+	for _, m := range c.managers() {
+		if s := c.stateOf(m); s.holdsSwarm() && s.LocalNodeState != "locked" {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *converger) pickLeader() bool {
