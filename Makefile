@@ -36,11 +36,14 @@ destroy:
 docker-host:
 	bash .ci/docker-host.sh
 
-# The lab apps (stacks/apps) are their own module, built inside their image with Debian's Go.
+# Every package but the integration tests runs with the race detector; the integration tests
+# (real engine, real SSH) run without it. The lab apps (stacks/apps) are their own module,
+# built inside their image with Debian's Go.
 # The full log goes to test.log; the screen shows each package's result, failures, every test
 # that could not run here (NOT RUN, never a pass) and the measurements (MEASURE).
 test:
-	set -o pipefail; go test -v -count=1 -timeout 45m ./... 2>&1 | tee test.log | \
+	set -o pipefail; { go test -race -v -count=1 -timeout 20m $$(go list ./... | grep -v /bootstrap/integration) && \
+		go test -v -count=1 -timeout 45m ./bootstrap/integration/; } 2>&1 | tee test.log | \
 		grep --line-buffered -E '^(ok|FAIL|panic)|^--- (FAIL|SKIP)|NOT RUN|MEASURE|_test.go:[0-9]+: .*(Error|error|want)'
 	cd stacks/apps && go test -count=1 ./...
 

@@ -4,66 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
 	"github.com/labfleet/labfleet/infra/plan"
 )
-
-// fakeNode is a scripted node: `docker info` answers the next of its states (the last one
-// repeats), other commands answer from replies by prefix, and every command and stdin is
-// recorded, so the converger's decisions are pinned without a Docker engine.
-type fakeNode struct {
-	mu      sync.Mutex
-	states  []string // .Swarm JSON, then an optional "\n<recorded cluster ID>"
-	replies map[string]string
-	failing map[string]error
-	cmds    []string
-	stdin   []string
-}
-
-func (f *fakeNode) Run(ctx context.Context, cmd string) (string, error) {
-	return f.RunWithInput(ctx, cmd, nil)
-}
-
-func (f *fakeNode) RunWithInput(_ context.Context, cmd string, in io.Reader) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cmds = append(f.cmds, cmd)
-	if in != nil {
-		b, _ := io.ReadAll(in)
-		f.stdin = append(f.stdin, string(b))
-	}
-	if strings.HasPrefix(cmd, "docker info") {
-		s := f.states[0]
-		if len(f.states) > 1 {
-			f.states = f.states[1:]
-		}
-		return s, nil
-	}
-	for prefix, err := range f.failing {
-		if strings.HasPrefix(cmd, prefix) {
-			return "", err
-		}
-	}
-	for prefix, out := range f.replies {
-		if strings.HasPrefix(cmd, prefix) {
-			return out, nil
-		}
-	}
-	return "", nil
-}
-
-func (f *fakeNode) ran(prefix string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.ContainsFunc(f.cmds, func(c string) bool { return strings.HasPrefix(c, prefix) })
-}
 
 func state(local string, control bool, cluster string) string {
 	s := fmt.Sprintf(`{"NodeID":"id-%s","LocalNodeState":%q,"ControlAvailable":%v`, local, local, control)
@@ -80,21 +29,21 @@ const cluster = "abcdefghijklmnopqrstuvwxy"
 
 type fakeTeam struct {
 	c     *converger
-	nodes map[string]*fakeNode
+	nodes map[string]*stepstest.Node
 }
 
 // team builds a converger over nodes named "<role letter><k>" whose first docker info
 // answers are given, as waitForDocker would have left them.
 func team(t *testing.T, reset string, nodes map[string][]string) fakeTeam {
 	t.Helper()
-	ft := fakeTeam{nodes: map[string]*fakeNode{}}
+	ft := fakeTeam{nodes: map[string]*stepstest.Node{}}
 	var members []Member
 	for _, name := range slices.Sorted(maps.Keys(nodes)) {
 		role := plan.Worker
 		if strings.HasPrefix(name, "m") {
 			role = plan.Manager
 		}
-		f := &fakeNode{states: nodes[name], replies: map[string]string{}, failing: map[string]error{}}
+		f := (&stepstest.Node{}).On("docker info", nodes[name]...)
 		ft.nodes[name] = f
 		members = append(members, Member{Name: name, Role: role, IP: "10.0.0." + name[1:], Run: f})
 	}
@@ -109,7 +58,7 @@ func team(t *testing.T, reset string, nodes map[string][]string) fakeTeam {
 
 func (ft fakeTeam) wiped() bool {
 	for _, f := range ft.nodes {
-		if f.ran("docker swarm init") || f.ran("docker swarm leave") {
+		if f.Ran("docker swarm init") || f.Ran("docker swarm leave") {
 			return true
 		}
 	}
@@ -135,8 +84,8 @@ func TestANewTeamGetsASwarmOnItsFirstManager(t *testing.T) {
 	if err := ft.c.ensureLeader(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !ft.nodes["m1"].ran("docker swarm init --advertise-addr 10.0.0.1") || ft.nodes["m2"].ran("docker swarm init") || ft.c.result.ManagerAddr != "10.0.0.1:2377" {
-		t.Errorf("m1 %v m2 %v leader %s", ft.nodes["m1"].cmds, ft.nodes["m2"].cmds, ft.c.result.ManagerAddr)
+	if !ft.nodes["m1"].Ran("docker swarm init --advertise-addr 10.0.0.1") || ft.nodes["m2"].Ran("docker swarm init") || ft.c.result.ManagerAddr != "10.0.0.1:2377" {
+		t.Errorf("m1 %v m2 %v leader %s", ft.nodes["m1"].Commands(), ft.nodes["m2"].Commands(), ft.c.result.ManagerAddr)
 	}
 }
 
@@ -147,8 +96,8 @@ func TestManagersWithoutSwarmDataStartANewSwarmEvenIfWorkersHoldOne(t *testing.T
 	if err := ft.c.ensureLeader(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !ft.nodes["m1"].ran("docker swarm init") {
-		t.Errorf("no init: %v", ft.nodes["m1"].cmds)
+	if !ft.nodes["m1"].Ran("docker swarm init") {
+		t.Errorf("no init: %v", ft.nodes["m1"].Commands())
 	}
 }
 
@@ -220,8 +169,8 @@ func TestAResetHappensOnlyForTheNamedSwarm(t *testing.T) {
 	if err := ft.c.ensureLeader(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !ft.nodes["m1"].ran("docker swarm leave --force") || !ft.nodes["w2"].ran("docker swarm leave --force") || !ft.nodes["m1"].ran("docker swarm init") {
-		t.Errorf("m1 %v w2 %v", ft.nodes["m1"].cmds, ft.nodes["w2"].cmds)
+	if !ft.nodes["m1"].Ran("docker swarm leave --force") || !ft.nodes["w2"].Ran("docker swarm leave --force") || !ft.nodes["m1"].Ran("docker swarm init") {
+		t.Errorf("m1 %v w2 %v", ft.nodes["m1"].Commands(), ft.nodes["w2"].Commands())
 	}
 	if !slices.ContainsFunc(ft.c.List(), func(a string) bool { return strings.HasPrefix(a, "reset the swarm "+cluster) }) {
 		t.Errorf("actions %v", ft.c.List())
@@ -230,8 +179,8 @@ func TestAResetHappensOnlyForTheNamedSwarm(t *testing.T) {
 	// A locked swarm is named by the cluster ID labfleet recorded on its manager.
 	locked := `{"NodeID":"","LocalNodeState":"locked","ControlAvailable":false}` + "\n" + cluster
 	ft = team(t, cluster, map[string][]string{"m1": {locked}})
-	if err := ft.c.ensureLeader(context.Background()); err != nil || !ft.nodes["m1"].ran("docker swarm init") {
-		t.Errorf("locked swarm not reset: %v %v", err, ft.nodes["m1"].cmds)
+	if err := ft.c.ensureLeader(context.Background()); err != nil || !ft.nodes["m1"].Ran("docker swarm init") {
+		t.Errorf("locked swarm not reset: %v %v", err, ft.nodes["m1"].Commands())
 	}
 }
 
@@ -239,21 +188,21 @@ func TestJoinTokensTravelOnStdinNeverOnACommandLine(t *testing.T) {
 	ft := team(t, "", map[string][]string{"m1": {state("active", true, cluster)}, "w2": {state("inactive", false, "")}})
 	ft.c.result.ManagerAddr = "10.0.0.1:2377"
 	ft.c.result.WorkerToken = "SWMTKN-1-secretworker"
-	ft.nodes["m1"].replies["docker node ls"] = `[{"ID":"id-active","Spec":{"Role":"manager"}}]`
-	ft.nodes["w2"].replies["curl"] = "\n200"
+	ft.nodes["m1"].On("docker node ls", `[{"ID":"id-active","Spec":{"Role":"manager"}}]`)
+	ft.nodes["w2"].On("curl", "\n200")
 	if err := ft.c.joinMembers(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	w2 := ft.nodes["w2"]
 	for _, node := range ft.nodes {
-		for _, cmd := range node.cmds {
+		for _, cmd := range node.Commands() {
 			if strings.Contains(cmd, "SWMTKN") {
 				t.Errorf("a token on a command line: %s", cmd)
 			}
 		}
 	}
-	if len(w2.stdin) != 1 || !strings.Contains(w2.stdin[0], `"JoinToken":"SWMTKN-1-secretworker"`) || !strings.Contains(w2.stdin[0], `"RemoteAddrs":["10.0.0.1:2377"]`) {
-		t.Errorf("join request %v", w2.stdin)
+	if in := w2.Stdin(); len(in) != 1 || !strings.Contains(in[0], `"JoinToken":"SWMTKN-1-secretworker"`) || !strings.Contains(in[0], `"RemoteAddrs":["10.0.0.1:2377"]`) {
+		t.Errorf("join request %v", in)
 	}
 }
 
@@ -272,14 +221,14 @@ func TestStaleEntriesAreRemovedAndManagersDemotedFirst(t *testing.T) {
 	ft := team(t, "", map[string][]string{"m1": {state("active", true, cluster)}, "w2": {state("active", false, "")}})
 	ft.c.result.ManagerAddr = "10.0.0.1:2377"
 	ft.c.result.NodeIDs = map[string]string{"m1": "id-m1", "w2": "id-w2"}
-	ft.nodes["m1"].replies["docker node ls"] = `[{"ID":"id-m1","Spec":{"Role":"manager"}},{"ID":"id-w2","Spec":{"Role":"worker"}},
+	ft.nodes["m1"].On("docker node ls", `[{"ID":"id-m1","Spec":{"Role":"manager"}},{"ID":"id-w2","Spec":{"Role":"worker"}},
 		{"ID":"old-m1","Spec":{"Role":"manager"},"Description":{"Hostname":"m1"},"Status":{"State":"down"}},
-		{"ID":"old-w2","Spec":{"Role":"worker"},"Description":{"Hostname":"w2"},"Status":{"State":"down"}}]`
+		{"ID":"old-w2","Spec":{"Role":"worker"},"Description":{"Hostname":"w2"},"Status":{"State":"down"}}]`)
 	if err := ft.c.removeStale(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, c := range ft.nodes["m1"].cmds {
+	for _, c := range ft.nodes["m1"].Commands() {
 		if strings.HasPrefix(c, "docker node demote") || strings.HasPrefix(c, "docker node rm") {
 			got = append(got, c)
 		}
@@ -293,14 +242,14 @@ func TestStaleEntriesAreRemovedAndManagersDemotedFirst(t *testing.T) {
 func TestARoleChangeIsRetriedWhileRaftCatchesUp(t *testing.T) {
 	ft := team(t, "", map[string][]string{"m1": {state("active", true, cluster)}})
 	ft.c.result.ManagerAddr = "10.0.0.1:2377"
-	ft.nodes["m1"].failing["docker node demote"] = errors.New("can't find manager in raft memberlist")
+	m1 := ft.nodes["m1"].Fail("docker node demote", errors.New("can't find manager in raft memberlist"))
 	err := ft.c.onLeader(context.Background(), "docker node demote x")
-	if err == nil || !strings.Contains(err.Error(), "raft") || strings.Count(strings.Join(ft.nodes["m1"].cmds, "\n"), "docker node demote") < 2 {
-		t.Errorf("err %v after %d tries", err, strings.Count(strings.Join(ft.nodes["m1"].cmds, "\n"), "docker node demote"))
+	if err == nil || !strings.Contains(err.Error(), "raft") || m1.Count("docker node demote") < 2 {
+		t.Errorf("err %v after %d tries", err, m1.Count("docker node demote"))
 	}
-	ft.nodes["m1"].failing["docker node demote"] = errors.New("node x not found")
-	before := len(ft.nodes["m1"].cmds)
-	if err := ft.c.onLeader(context.Background(), "docker node demote x"); err == nil || len(ft.nodes["m1"].cmds) != before+1 {
+	m1.Fail("docker node demote", errors.New("node x not found"))
+	before := m1.Count("docker node demote")
+	if err := ft.c.onLeader(context.Background(), "docker node demote x"); err == nil || m1.Count("docker node demote") != before+1 {
 		t.Errorf("a non-raft error was retried: %v", err)
 	}
 }

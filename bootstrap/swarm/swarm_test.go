@@ -2,31 +2,13 @@ package swarm
 
 import (
 	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
 	"github.com/labfleet/labfleet/infra/plan"
 )
-
-// scripted answers `docker info` with the given swarm states in turn.
-type scripted struct{ states []string }
-
-func (s *scripted) RunWithInput(ctx context.Context, cmd string, _ io.Reader) (string, error) {
-	return s.Run(ctx, cmd)
-}
-
-func (s *scripted) Run(_ context.Context, cmd string) (string, error) {
-	if !strings.HasPrefix(cmd, "docker info") {
-		panic("unexpected command " + cmd)
-	}
-	state := s.states[0]
-	if len(s.states) > 1 {
-		s.states = s.states[1:]
-	}
-	return `{"NodeID":"","LocalNodeState":"` + state + `","ControlAvailable":false}`, nil
-}
 
 // A dockerd that has just started reports an empty swarm state before its swarm component
 // is up. Taking that as an answer made the converger "leave" a swarm the node was never in
@@ -34,7 +16,7 @@ func (s *scripted) Run(_ context.Context, cmd string) (string, error) {
 func TestWaitForDockerWaitsForARealSwarmState(t *testing.T) {
 	c := &converger{
 		team:    "t",
-		members: []Member{{Name: "t-m1", Role: plan.Manager, IP: "10.0.0.10", Run: &scripted{states: []string{"", "", "inactive"}}}},
+		members: []Member{{Name: "t-m1", Role: plan.Manager, IP: "10.0.0.10", Run: (&stepstest.Node{}).On("docker info", info(""), info(""), info("inactive"))}},
 		timing:  Timing{DockerReady: 5 * time.Second, Poll: time.Millisecond},
 		state:   map[string]localState{},
 	}
@@ -49,7 +31,7 @@ func TestWaitForDockerWaitsForARealSwarmState(t *testing.T) {
 func TestWaitForDockerGivesUpNamingTheNode(t *testing.T) {
 	c := &converger{
 		team:    "t",
-		members: []Member{{Name: "t-w9", Role: plan.Worker, Run: &scripted{states: []string{""}}}},
+		members: []Member{{Name: "t-w9", Role: plan.Worker, Run: (&stepstest.Node{}).On("docker info", info(""))}},
 		timing:  Timing{DockerReady: 20 * time.Millisecond, Poll: time.Millisecond},
 		state:   map[string]localState{},
 	}
@@ -57,4 +39,8 @@ func TestWaitForDockerGivesUpNamingTheNode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "node t-w9") || !strings.Contains(err.Error(), "dockerd did not answer: not done after") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+func info(state string) string {
+	return `{"NodeID":"","LocalNodeState":"` + state + `","ControlAvailable":false}`
 }

@@ -1,0 +1,107 @@
+package kindprep
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
+	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/stacks/day3"
+)
+
+func day3Plan(t *testing.T) (plan.Day3, day3.Config) {
+	t.Helper()
+	cfg := plan.Defaults("dev")
+	cfg.Day, cfg.NodeMemory = 3, "3g"
+	p, err := plan.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := day3.Render(p.Day3, p.Teams[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Day3, c
+}
+
+const ready = "team1-control-plane Ready control-plane 1m v1.37.0\nteam1-worker Ready <none> 1m v1.37.0\nteam1-worker2 Ready <none> 1m v1.37.0\n"
+
+// The cluster decisions: create when absent; leave a healthy one alone; report, never
+// recreate, an unhealthy one that was once healthy; recreate one whose creation labfleet
+// started and that never became healthy (an interrupted run).
+func TestClusterDecisions(t *testing.T) {
+	d, cfg := day3Plan(t)
+	for _, tc := range []struct {
+		name           string
+		exists, marks  string
+		nodes          string
+		deleted, built bool
+		errs           string
+	}{
+		{name: "absent: created", exists: "", nodes: ready, built: true},
+		{name: "healthy: left alone", exists: "team1\n", marks: "creating\nhealthy\n", nodes: ready},
+		{name: "healthy, made before markers: left alone", exists: "team1\n", marks: "", nodes: ready},
+		{name: "broken after it was healthy: reported", exists: "team1\n", marks: "creating\nhealthy\n", nodes: "team1-control-plane NotReady\n", errs: "exists but is not healthy"},
+		{name: "broken, not labfleet's: reported", exists: "team1\n", marks: "", nodes: "team1-control-plane NotReady\n", errs: "kind delete cluster --name team1"},
+		{name: "interrupted creation: recreated", exists: "team1\n", marks: "creating\n", nodes: ready, deleted: true, built: true},
+	} {
+		host := (&stepstest.Node{}).
+			On("if command -v kind", tc.exists).
+			On("test -e labfleet/kind-team1.creating", tc.marks).
+			On("mkdir -p .kube && kind get kubeconfig", tc.nodes)
+		tm := &team{host: Node{Name: "team1-m1", Run: host}}
+		err := tm.ensureCluster(context.Background(), d, cfg, Timing{Create: time.Minute})
+		if (err != nil) != (tc.errs != "") || (err != nil && !strings.Contains(err.Error(), tc.errs)) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.errs)
+		}
+		if host.Ran("kind delete cluster") != tc.deleted || host.Ran("mkdir -p .kube labfleet && touch labfleet/kind-team1.creating && kind create cluster") != tc.built {
+			t.Errorf("%s: deleted %v built %v: %v", tc.name, host.Ran("kind delete"), host.Ran("mkdir -p .kube labfleet"), host.Commands())
+		}
+		if tc.errs == "" && !host.Ran("test -e labfleet/kind-team1.healthy || {") {
+			t.Errorf("%s: a healthy cluster was not marked", tc.name)
+		}
+	}
+}
+
+func TestPreflightFindings(t *testing.T) {
+	d, _ := day3Plan(t)
+	for _, tc := range []struct {
+		name, out string
+		blocking  int
+		warn      []string
+	}{
+		{"a good host", "524288\n512\ncgroup2fs\n000001ffffffffff\n16000000\n", 0, nil},
+		{"cgroup v1", "524288\n512\ntmpfs\n000001ffffffffff\n16000000\n", 1, []string{"cgroup v1"}},
+		{"too little memory for 2 teams", "524288\n512\ncgroup2fs\n000001ffffffffff\n2000000\n", 1, []string{"MB available", "lower labfleet:kindWorkers"}},
+		{"low inotify and no CAP_SYS_RESOURCE", "8192\n128\ncgroup2fs\n000001fffeffffff\n16000000\n", 0, []string{"inotify", "CAP_SYS_RESOURCE"}},
+	} {
+		n := (&stepstest.Node{}).On("cat /proc/sys/fs/inotify", tc.out)
+		findings, err := Preflight(context.Background(), n, d, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocking, all := 0, ""
+		for _, f := range findings {
+			if f.Blocking {
+				blocking++
+			}
+			all += f.Msg + "\n"
+		}
+		if blocking != tc.blocking {
+			t.Errorf("%s: %d blocking, want %d:\n%s", tc.name, blocking, tc.blocking, all)
+		}
+		for _, w := range tc.warn {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: findings lack %q:\n%s", tc.name, w, all)
+			}
+		}
+		if tc.warn == nil && len(findings) != 0 {
+			t.Errorf("%s: findings on a good host:\n%s", tc.name, all)
+		}
+	}
+	if _, err := Preflight(context.Background(), (&stepstest.Node{}).On("cat", "garbage"), d, 1); err == nil {
+		t.Error("unreadable preflight output accepted")
+	}
+}

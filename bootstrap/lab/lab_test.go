@@ -1,0 +1,74 @@
+package lab
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
+	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/stacks/day2"
+)
+
+const inspect = "docker service ls --filter label=com.docker.stack.namespace=day2"
+
+func TestStackDriftSaysWhyTheStackIsDeployedAgain(t *testing.T) {
+	ingress, _ := day2.Render(8090, false, []string{"sha256:a", "sha256:b"})
+	host, _ := day2.Render(8090, true, []string{"sha256:a", "sha256:b"})
+	for _, tc := range []struct {
+		name     string
+		stack    day2.Stack
+		deployed string
+		want     string
+	}{
+		{"nothing deployed", ingress, "", "not deployed"},
+		{"as labfleet left it", ingress, "day2_web " + ingress.Hash + " 3\n", ""},
+		{"as labfleet left it, host mode", host, "day2_web " + host.Hash + " 3\nday2_edge  global\n", ""},
+		{"a new labfleet or new images", ingress, "day2_web 0123456789abcdef 3\n", "the stack changed"},
+		{"scaled to 0 by a student", ingress, "day2_web " + ingress.Hash + " 0\n", "day2_web was scaled to 0, restored to 3"},
+		{"scaled to 6 by a student", ingress, "day2_web " + ingress.Hash + " 6\n", "day2_web was scaled to 6, restored to 3"},
+		{"edge removed by a student", host, "day2_web " + host.Hash + " 3\n", "day2_edge was removed"},
+		{"web removed, edge left", host, "day2_edge  global\n", "day2_web was removed"},
+	} {
+		n := (&stepstest.Node{}).On(inspect, tc.deployed)
+		got, err := stackDrift(context.Background(), Node{Name: "t1-m1", Run: n}, tc.stack)
+		if err != nil || !strings.HasPrefix(got, tc.want) || (tc.want == "" && got != "") {
+			t.Errorf("%s: drift %q (err %v), want %q", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// A stack as labfleet left it is not deployed again; a scaled one is, and the run says why,
+// without touching any service that is not the stack's.
+func TestDeployRestoresOnlyTheStack(t *testing.T) {
+	stack, _ := day2.Render(8090, false, []string{"sha256:a"})
+	m1 := (&stepstest.Node{}).
+		On(inspect, "day2_web "+stack.Hash+" 0\n", "day2_web "+stack.Hash+" 3\n").
+		On("docker stack services", "day2_web 3/3\n")
+	tm := &team{name: "t1", nodes: []Node{{Name: "t1-m1", Role: plan.Manager, Run: m1}}, timing: Timing{Converge: 1e9, Poll: 1e6}}
+	if err := tm.deploy(context.Background(), 8090, false, []string{"sha256:a"}); err != nil {
+		t.Fatal(err)
+	}
+	if !m1.Ran("docker stack deploy --prune --resolve-image never -c labfleet/day2-stack.yml day2") {
+		t.Errorf("not redeployed: %v", m1.Commands())
+	}
+	if got := strings.Join(tm.List(), "; "); !strings.Contains(got, "day2_web was scaled to 0, restored to 3") {
+		t.Errorf("actions %q", got)
+	}
+	for _, cmd := range m1.Commands() {
+		if strings.Contains(cmd, "docker service rm") || strings.Contains(cmd, "docker service scale") {
+			t.Errorf("touched services by hand: %s", cmd)
+		}
+	}
+	before := m1.Count("docker stack deploy")
+	if err := tm.deploy(context.Background(), 8090, false, []string{"sha256:a"}); err != nil || m1.Count("docker stack deploy") != before {
+		t.Errorf("an unchanged stack was deployed again: %v", err)
+	}
+}
+
+func TestNotConvergedReadsReplicaCounts(t *testing.T) {
+	got := notConverged("day2_web 3/3\nday2_edge 2/3\nday2_x 0/0\n")
+	if strings.Join(got, ",") != "day2_edge 2/3,day2_x 0/0" {
+		t.Errorf("got %v", got)
+	}
+}
