@@ -294,7 +294,7 @@ func (c *converger) resetSwarm(ctx context.Context) error {
 }
 
 func (c *converger) initSwarm(ctx context.Context) error {
-	first := c.managers()[0]
+	first, _ := steps.FirstManager(c.members)
 	if _, err := first.Run.Run(ctx, fmt.Sprintf("docker swarm init --advertise-addr %s --listen-addr %s:%s", first.IP, first.IP, swarmPort)); err != nil {
 		return err
 	}
