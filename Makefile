@@ -13,7 +13,7 @@ export PULUMI_SKIP_UPDATE_CHECK  := true
 
 SHELL := /bin/bash
 
-.PHONY: up destroy outputs handouts test bench lint docker-host
+.PHONY: up destroy outputs handouts test bench bench-vm lint docker-host
 
 up:
 	@mkdir -p $(BACKEND_DIR)
@@ -50,6 +50,10 @@ test:
 # Bootstrap speed and node memory against a raw `docker exec` baseline, in one run.
 bench:
 	go run ./bootstrap/bench -teams $(or $(TEAMS),4)
+
+# VM nodes against dind nodes: boot to SSH, to swarm Ready, memory per idle node.
+bench-vm:
+	go run ./bootstrap/bench -vm
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

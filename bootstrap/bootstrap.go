@@ -39,6 +39,9 @@ type Options struct {
 
 // TeamResult is one team's converged state.
 type TeamResult struct {
+	// Accel is how the team's VM nodes run ("kvm" or "tcg", as their launcher chose); empty
+	// for dind nodes.
+	Accel string
 	Swarm swarm.Result
 	Lab   *lab.Result      // nil when the Day-2 stack is off
 	Kind  *kindprep.Result // Day-3 preparation and cluster
@@ -52,6 +55,9 @@ type TeamResult struct {
 func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string, opts Options) (map[string]TeamResult, error) {
 	if opts.Log == nil {
 		opts.Log = func(string) {}
+	}
+	if p.NodeKind == plan.NodeKindVM {
+		opts.SSH, opts.Swarm = vmBootWaits(opts.SSH, opts.Swarm)
 	}
 	// Image archives land here, written only when some node needs one.
 	archives, err := os.MkdirTemp("", "labfleet-images-")
@@ -86,6 +92,9 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 			results[team.Name] = r
 			mu.Unlock()
 			opts.Log(fmt.Sprintf("team %s: swarm %s ready in %s: %s", team.Name, r.Swarm.ClusterID, took, r.summary()))
+			if r.Accel == "tcg" {
+				opts.Log(fmt.Sprintf("team %s: note: its VM nodes run under TCG emulation (no usable KVM on this host): slow, but they work", team.Name))
+			}
 			if r.Lab != nil {
 				for _, n := range r.Lab.Notes {
 					opts.Log(fmt.Sprintf("team %s: note: %s", team.Name, n))
@@ -95,6 +104,26 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 		})
 	})
 	return results, err
+}
+
+// VMSSHOptions is how long to wait for a VM node's sshd; see vmBootWaits.
+func VMSSHOptions() sshexec.Options {
+	o := sshexec.DefaultOptions
+	o.RetryFor = 5 * time.Minute
+	return o
+}
+
+// vmBootWaits gives VM nodes time to boot: a guest under TCG emulation takes a minute or
+// more to answer SSH and start dockerd, where a container takes seconds.
+func vmBootWaits(ssh sshexec.Options, sw swarm.Timing) (sshexec.Options, swarm.Timing) {
+	if ssh == (sshexec.Options{}) {
+		ssh = VMSSHOptions()
+	}
+	if sw == (swarm.Timing{}) {
+		sw = swarm.DefaultTiming
+		sw.DockerReady = 5 * time.Minute
+	}
+	return ssh, sw
 }
 
 // summary lists everything a team's run changed, or says there was nothing to do.
@@ -160,6 +189,13 @@ func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshke
 		nodes[i] = steps.Node{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
 	}
 	var r TeamResult
+	if p.NodeKind == plan.NodeKindVM {
+		out, err := clients[team.Nodes[0].Name].Run(ctx, "cat /etc/labfleet/accel")
+		if err != nil {
+			return r, fmt.Errorf("team %q: %w", team.Name, err)
+		}
+		r.Accel = strings.TrimSpace(out)
+	}
 	if r.Swarm, err = swarm.Converge(ctx, team.Name, nodes, p.ResetSwarms[team.Name], opts.Swarm); err != nil {
 		return r, err
 	}

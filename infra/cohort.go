@@ -15,9 +15,14 @@ import (
 	"github.com/labfleet/labfleet/stacks/day2"
 )
 
-// NodeImageContext is the build context of labfleet's node image, relative to the project
-// directory that Pulumi runs the program in.
-const NodeImageContext = "infra/nodeimage"
+// Build contexts and Dockerfiles of labfleet's node images, relative to the project
+// directory that Pulumi runs the program in. The VM image's context is infra/, since its
+// guest shares the dind node's sshd configuration.
+const (
+	NodeImageContext  = "infra/nodeimage"
+	VMImageContext    = "infra"
+	VMImageDockerfile = "infra/vmimage/Dockerfile"
+)
 
 // Bootstrapper converges the teams' swarms (and the Day-2 lab) once their node containers
 // run. The real one works over SSH (bootstrap.Cohort); tests inject their own.
@@ -138,12 +143,16 @@ func nodeImage(ctx *pulumi.Context, p *plan.Plan, parent pulumi.Resource) (pulum
 		}
 		return img.ImageId, nil
 	}
+	context, dockerfile := NodeImageContext, NodeImageContext+"/Dockerfile"
+	if p.NodeKind == plan.NodeKindVM {
+		context, dockerfile = VMImageContext, VMImageDockerfile
+	}
 	img, err := docker.NewImage(ctx, "node-image", &docker.ImageArgs{
 		ImageName: pulumi.String(p.Image.Ref),
 		SkipPush:  pulumi.Bool(true),
 		Build: &docker.DockerBuildArgs{
-			Context:        pulumi.String(NodeImageContext),
-			Dockerfile:     pulumi.String(NodeImageContext + "/Dockerfile"),
+			Context:        pulumi.String(context),
+			Dockerfile:     pulumi.String(dockerfile),
 			BuilderVersion: docker.BuilderVersionBuilderV1,
 		},
 	}, pulumi.Parent(parent))

@@ -40,6 +40,10 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, string, error) {
 	r.string("kindNodeImage", &cfg.KindNodeImage)
 	r.int("kubeApiPort", &cfg.KubeAPIPort)
 	r.stringMap("resetSwarms", &cfg.ResetSwarms)
+	r.string("nodeKind", &cfg.NodeKind)
+	r.string("vmMemory", &cfg.VMMemory)
+	r.int("vmCpus", &cfg.VMCPUs)
+	r.string("vmAccel", &cfg.VMAccel)
 	r.int("parallelTeams", &cfg.ParallelTeams)
 	r.int("parallelStreams", &cfg.ParallelStreams)
 	if len(r.problems) > 0 {

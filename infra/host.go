@@ -37,12 +37,14 @@ func (DockerHost) Facts(ctx context.Context) (plan.HostFacts, error) {
 	if h.Published, err = hostPorts(ctx); err != nil {
 		return h, err
 	}
-	// The host's own addresses are known only when the engine is this machine's.
+	// The host's own addresses and devices are known only when the engine is this machine's.
 	if dh := os.Getenv("DOCKER_HOST"); dh == "" || strings.HasPrefix(dh, "unix://") {
 		addrs, err := net.InterfaceAddrs()
 		if err != nil {
 			return h, err
 		}
+		_, err = os.Stat("/dev/kvm")
+		h.KVM = err == nil
 		h.Addresses = []netip.Addr{}
 		for _, a := range addrs {
 			if p, err := netip.ParsePrefix(a.String()); err == nil {

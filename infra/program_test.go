@@ -541,3 +541,48 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 		})
 	}
 }
+
+// VM nodes are still one container each, rendered from the same spec: QEMU's rights only
+// (NET_ADMIN, /dev/net/tun, /dev/kvm where the host has it), the launcher's settings, the
+// guest disk on the node's volume, and the VM image built from infra/vmimage.
+func TestVMNodesAreContainersFromTheSameSpec(t *testing.T) {
+	r := runProgramOn(t, fakeHost{facts: plan.HostFacts{KVM: true}}, &fakeBootstrapper{}, true,
+		map[string]string{"labfleet:nodeKind": "vm", "labfleet:vmMemory": "2g", "labfleet:vmCpus": "2"})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	in := r.m.named("docker:index/container:Container", "spring-team1-w1").inputs
+	if fmt.Sprint(in["capabilities"].ObjectValue()["adds"].ArrayValue()) != "[{NET_ADMIN}]" || in["privileged"].BoolValue() {
+		t.Errorf("rights: %v privileged %v", in["capabilities"], in["privileged"])
+	}
+	if _, ok := in["securityOpts"]; ok {
+		t.Errorf("security options on a VM node: %v", in["securityOpts"])
+	}
+	var devices []string
+	for _, d := range in["devices"].ArrayValue() {
+		devices = append(devices, d.ObjectValue()["hostPath"].StringValue())
+	}
+	if strings.Join(devices, ",") != "/dev/net/tun,/dev/kvm" {
+		t.Errorf("devices %v", devices)
+	}
+	if env := fmt.Sprint(in["envs"].ArrayValue()); env != "[{LABFLEET_VM_ACCEL=auto} {LABFLEET_VM_CPUS=2} {LABFLEET_VM_MEMORY=2048}]" {
+		t.Errorf("envs %s", env)
+	}
+	if mount := in["mounts"].ArrayValue()[0].ObjectValue(); mount["target"].StringValue() != "/var/lib/labfleet-vm" {
+		t.Errorf("mount %v", mount)
+	}
+	if in["memory"].NumberValue() != 2048+512 || in["stopTimeout"].NumberValue() != 60 {
+		t.Errorf("memory %v stop %v", in["memory"], in["stopTimeout"])
+	}
+	img := r.m.named("docker:index/image:Image", "node-image").inputs
+	build := img["build"].ObjectValue()
+	if img["imageName"].StringValue() != "spring-vm:latest" || build["context"].StringValue() != "infra" || build["dockerfile"].StringValue() != "infra/vmimage/Dockerfile" {
+		t.Errorf("vm image %v", img)
+	}
+
+	// Without /dev/kvm on the host (or with vmAccel tcg) only the tun device goes in.
+	r = runProgramOn(t, fakeHost{}, &fakeBootstrapper{}, true, map[string]string{"labfleet:nodeKind": "vm"})
+	if d := r.m.named("docker:index/container:Container", "spring-team1-w1").inputs["devices"].ArrayValue(); len(d) != 1 {
+		t.Errorf("devices without /dev/kvm: %v", d)
+	}
+}

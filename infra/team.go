@@ -168,7 +168,7 @@ func ContainerArgs(s nodecontainer.Spec, image, network, volume pulumi.StringInp
 		Mounts: docker.ContainerMountArray{docker.ContainerMountArgs{
 			Type:   pulumi.String("volume"),
 			Source: volume,
-			Target: pulumi.String(nodecontainer.DockerDataPath),
+			Target: pulumi.String(s.DataPath),
 		}},
 		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
 			Internal: pulumi.Int(plan.NodeSSHPort),
@@ -185,6 +185,20 @@ func ContainerArgs(s nodecontainer.Spec, image, network, volume pulumi.StringInp
 		DestroyGraceSeconds: pulumi.Int(s.StopGrace),
 		Tmpfs:               pulumi.ToStringMap(s.Tmpfs),
 		Labels:              containerLabels(s.Labels),
+	}
+	if len(s.Devices) > 0 {
+		var devices docker.ContainerDeviceArray
+		for _, d := range s.Devices {
+			devices = append(devices, docker.ContainerDeviceArgs{HostPath: pulumi.String(d), ContainerPath: pulumi.String(d), Permissions: pulumi.String("rwm")})
+		}
+		args.Devices = devices
+	}
+	if len(s.Env) > 0 {
+		var env pulumi.StringArray
+		for _, k := range sortedKeys(s.Env) {
+			env = append(env, pulumi.String(k+"="+s.Env[k]))
+		}
+		args.Envs = env
 	}
 	// Always explicit: the privilege mode must show up as a change of this field, because
 	// capabilities and securityOpts are ignored for changes (see NewNode).

@@ -33,11 +33,19 @@ const image = "labfleet-bench-node:latest"
 
 func main() {
 	teams := flag.String("teams", "4", "comma-separated team counts to measure (1 manager + 2 workers each)")
+	vm := flag.Bool("vm", false, "measure VM nodes against dind nodes instead (one team of 1 manager + 1 worker)")
 	flag.Parse()
 	ctx := context.Background()
 	if _, err := localnodes.Docker(ctx, "build", "-q", "-t", image, filepath.Join(".", infra.NodeImageContext)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
+	}
+	if *vm {
+		if err := vmBench(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	for _, n := range strings.Split(*teams, ",") {
 		count, err := strconv.Atoi(strings.TrimSpace(n))

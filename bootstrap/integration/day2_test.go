@@ -30,7 +30,7 @@ func labImages(t *testing.T) map[string]string {
 		labIDs = map[string]string{}
 		for _, img := range day2.Images {
 			start := time.Now()
-			ref := img.HostRef("lfit")
+			ref := labImageRef(img.Name)
 			if _, labErr = docker(context.Background(), "build", "-q", "--target", img.Target, "-t", ref, filepath.Join(repoRoot(), day2.AppsContext)); labErr != nil {
 				return
 			}
@@ -48,6 +48,9 @@ func labImages(t *testing.T) map[string]string {
 	}
 	return labIDs
 }
+
+// labImageRef is the tag the tests build a lab image under on the host.
+func labImageRef(name string) string { return day2.Image{Name: name}.HostRef("lfit") }
 
 func TestLabImagesAreSmall(t *testing.T) {
 	requireDocker(t)

@@ -79,6 +79,12 @@ const testSeed = "integration-test-seed-0123456789abcdef"
 // Everything carries the cohort label and is removed when the test ends.
 func newCohort(t *testing.T, cfg plan.Config) *cohort {
 	t.Helper()
+	return newCohortOf(t, cfg, nodeImage)
+}
+
+// newCohortOf is newCohort with the given node image (the VM image for VM nodes).
+func newCohortOf(t *testing.T, cfg plan.Config, image string) *cohort {
+	t.Helper()
 	p, err := plan.Build(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +93,16 @@ func newCohort(t *testing.T, cfg plan.Config) *cohort {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := localnodes.Create(context.Background(), p, keys, nodeImage)
+	if p.NodeKind == plan.NodeKindVM {
+		facts, err := infra.DockerHost{}.Facts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.CheckHost(facts); err != nil { // decides whether /dev/kvm goes in
+			t.Fatal(err)
+		}
+	}
+	local, err := localnodes.Create(context.Background(), p, keys, image)
 	t.Cleanup(func() { local.Remove(context.Background()) })
 	if err != nil {
 		t.Fatal(err)

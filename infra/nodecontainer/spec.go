@@ -20,6 +20,8 @@ const (
 	// AdminAuthorizedKeysPath holds labfleet's own key, for plan.AdminUser only.
 	AdminAuthorizedKeysPath = "/etc/labfleet/admin_authorized_keys"
 	DockerDataPath          = "/var/lib/docker"
+	// VMDataPath holds a VM node's guest disk (an overlay on the image's base disk).
+	VMDataPath = "/var/lib/labfleet-vm"
 )
 
 // Spec is everything about one node container, as plain values.
@@ -34,7 +36,10 @@ type Spec struct {
 	CapDrop      []string
 	SecurityOpts []string
 	Tmpfs        map[string]string
-	Volume       string // named volume mounted at DockerDataPath
+	Volume       string            // named volume mounted at DataPath
+	DataPath     string            // DockerDataPath for dind, VMDataPath for a VM
+	Devices      []string          // host devices passed in, at the same path
+	Env          map[string]string // the VM launcher's settings
 	PublishIP    string
 	PublishPort  int // host port for the node's sshd
 	MemoryMB     int
@@ -63,9 +68,10 @@ func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Key
 		IP:          n.IP.String(),
 		Tmpfs:       map[string]string{"/run": "rw,exec,nosuid,nodev,size=64m", "/tmp": "rw,exec,nosuid,nodev"},
 		Volume:      n.VolumeName,
+		DataPath:    DockerDataPath,
 		PublishIP:   p.SSHAddress,
 		PublishPort: n.SSHPort,
-		MemoryMB:    p.NodeMemoryMB,
+		MemoryMB:    p.ContainerMemoryMB(),
 		CPUs:        p.NodeCPUs,
 		Labels:      p.Labels(t.Name, &n),
 		Restart:     "unless-stopped",
@@ -75,6 +81,24 @@ func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Key
 			{Path: AuthorizedKeysPath, Content: keys.Student(t.Name).AuthorizedKey(p.SSHUser + "@" + t.Name), Mode: "0644"},
 			{Path: AdminAuthorizedKeysPath, Content: keys.Admin().AuthorizedKey(plan.AdminUser + "@" + p.Cohort), Mode: "0644"},
 		},
+	}
+	if p.NodeKind == plan.NodeKindVM {
+		// QEMU needs only to manage the container's own network (bridge, tap) and /dev/net/tun;
+		// everything a student does with root stays inside the guest's kernel.
+		s.DataPath = VMDataPath
+		s.CapAdd = []string{"NET_ADMIN"}
+		s.Devices = []string{"/dev/net/tun"}
+		if p.VM.KVMDevice {
+			s.Devices = append(s.Devices, "/dev/kvm")
+		}
+		s.Env = map[string]string{
+			"LABFLEET_VM_MEMORY": strconv.Itoa(p.VM.MemoryMB),
+			"LABFLEET_VM_CPUS":   strconv.Itoa(p.VM.CPUs),
+			"LABFLEET_VM_ACCEL":  string(p.VM.Accel),
+		}
+		s.Tmpfs = map[string]string{"/run": "rw,nosuid,nodev,size=16m", "/tmp": "rw,nosuid,nodev"}
+		s.StopGrace = 60 // the guest shuts down cleanly (ACPI power button) before it is killed
+		return s
 	}
 	switch p.Privilege {
 	case plan.PrivilegePrivileged:
@@ -102,7 +126,7 @@ func (s Spec) DockerCreateArgs() []string {
 		"--hostname", s.Hostname,
 		"--network", s.Network,
 		"--ip", s.IP,
-		"--mount", fmt.Sprintf("type=volume,source=%s,target=%s", s.Volume, DockerDataPath),
+		"--mount", fmt.Sprintf("type=volume,source=%s,target=%s", s.Volume, s.DataPath),
 		"--publish", fmt.Sprintf("%s:%d:22/tcp", s.PublishIP, s.PublishPort),
 		"--memory", strconv.Itoa(s.MemoryMB) + "m",
 		"--memory-swap", strconv.Itoa(s.MemoryMB) + "m",
@@ -121,6 +145,12 @@ func (s Spec) DockerCreateArgs() []string {
 	}
 	for _, o := range s.SecurityOpts {
 		args = append(args, "--security-opt", o)
+	}
+	for _, d := range s.Devices {
+		args = append(args, "--device", d)
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+		args = append(args, "--env", k+"="+s.Env[k])
 	}
 	for _, path := range slices.Sorted(maps.Keys(s.Tmpfs)) {
 		args = append(args, "--tmpfs", path+":"+s.Tmpfs[path])

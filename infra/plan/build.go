@@ -35,12 +35,17 @@ func Build(cfg Config) (*Plan, error) {
 	p.NodeMemoryMB = v.memoryMB(cfg.NodeMemory)
 	p.NodeCPUs = v.cpus(cfg.NodeCPUs)
 	p.Privilege = v.privilege(cfg.Privilege)
-	p.Image = v.image(cfg)
+	p.NodeKind, p.VM = v.nodeKind(cfg)
+	p.Image = v.image(cfg, p.NodeKind)
 	p.SSHAddress, p.PublicHost = v.addresses(cfg)
 	subnets := v.subnets(cfg.AddressPool, len(names))
 	v.portRange(cfg.SSHPortBase, len(names))
 	p.Day2 = v.day2(cfg)
-	p.Day3 = v.day3(cfg, p.NodeMemoryMB)
+	memoryKey, memory, memoryMB := "nodeMemory", cfg.NodeMemory, p.NodeMemoryMB
+	if p.NodeKind == NodeKindVM {
+		memoryKey, memory, memoryMB = "vmMemory", cfg.VMMemory, p.VM.MemoryMB // the guest hosts the kind cluster
+	}
+	p.Day3 = v.day3(cfg, memoryKey, memory, memoryMB)
 	p.ResetSwarms = v.resetSwarms(cfg.ResetSwarms, names)
 	p.Parallel = v.parallel(cfg)
 
@@ -50,7 +55,7 @@ func Build(cfg Config) (*Plan, error) {
 	for i, name := range names {
 		p.Teams = append(p.Teams, layoutTeam(p.Cohort, name, i, subnets[i], cfg.Managers, cfg.Workers, cfg.SSHPortBase))
 	}
-	if p.Day3.Clusters && p.Privilege == PrivilegeReduced {
+	if p.Day3.Clusters && p.Privilege == PrivilegeReduced && p.NodeKind == NodeKindDind {
 		p.Warnings = append(p.Warnings, "labfleet:day is 3 with labfleet:privilege reduced: kind's node containers start, but Kubernetes components miss CAP_SYS_RESOURCE; prefer privileged where the Docker host allows --privileged")
 	}
 	if cfg.Managers%2 == 0 {
@@ -170,22 +175,25 @@ func (v *validator) nodeCounts(cfg Config) {
 	}
 }
 
-// memoryMB parses sizes such as "1g", "768m", "1.5G" or "2GiB" into megabytes.
-func (v *validator) memoryMB(s string) int {
+// memoryMB parses nodeMemory.
+func (v *validator) memoryMB(s string) int { return v.memory("nodeMemory", s, MinNodeMemoryMB) }
+
+// memory parses sizes such as "1g", "768m", "1.5G" or "2GiB" into megabytes.
+func (v *validator) memory(key, s string, minMB int) int {
 	m := memoryPattern.FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
 	if m == nil {
-		v.fail("nodeMemory", "%q is not a memory size: write a number with a unit, e.g. 1g or 768m", s)
+		v.fail(key, "%q is not a memory size: write a number with a unit, e.g. 1g or 768m", s)
 		return 0
 	}
 	n, _ := strconv.ParseFloat(m[1], 64)
 	scale := map[string]float64{"": 1.0 / (1 << 20), "k": 1.0 / 1024, "m": 1, "g": 1024, "t": 1 << 20}[m[2]]
 	mb := int(n * scale)
-	if mb < MinNodeMemoryMB {
-		v.fail("nodeMemory", "%q is below the %dm a node needs for dockerd, sshd and a lab container: use e.g. 1g", s, MinNodeMemoryMB)
+	if mb < minMB {
+		v.fail(key, "%q is below the %dm a node needs for dockerd, sshd and a lab container: use e.g. 1g", s, minMB)
 		return 0
 	}
 	if mb > 1<<20 {
-		v.fail("nodeMemory", "%q is more than a terabyte per node: use e.g. 1g", s)
+		v.fail(key, "%q is more than a terabyte per node: use e.g. 1g", s)
 		return 0
 	}
 	return mb
@@ -228,9 +236,30 @@ func (v *validator) privilege(s string) Privilege {
 	return ""
 }
 
-func (v *validator) image(cfg Config) Image {
+func (v *validator) nodeKind(cfg Config) (NodeKind, VM) {
+	kind := NodeKind(cfg.NodeKind)
+	vm := VM{CPUs: cfg.VMCPUs, Accel: Accel(cfg.VMAccel)}
+	if kind != NodeKindDind && kind != NodeKindVM {
+		v.fail("nodeKind", "%q is not a kind of node: use %q (docker-in-docker containers) or %q (a virtual machine per node)", cfg.NodeKind, NodeKindDind, NodeKindVM)
+	}
+	if kind != NodeKindVM {
+		return kind, VM{}
+	}
+	vm.MemoryMB = v.memory("vmMemory", cfg.VMMemory, 512)
+	if cfg.VMCPUs < 1 || cfg.VMCPUs > 16 {
+		v.fail("vmCpus", "%d: use 1 to 16 virtual CPUs per VM node, e.g. 1", cfg.VMCPUs)
+	}
+	switch vm.Accel {
+	case AccelAuto, AccelKVM, AccelTCG:
+	default:
+		v.fail("vmAccel", "%q is not an acceleration: use %q (KVM if a guest boots with it, else emulation), %q (KVM or fail) or %q (always emulate)", cfg.VMAccel, AccelAuto, AccelKVM, AccelTCG)
+	}
+	return kind, vm
+}
+
+func (v *validator) image(cfg Config, kind NodeKind) Image {
 	if cfg.NodeImage == "" {
-		return Image{Ref: DefaultImageRef(cfg.Cohort), Build: true}
+		return Image{Ref: DefaultImageRef(cfg.Cohort, kind), Build: true}
 	}
 	if !imageRefPattern.MatchString(cfg.NodeImage) {
 		v.fail("nodeImage", "%q is not an image reference: use e.g. myorg/labfleet-node:1.0, or leave it empty to build labfleet's own image", cfg.NodeImage)
@@ -328,7 +357,9 @@ func (v *validator) day2(cfg Config) Day2 {
 	return d
 }
 
-func (v *validator) day3(cfg Config, nodeMemoryMB int) Day3 {
+// day3 checks the Day-3 settings; memoryKey, memory and memoryMB are the setting that sizes
+// the node hosting each cluster (nodeMemory, or vmMemory for VM nodes).
+func (v *validator) day3(cfg Config, memoryKey, memory string, memoryMB int) Day3 {
 	d := Day3{
 		Clusters:      cfg.Day == 3,
 		Prepare:       cfg.Day == 3 || cfg.Day3Prep,
@@ -356,9 +387,9 @@ func (v *validator) day3(cfg Config, nodeMemoryMB int) Day3 {
 		v.nodePort("kubeApiPort", cfg.KubeAPIPort, 6443)
 	}
 	if d.Clusters {
-		if need := NodeBaseMB + d.KindMemoryMB(); nodeMemoryMB > 0 && nodeMemoryMB < need {
-			v.fail("nodeMemory", "%s is too small for day 3: each team's first manager hosts a kind cluster of %d control plane(s) and %d worker(s) (about %dm) besides its own %dm: set labfleet:nodeMemory %dm or more (a limit, changed in place)",
-				cfg.NodeMemory, d.ControlPlanes, d.Workers, d.KindMemoryMB(), NodeBaseMB, need)
+		if need := NodeBaseMB + d.KindMemoryMB(); memoryMB > 0 && memoryMB < need {
+			v.fail(memoryKey, "%s is too small for day 3: each team's first manager hosts a kind cluster of %d control plane(s) and %d worker(s) (about %dm) besides its own %dm: set labfleet:%s %dm or more",
+				memory, d.ControlPlanes, d.Workers, d.KindMemoryMB(), NodeBaseMB, memoryKey, need)
 		}
 	}
 	return d

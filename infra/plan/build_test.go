@@ -272,6 +272,12 @@ func TestInvalidConfigs(t *testing.T) {
 		{"api port on kind's NodePort mapping", func(c *Config) { c.KubeAPIPort = 30443 }, []string{"labfleet:kubeApiPort", "kind cluster's NodePort"}},
 		{"reset of an unknown team", func(c *Config) { c.ResetSwarms = map[string]string{"team9": "abcdefghijklmnopqrstuvwxy"} }, []string{"labfleet:resetSwarms", `team "team9"`, "pulumi config rm --path 'labfleet:resetSwarms.team9'"}},
 		{"reset without a cluster ID", func(c *Config) { c.ResetSwarms = map[string]string{"team1": "yes"} }, []string{"labfleet:resetSwarms", "not a swarm cluster ID", "clusterId"}},
+		{"unknown node kind", func(c *Config) { c.NodeKind = "lxc" }, []string{"labfleet:nodeKind", `"lxc" is not a kind of node`, "dind", "vm"}},
+		{"vm memory too small", func(c *Config) { c.NodeKind = "vm"; c.VMMemory = "256m" }, []string{"labfleet:vmMemory", "below the 512m"}},
+		{"vm memory not a size", func(c *Config) { c.NodeKind = "vm"; c.VMMemory = "lots" }, []string{"labfleet:vmMemory", "not a memory size"}},
+		{"vm cpus zero", func(c *Config) { c.NodeKind = "vm"; c.VMCPUs = 0 }, []string{"labfleet:vmCpus", "1 to 16"}},
+		{"unknown acceleration", func(c *Config) { c.NodeKind = "vm"; c.VMAccel = "hvf" }, []string{"labfleet:vmAccel", `"hvf"`, "auto", "kvm", "tcg"}},
+		{"day 3 on a small VM", func(c *Config) { c.NodeKind = "vm"; c.Day = 3; c.NodeMemory = "4g" }, []string{"labfleet:vmMemory", "too small for day 3", "set labfleet:vmMemory 2560m"}},
 		{"no teams in parallel", func(c *Config) { c.ParallelTeams = 0 }, []string{"labfleet:parallelTeams", "1 to 100"}},
 		{"no image streams", func(c *Config) { c.ParallelStreams = 0 }, []string{"labfleet:parallelStreams", "1 to 64"}},
 	}
@@ -343,5 +349,32 @@ func TestAResetAndTheFanOutAreInThePlan(t *testing.T) {
 	}
 	if p.ResetSwarms["team2"] != "abcdefghijklmnopqrstuvwxy" || p.Parallel != (Parallel{Teams: 8, Streams: 3}) {
 		t.Errorf("resets %v parallel %+v", p.ResetSwarms, p.Parallel)
+	}
+}
+
+func TestVMNodesInThePlan(t *testing.T) {
+	cfg := Defaults("dev")
+	cfg.NodeKind, cfg.VMMemory, cfg.VMCPUs, cfg.VMAccel = "vm", "2g", 2, "tcg"
+	p, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.NodeKind != NodeKindVM || p.VM != (VM{MemoryMB: 2048, CPUs: 2, Accel: AccelTCG}) || p.ContainerMemoryMB() != 2048+VMOverheadMB {
+		t.Errorf("vm %+v, container %d MB", p.VM, p.ContainerMemoryMB())
+	}
+	if p.Image != (Image{Ref: "dev-vm:latest", Build: true}) {
+		t.Errorf("image %+v", p.Image)
+	}
+	// The host decides whether /dev/kvm goes in: never with tcg, and kvm without one fails.
+	if err := p.CheckHost(HostFacts{KVM: true}); err != nil || p.VM.KVMDevice {
+		t.Errorf("tcg: kvm device %v, %v", p.VM.KVMDevice, err)
+	}
+	p.VM.Accel = AccelAuto
+	if err := p.CheckHost(HostFacts{KVM: true}); err != nil || !p.VM.KVMDevice {
+		t.Errorf("auto with /dev/kvm: kvm device %v, %v", p.VM.KVMDevice, err)
+	}
+	p.VM.Accel = AccelKVM
+	if err := p.CheckHost(HostFacts{}); err == nil || !strings.Contains(err.Error(), "labfleet:vmAccel") {
+		t.Errorf("kvm without /dev/kvm: %v", err)
 	}
 }

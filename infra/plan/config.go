@@ -47,6 +47,11 @@ type Config struct {
 	// happen once: the new swarm has another ID.
 	ResetSwarms map[string]string
 
+	NodeKind string // labfleet:nodeKind, "dind" or "vm"
+	VMMemory string // labfleet:vmMemory, the guest's memory, e.g. "1g"
+	VMCPUs   int    // labfleet:vmCpus, the guest's virtual CPUs
+	VMAccel  string // labfleet:vmAccel, "auto", "kvm" or "tcg"
+
 	ParallelTeams   int // labfleet:parallelTeams, teams bootstrapped at once
 	ParallelStreams int // labfleet:parallelStreams, image transfers into nodes at once
 }
@@ -73,6 +78,11 @@ func Defaults(cohort string) Config {
 		KindWorkers:       2,
 		KindNodeImage:     DefaultKindNodeImage,
 		KubeAPIPort:       6443,
+
+		NodeKind: string(NodeKindDind),
+		VMMemory: "1g",
+		VMCPUs:   1,
+		VMAccel:  string(AccelAuto),
 
 		ParallelTeams:   4,
 		ParallelStreams: 2,

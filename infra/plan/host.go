@@ -13,6 +13,7 @@ import (
 // refused with the setting to change instead of failing half-way through `pulumi up`.
 type HostFacts struct {
 	CPUs      int          // 0 when unknown
+	KVM       bool         // the host has /dev/kvm (it may still be unusable: the launcher probes)
 	Addresses []netip.Addr // the host's own addresses; nil when unknown (a remote engine)
 	Networks  []HostNetwork
 	Published []HostPort
@@ -34,9 +35,16 @@ type HostPort struct {
 }
 
 // CheckHost refuses a plan that does not fit the host as it is now. The cohort's own
-// networks and containers (a re-run) are never in the way.
+// networks and containers (a re-run) are never in the way. It also decides whether VM
+// nodes get the host's /dev/kvm.
 func (p *Plan) CheckHost(h HostFacts) error {
 	v := &validator{}
+	if p.NodeKind == NodeKindVM {
+		p.VM.KVMDevice = h.KVM && p.VM.Accel != AccelTCG
+		if p.VM.Accel == AccelKVM && !h.KVM {
+			v.fail("vmAccel", "is kvm, but the Docker host has no /dev/kvm: use auto (emulation where KVM is missing) or tcg, or a host with hardware virtualisation")
+		}
+	}
 	if cpus, err := strconv.ParseFloat(p.NodeCPUs, 64); err == nil && h.CPUs > 0 && cpus > float64(h.CPUs) {
 		v.fail("nodeCpus", "%s is more than the Docker host's %d CPUs: use at most %d", strings.TrimSuffix(p.NodeCPUs, "."), h.CPUs, h.CPUs)
 	}

@@ -26,6 +26,38 @@ const (
 	PrivilegeReduced Privilege = "reduced"
 )
 
+// NodeKind is what a node is: a docker-in-docker container, or a virtual machine run by a
+// container (QEMU; the guest takes over the container's address).
+type NodeKind string
+
+const (
+	NodeKindDind NodeKind = "dind"
+	NodeKindVM   NodeKind = "vm"
+)
+
+// Accel is how VM guests run: KVM where a guest really boots with it, or TCG emulation.
+type Accel string
+
+const (
+	AccelAuto Accel = "auto" // KVM if a guest boots with it, else TCG with a warning
+	AccelKVM  Accel = "kvm"  // KVM or fail
+	AccelTCG  Accel = "tcg"  // always emulate
+)
+
+// VM is how VM nodes are sized and run.
+type VM struct {
+	MemoryMB int // the guest's memory
+	CPUs     int
+	Accel    Accel
+	// KVMDevice passes the host's /dev/kvm into the node containers; set from the host
+	// facts (the host has it, and vmAccel is not tcg).
+	KVMDevice bool
+}
+
+// VMOverheadMB is what a VM node's container needs besides its guest's memory: QEMU itself
+// and, under TCG, its translation cache (tb-size=256).
+const VMOverheadMB = 512
+
 // The port and address layout. A team owns a fixed block of NodeSlotsPerTeam ports and a
 // /TeamPrefixBits subnet chosen by its position alone, so adding a worker to one team, or a
 // team at the end, never moves another team's ports or addresses (which would replace its
@@ -46,6 +78,8 @@ const (
 // Plan is a validated cohort: everything labfleet will create, as plain values.
 type Plan struct {
 	Cohort       string
+	NodeKind     NodeKind
+	VM           VM // for NodeKindVM
 	Image        Image
 	Privilege    Privilege
 	NodeMemoryMB int
@@ -181,4 +215,18 @@ func (p *Plan) Labels(team string, node *Node) map[string]string {
 }
 
 // DefaultImageRef is the tag of the node image labfleet builds for a cohort.
-func DefaultImageRef(cohort string) string { return cohort + "-node:latest" }
+func DefaultImageRef(cohort string, kind NodeKind) string {
+	if kind == NodeKindVM {
+		return cohort + "-vm:latest"
+	}
+	return cohort + "-node:latest"
+}
+
+// ContainerMemoryMB is the memory limit of a node container: the node's own for dind, the
+// guest's plus QEMU's for a VM.
+func (p *Plan) ContainerMemoryMB() int {
+	if p.NodeKind == NodeKindVM {
+		return p.VM.MemoryMB + VMOverheadMB
+	}
+	return p.NodeMemoryMB
+}
