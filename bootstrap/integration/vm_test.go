@@ -90,6 +90,10 @@ func TestVMNodes(t *testing.T) {
 					out, err := c.ssh(mgr).Run(context.Background(), fmt.Sprintf("curl -sf --max-time 3 http://%s:8080/", n.IP))
 					return err == nil && strings.Contains(out, "served by")
 				})
+				// The course's own loop, on the node itself: curl -s localhost:8080/
+				if out := c.run(n.Name, "curl -s --max-time 5 localhost:8080/"); !strings.Contains(out, "served by") {
+					t.Errorf("%s: curl localhost:8080: %q", n.Name, out)
+				}
 			}
 		}
 		replicas("3/3")
