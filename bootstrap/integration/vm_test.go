@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/infra/plan"
 )
@@ -115,9 +116,22 @@ func TestVMNodes(t *testing.T) {
 		answers()
 	})
 
-	t.Run("privileged containers and cgroup v2 inside the guest", func(t *testing.T) {
+	t.Run("privileged containers and cgroup v2 inside the guest: Day 3's preflight passes", func(t *testing.T) {
 		if fs := strings.TrimSpace(c.run("team1-w1", "stat -fc %T /sys/fs/cgroup")); fs != "cgroup2fs" {
 			t.Errorf("cgroup filesystem %s", fs)
+		}
+		// The Day-3 preflight, run where it runs for real (inside the first node), finds
+		// nothing that blocks kind on a cgroup-v1 Docker host like this one.
+		d := c.plan.Day3
+		d.ControlPlanes, d.Workers = 1, 0
+		findings, err := kindprep.Preflight(context.Background(), c.ssh("team1-m1"), d, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range findings {
+			if strings.Contains(f.Msg, "cgroup") || strings.Contains(f.Msg, "CAP_SYS_RESOURCE") {
+				t.Errorf("preflight in a VM guest: %s", f.Msg)
+			}
 		}
 		out := c.run("team1-w1", "docker run -d --privileged --name priv improved-app:latest >/dev/null && docker inspect --format '{{.State.Running}} {{.HostConfig.Privileged}}' priv && docker rm -f priv >/dev/null")
 		if strings.TrimSpace(out) != "true true" {
