@@ -2,14 +2,13 @@ package infra
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 
+	"github.com/labfleet/labfleet/bootstrap/localnodes"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
@@ -26,7 +25,7 @@ type DockerHost struct{}
 // Facts implements HostInspector.
 func (DockerHost) Facts(ctx context.Context) (plan.HostFacts, error) {
 	var h plan.HostFacts
-	out, err := dockerCLI(ctx, "info", "--format", "{{.NCPU}}")
+	out, err := localnodes.Docker(ctx, "info", "--format", "{{.NCPU}}")
 	if err != nil {
 		return h, err
 	}
@@ -55,24 +54,12 @@ func (DockerHost) Facts(ctx context.Context) (plan.HostFacts, error) {
 	return h, nil
 }
 
-func dockerCLI(ctx context.Context, args ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, "docker", args...).Output()
-	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = strings.TrimSpace(string(ee.Stderr))
-		}
-		return "", fmt.Errorf("docker %s: %s", strings.Join(args, " "), msg)
-	}
-	return string(out), nil
-}
-
 func hostNetworks(ctx context.Context) ([]plan.HostNetwork, error) {
-	ids, err := dockerCLI(ctx, "network", "ls", "-q")
+	ids, err := localnodes.Docker(ctx, "network", "ls", "-q")
 	if err != nil || strings.TrimSpace(ids) == "" {
 		return nil, err
 	}
-	out, err := dockerCLI(ctx, append([]string{"network", "inspect", "--format",
+	out, err := localnodes.Docker(ctx, append([]string{"network", "inspect", "--format",
 		`{{.Name}}|{{index .Labels "labfleet.cohort"}}|{{range .IPAM.Config}}{{.Subnet}} {{end}}`}, strings.Fields(ids)...)...)
 	if err != nil {
 		return nil, err
@@ -96,7 +83,7 @@ func hostNetworks(ctx context.Context) ([]plan.HostNetwork, error) {
 
 // hostPorts reads `docker ps` port lists such as "127.0.0.1:2200->22/tcp, :::2200->22/tcp".
 func hostPorts(ctx context.Context) ([]plan.HostPort, error) {
-	out, err := dockerCLI(ctx, "ps", "--format", `{{.Names}}|{{.Label "labfleet.cohort"}}|{{.Ports}}`)
+	out, err := localnodes.Docker(ctx, "ps", "--format", `{{.Names}}|{{.Label "labfleet.cohort"}}|{{.Ports}}`)
 	if err != nil {
 		return nil, err
 	}

@@ -25,10 +25,27 @@ import (
 
 const nodeImage = "labfleet-it-node:latest"
 
-var (
-	imageOnce sync.Once
-	imageErr  error
-)
+var nodeImageBuild imageBuild
+
+// imageBuild builds one image once per test run, from the Dockerfile the program uses.
+type imageBuild struct {
+	once sync.Once
+	err  error
+}
+
+func (b *imageBuild) require(t *testing.T, ref string, buildArgs ...string) {
+	t.Helper()
+	b.once.Do(func() {
+		start := time.Now()
+		_, b.err = docker(context.Background(), append([]string{"build", "-q", "-t", ref}, buildArgs...)...)
+		if b.err == nil {
+			fmt.Printf("MEASURE built %s in %s\n", ref, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if b.err != nil {
+		t.Fatalf("building %s: %v", ref, b.err)
+	}
+}
 
 // requireDocker skips (loudly) or fails when there is no engine to test against.
 func requireDocker(t *testing.T) {
@@ -40,16 +57,7 @@ func requireDocker(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	imageOnce.Do(func() {
-		start := time.Now()
-		_, imageErr = docker(context.Background(), "build", "-q", "-t", nodeImage, filepath.Join(repoRoot(), infra.NodeImageContext))
-		if imageErr == nil {
-			fmt.Printf("built %s in %s\n", nodeImage, time.Since(start).Round(time.Millisecond))
-		}
-	})
-	if imageErr != nil {
-		t.Fatalf("building the node image: %v", imageErr)
-	}
+	nodeImageBuild.require(t, nodeImage, filepath.Join(repoRoot(), infra.NodeImageContext))
 }
 
 func repoRoot() string {

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +17,13 @@ import (
 
 const vmImage = "labfleet-it-vm:latest"
 
-var (
-	vmOnce sync.Once
-	vmErr  error
-)
+var vmImageBuild imageBuild
 
 // requireVMImage builds the VM node image from infra/vmimage, as the program does.
 func requireVMImage(t *testing.T) {
 	t.Helper()
 	requireDocker(t)
-	vmOnce.Do(func() {
-		start := time.Now()
-		_, vmErr = docker(context.Background(), "build", "-q", "-f", filepath.Join(repoRoot(), infra.VMImageDockerfile), "-t", vmImage, filepath.Join(repoRoot(), infra.VMImageContext))
-		if vmErr == nil {
-			fmt.Printf("MEASURE built %s in %s\n", vmImage, time.Since(start).Round(time.Second))
-		}
-	})
-	if vmErr != nil {
-		t.Fatalf("building the VM image: %v", vmErr)
-	}
+	vmImageBuild.require(t, vmImage, "-f", filepath.Join(repoRoot(), infra.VMImageDockerfile), filepath.Join(repoRoot(), infra.VMImageContext))
 }
 
 func vmConfig(name string, portBase int, pool string) plan.Config {
