@@ -12,6 +12,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/infra/plan"
 )
@@ -26,18 +27,18 @@ func main() {
 	})
 }
 
-// sshBootstrapper runs the real bootstrap and reports progress in the Pulumi log.
+// sshBootstrapper runs the real bootstrap; its progress goes to the Pulumi log.
 type sshBootstrapper struct {
 	ctx         *pulumi.Context
 	interrupted context.Context
 }
 
-func (b sshBootstrapper) Bootstrap(goctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string) (map[string]bootstrap.TeamResult, error) {
+func (b sshBootstrapper) Bootstrap(goctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string, report steps.Reporter) (map[string]bootstrap.TeamResult, error) {
 	goctx, cancel := context.WithCancel(goctx)
 	defer cancel()
 	defer context.AfterFunc(b.interrupted, func() {
 		b.ctx.Log.Warn("interrupted: stopping every team's SSH work; run pulumi up again to converge", nil)
 		cancel()
 	})()
-	return bootstrap.Cohort(goctx, p, keys, labImageIDs, bootstrap.Options{Log: func(msg string) { b.ctx.Log.Info(msg, nil) }})
+	return bootstrap.Cohort(goctx, p, keys, labImageIDs, bootstrap.Options{Report: report})
 }

@@ -31,7 +31,9 @@ type Options struct {
 	Swarm swarm.Timing
 	Lab   lab.Timing
 	Kind  kindprep.Timing
-	Log   func(msg string)
+	// Report hears every team's steps as they start, progress and finish, the notes, and
+	// the closing summary table (nil: nothing is reported).
+	Report steps.Reporter
 	// RepoDir is the labfleet module, where Day 3's kind and kubectl are built (default ".",
 	// the project directory Pulumi runs the program in); CacheDir keeps the built binaries.
 	RepoDir, CacheDir string
@@ -53,9 +55,11 @@ type TeamResult struct {
 // even when others failed; the error, if any, lists every failed team (team, node, step).
 // When ctx ends (Ctrl-C), every SSH command is stopped and Cohort returns within seconds.
 func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string, opts Options) (map[string]TeamResult, error) {
-	if opts.Log == nil {
-		opts.Log = func(string) {}
+	if opts.Report == nil {
+		opts.Report = steps.Quiet{}
 	}
+	report := opts.Report
+	ctx = steps.WithReporter(ctx, report)
 	if p.NodeKind == plan.NodeKindVM {
 		opts.SSH, opts.Swarm = vmBootWaits(opts.SSH, opts.Swarm)
 	}
@@ -76,33 +80,44 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 	if err != nil {
 		return nil, err
 	}
-	results := map[string]TeamResult{}
-	var mu sync.Mutex
+	outcomes := make([]*teamOutcome, len(p.Teams))
+	for i, t := range p.Teams {
+		outcomes[i] = &teamOutcome{team: t}
+	}
 	teams := steps.NewLimit(p.Parallel.Teams)
-	err = steps.Each(p.Teams, func(team plan.Team) error {
-		return teams.Do(ctx, func() error {
-			start := time.Now()
-			r, err := convergeTeam(ctx, p, team, keys, labImages, day3, opts)
-			took := time.Since(start).Round(time.Millisecond)
-			if err != nil {
-				opts.Log(fmt.Sprintf("team %s: FAILED after %s: %v", team.Name, took, err))
-				return err
-			}
-			mu.Lock()
-			results[team.Name] = r
-			mu.Unlock()
-			opts.Log(fmt.Sprintf("team %s: swarm %s ready in %s: %s", team.Name, r.Swarm.ClusterID, took, r.summary()))
-			if r.Accel == "tcg" {
-				opts.Log(fmt.Sprintf("team %s: note: its VM nodes run under TCG emulation (no usable KVM on this host): slow, but they work", team.Name))
-			}
-			if r.Lab != nil {
-				for _, n := range r.Lab.Notes {
-					opts.Log(fmt.Sprintf("team %s: note: %s", team.Name, n))
-				}
-			}
-			return nil
+	err = steps.Each(outcomes, func(o *teamOutcome) error {
+		name := o.team.Name
+		start := time.Now()
+		o.err = teams.Do(ctx, func() error {
+			report.Status(name, "connecting ...")
+			var err error
+			o.result, err = convergeTeam(ctx, p, o.team, keys, labImages, day3, opts)
+			return err
 		})
+		o.took = time.Since(start)
+		if o.err != nil {
+			report.Info(name, fmt.Sprintf("FAILED after %s: %v", steps.Elapsed(o.took), o.err))
+			return o.err
+		}
+		r := o.result
+		report.Info(name, fmt.Sprintf("swarm %s ready in %s: %s", r.Swarm.ClusterID, steps.Elapsed(o.took), r.summary()))
+		if r.Accel == "tcg" {
+			report.Info(name, "note: its VM nodes run under TCG emulation (no usable KVM on this host): slow, but they work")
+		}
+		if r.Lab != nil {
+			for _, n := range r.Lab.Notes {
+				report.Info(name, "note: "+n)
+			}
+		}
+		return nil
 	})
+	results := map[string]TeamResult{}
+	for _, o := range outcomes {
+		if o.err == nil {
+			results[o.team.Name] = o.result
+		}
+	}
+	report.Info("", summaryTable(outcomes))
 	return results, err
 }
 
@@ -126,8 +141,8 @@ func vmBootWaits(ssh sshexec.Options, sw swarm.Timing) (sshexec.Options, swarm.T
 	return ssh, sw
 }
 
-// summary lists everything a team's run changed, or says there was nothing to do.
-func (r TeamResult) summary() string {
+// actions lists everything a team's run changed, in the order it did them.
+func (r TeamResult) actions() []string {
 	actions := slices.Clone(r.Swarm.Actions)
 	if r.Lab != nil {
 		actions = append(actions, r.Lab.Actions...)
@@ -135,10 +150,15 @@ func (r TeamResult) summary() string {
 	if r.Kind != nil {
 		actions = append(actions, r.Kind.Actions...)
 	}
-	if len(actions) == 0 {
-		return "no changes"
+	return actions
+}
+
+// summary lists everything a team's run changed, or says there was nothing to do.
+func (r TeamResult) summary() string {
+	if actions := r.actions(); len(actions) > 0 {
+		return strings.Join(actions, "; ")
 	}
-	return strings.Join(actions, "; ")
+	return "no changes"
 }
 
 // Connect opens an SSH client to every node of a team, concurrently, as labfleet's own
@@ -245,9 +265,9 @@ func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, archives
 		case f.Blocking && p.Day3.Clusters:
 			blocking = append(blocking, f.Msg)
 		case f.Blocking:
-			opts.Log("day 3 preflight: must be fixed before labfleet:day is 3: " + f.Msg)
+			opts.Report.Info("", "day 3 preflight: must be fixed before labfleet:day is 3: "+f.Msg)
 		default:
-			opts.Log("day 3 preflight: warning: " + f.Msg)
+			opts.Report.Info("", "day 3 preflight: warning: "+f.Msg)
 		}
 	}
 	if len(blocking) > 0 {
@@ -270,6 +290,9 @@ func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, archives
 		}
 		cache = filepath.Join(base, "labfleet")
 	}
-	in.tools, err = kindprep.BuildTools(ctx, repo, cache)
+	err = steps.Run(ctx, "", []steps.Step{{Name: "build kind and kubectl for the nodes", Run: func(ctx context.Context) (err error) {
+		in.tools, err = kindprep.BuildTools(ctx, repo, cache)
+		return err
+	}}})
 	return in, err
 }

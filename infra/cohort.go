@@ -11,6 +11,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day2"
 )
@@ -25,9 +26,10 @@ const (
 )
 
 // Bootstrapper converges the teams' swarms (and the Day-2 lab) once their node containers
-// run. The real one works over SSH (bootstrap.Cohort); tests inject their own.
+// run, telling report how it goes. The real one works over SSH (bootstrap.Cohort); tests
+// inject their own.
 type Bootstrapper interface {
-	Bootstrap(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string) (map[string]bootstrap.TeamResult, error)
+	Bootstrap(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string, report steps.Reporter) (map[string]bootstrap.TeamResult, error)
 }
 
 // Cohort is every resource of one stack.
@@ -73,12 +75,13 @@ func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapp
 		c.Results = pulumi.UnsafeUnknownOutput(containers).(pulumi.AnyOutput)
 	} else {
 		// The bootstrap waits for every container, and for the lab images it streams.
+		report := newPulumiReporter(ctx.Log, c)
 		deps := []any{labImages}
 		for _, r := range containers {
 			deps = append(deps, r.(*docker.Container).ID())
 		}
 		run := pulumi.All(deps...).ApplyTWithContext(ctx.Context(), func(goctx context.Context, v []any) (bootstrapRun, error) {
-			results, err := bootstrapper.Bootstrap(goctx, p, keys, v[0].(map[string]string))
+			results, err := bootstrapper.Bootstrap(goctx, p, keys, v[0].(map[string]string), report)
 			if results == nil {
 				results = map[string]bootstrap.TeamResult{}
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
 	"github.com/labfleet/labfleet/infra/plan"
 )
@@ -89,10 +90,15 @@ type fakeBootstrapper struct {
 	failTeam    string // this team fails; the others converge
 }
 
-func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys.Keys, labImageIDs map[string]string) (map[string]bootstrap.TeamResult, error) {
+func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys.Keys, labImageIDs map[string]string, report steps.Reporter) (map[string]bootstrap.TeamResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	for _, t := range p.Teams {
+		report.Status(t.Name, "join nodes ...")
+		report.Info(t.Name, "join nodes: done in 1.0s")
+	}
+	report.Info("", "summary: every team ready")
 	f.plan = p
 	f.labImageIDs = labImageIDs
 	if f.fail != nil {
@@ -132,7 +138,33 @@ type run struct {
 	b       *fakeBootstrapper
 	host    fakeHost
 	exports map[string]internals.UnsafeAwaitOutputResult
+	logs    []logLine
 	err     error
+}
+
+// logLine is one message the program logged, with the URN of the resource it is shown on.
+type logLine struct {
+	msg, urn  string
+	ephemeral bool
+	resource  pulumi.Resource
+}
+
+// logRecorder keeps what the program logs at info level, and passes everything on.
+type logRecorder struct {
+	pulumi.Log
+	mu    sync.Mutex
+	lines []logLine
+}
+
+func (l *logRecorder) Info(msg string, args *pulumi.LogArgs) error {
+	l.mu.Lock()
+	line := logLine{msg: msg}
+	if args != nil {
+		line.resource, line.ephemeral = args.Resource, args.Ephemeral
+	}
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+	return l.Log.Info(msg, args)
 }
 
 func runProgram(t *testing.T, dryRun bool, config map[string]string) run {
@@ -153,8 +185,20 @@ func runProgramOn(t *testing.T, host fakeHost, b *fakeBootstrapper, dryRun bool,
 		cfg[k] = v
 	}
 	r.err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		logs := &logRecorder{Log: ctx.Log}
+		ctx.Log = logs
 		// Exports are registered even when the program fails (a failed team): read them too.
 		programErr := Program(r.b, r.host)(ctx)
+		for _, l := range logs.lines {
+			if l.resource != nil {
+				urn, err := internals.UnsafeAwaitOutput(ctx.Context(), l.resource.URN())
+				if err != nil {
+					return err
+				}
+				l.urn = string(urn.Value.(pulumi.URN))
+			}
+			r.logs = append(r.logs, l)
+		}
 		for k, v := range ctx.GetCurrentExportMap() {
 			res, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(v))
 			if err != nil {
@@ -584,5 +628,35 @@ func TestVMNodesAreContainersFromTheSameSpec(t *testing.T) {
 	r = runProgramOn(t, fakeHost{}, &fakeBootstrapper{}, true, map[string]string{"labfleet:nodeKind": "vm"})
 	if d := r.m.named("docker:index/container:Container", "spring-team1-w1").inputs["devices"].ArrayValue(); len(d) != 1 {
 		t.Errorf("devices without /dev/kvm: %v", d)
+	}
+}
+
+func TestBootstrapProgressIsShownOnEachTeamsRow(t *testing.T) {
+	r := runProgram(t, false, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	want := map[string]logLine{
+		"team1 join nodes ...":           {urn: "labfleet:index:Team::team1", ephemeral: true},
+		"team2 join nodes ...":           {urn: "labfleet:index:Team::team2", ephemeral: true},
+		"team1 join nodes: done in 1.0s": {urn: "labfleet:index:Team::team1"},
+		"team2 join nodes: done in 1.0s": {urn: "labfleet:index:Team::team2"},
+		" summary: every team ready":     {urn: "labfleet:index:Cohort::spring"},
+	}
+	found := 0
+	for _, l := range r.logs {
+		for key, w := range want {
+			team, msg, _ := strings.Cut(key, " ")
+			if l.msg != msg || !strings.Contains(l.urn, "::"+team) && team != "" {
+				continue
+			}
+			found++
+			if !strings.HasSuffix(l.urn, w.urn) || l.ephemeral != w.ephemeral {
+				t.Errorf("%q shown on %s (ephemeral %v), want on %s (ephemeral %v)", msg, l.urn, l.ephemeral, w.urn, w.ephemeral)
+			}
+		}
+	}
+	if found != len(want) {
+		t.Errorf("found %d of %d progress messages in %+v", found, len(want), r.logs)
 	}
 }

@@ -215,28 +215,10 @@ func meminfo(file, key string) float64 {
 // samplePeak reads f every 200 ms until the returned function is called, which returns
 // the highest value seen.
 func samplePeak(f func() float64) func() float64 {
-	var mu sync.Mutex
 	peak := f()
-	done := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-			v := f()
-			mu.Lock()
-			peak = max(peak, v)
-			mu.Unlock()
-		}
-	}()
+	stop := steps.Every(200*time.Millisecond, func() { peak = max(peak, f()) })
 	return func() float64 {
-		close(done)
-		mu.Lock()
-		defer mu.Unlock()
+		stop() // after it, nothing else writes peak
 		return max(peak, f())
 	}
 }

@@ -7,6 +7,7 @@ package images
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,9 +76,13 @@ func Load(ctx context.Context, node steps.Runner, i *Image) (time.Duration, erro
 		return 0, err
 	}
 	defer f.Close()
+	size := int64(0)
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
 	start := time.Now()
 	err = i.streams.Do(ctx, func() error {
-		_, err := node.RunWithInput(ctx, "docker load -q", f)
+		_, err := node.RunWithInput(ctx, "docker load -q", &progressReader{ctx: ctx, r: f, what: i.NodeRef, size: size})
 		return err
 	})
 	if err != nil {
@@ -87,4 +92,21 @@ func Load(ctx context.Context, node steps.Runner, i *Image) (time.Duration, erro
 		return 0, err
 	}
 	return max(time.Since(start), time.Nanosecond), nil
+}
+
+// progressReader tells the running step how much of an image has streamed, for its
+// heartbeat: a kind node image takes minutes to reach every node.
+type progressReader struct {
+	ctx  context.Context
+	r    io.Reader
+	what string
+	size int64
+	done int64
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	steps.Progress(p.ctx, "streamed %d of %d MB of %s", p.done>>20, p.size>>20, p.what)
+	return n, err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/lab"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day2"
 )
@@ -77,7 +78,7 @@ func day2Cohort(t *testing.T, name string, portBase int, pool string) (*cohort, 
 	cfg.Teams, cfg.NodeMemory, cfg.Day2Stack = 1, "1g", true
 	c := newCohort(t, cfg)
 	start := time.Now()
-	res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, bootstrap.Options{Log: func(m string) { t.Log(m) }})
+	res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, bootstrap.Options{Report: steps.Lines(func(m string) { t.Log(m) })})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/kindprep"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day3"
 )
@@ -21,7 +22,7 @@ import (
 const standInNodeImage = "lfit-kind-standin:v1.37.0"
 
 func day3Options(t *testing.T, cache string) bootstrap.Options {
-	return bootstrap.Options{Log: func(m string) { t.Log(m) }, RepoDir: repoRoot(), CacheDir: cache}
+	return bootstrap.Options{Report: steps.Lines(func(m string) { t.Log(m) }), RepoDir: repoRoot(), CacheDir: cache}
 }
 
 // hostInt reads a number from this machine's /proc: the nodes share its kernel.

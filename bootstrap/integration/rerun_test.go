@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
 )
 
@@ -20,7 +21,7 @@ type logBook struct {
 	lines []string
 }
 
-func (l *logBook) log(t *testing.T) func(string) {
+func (l *logBook) log(t *testing.T) steps.Lines {
 	return func(msg string) {
 		l.mu.Lock()
 		l.lines = append(l.lines, msg)
@@ -115,7 +116,7 @@ func TestRerunAfterAHostRebootKeepsEverySwarmAndTheStudentsWork(t *testing.T) {
 	cfg.NodeMemory, cfg.Day2Stack = "1g", true
 	c := newCohort(t, cfg)
 	var logs logBook
-	opts := bootstrap.Options{Log: logs.log(t)}
+	opts := bootstrap.Options{Report: logs.log(t)}
 	first, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +188,7 @@ func TestLockedSwarmInterruptedRunAndDeliberateReset(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(time.Second, cancel)
 	start := time.Now()
-	_, err := bootstrap.Cohort(ctx, c.plan, c.keys, nil, bootstrap.Options{Log: logs.log(t)})
+	_, err := bootstrap.Cohort(ctx, c.plan, c.keys, nil, bootstrap.Options{Report: logs.log(t)})
 	stopped := time.Since(start)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("the bootstrap was not interrupted (it cannot finish in 1s): %v", err)
@@ -196,7 +197,7 @@ func TestLockedSwarmInterruptedRunAndDeliberateReset(t *testing.T) {
 		t.Errorf("the cancelled bootstrap returned after %s", stopped)
 	}
 	t.Logf("MEASURE a bootstrap cancelled after 1s returned after %s", stopped.Round(100*time.Millisecond))
-	first, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, bootstrap.Options{Log: logs.log(t)})
+	first, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, bootstrap.Options{Report: logs.log(t)})
 	if err != nil {
 		t.Fatalf("rerun after the interruption: %v", err)
 	}
@@ -208,7 +209,7 @@ func TestLockedSwarmInterruptedRunAndDeliberateReset(t *testing.T) {
 	if _, err := docker(context.Background(), "restart", c.plan.Teams[0].Nodes[0].ContainerName); err != nil {
 		t.Fatal(err)
 	}
-	opts := bootstrap.Options{Log: logs.log(t), Swarm: swarm.Timing{DockerReady: 90 * time.Second, NodesReady: 60 * time.Second, Settle: 10 * time.Second, Poll: time.Second}}
+	opts := bootstrap.Options{Report: logs.log(t), Swarm: swarm.Timing{DockerReady: 90 * time.Second, NodesReady: 60 * time.Second, Settle: 10 * time.Second, Poll: time.Second}}
 	res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, opts)
 	if err == nil {
 		t.Fatal("a locked swarm passed")
@@ -230,7 +231,7 @@ func TestLockedSwarmInterruptedRunAndDeliberateReset(t *testing.T) {
 	}
 
 	c.run("team1-m1", fmt.Sprintf("printf '%%s\\n' %s | docker swarm unlock", key))
-	unlocked, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, bootstrap.Options{Log: logs.log(t)})
+	unlocked, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, bootstrap.Options{Report: logs.log(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func TestLockedSwarmInterruptedRunAndDeliberateReset(t *testing.T) {
 	t.Run("a deliberate reset happens once, for the named team", func(t *testing.T) {
 		p := *c.plan
 		p.ResetSwarms = map[string]string{"team2": first["team2"].Swarm.ClusterID}
-		reset, err := bootstrap.Cohort(context.Background(), &p, c.keys, nil, bootstrap.Options{Log: logs.log(t)})
+		reset, err := bootstrap.Cohort(context.Background(), &p, c.keys, nil, bootstrap.Options{Report: logs.log(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,7 +254,7 @@ func TestLockedSwarmInterruptedRunAndDeliberateReset(t *testing.T) {
 		if len(reset["team1"].Swarm.Actions) != 0 {
 			t.Errorf("team1 touched: %v", reset["team1"].Swarm.Actions)
 		}
-		again, err := bootstrap.Cohort(context.Background(), &p, c.keys, nil, bootstrap.Options{Log: logs.log(t)})
+		again, err := bootstrap.Cohort(context.Background(), &p, c.keys, nil, bootstrap.Options{Report: logs.log(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

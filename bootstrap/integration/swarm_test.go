@@ -14,6 +14,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
 	"github.com/labfleet/labfleet/infra/handout"
 	"github.com/labfleet/labfleet/infra/plan"
@@ -31,7 +32,7 @@ func testConfig(cohort string, portBase int, pool string) plan.Config {
 // converge runs the real bootstrap of the cohort and returns each team's swarm result.
 func converge(t *testing.T, c *cohort, opts bootstrap.Options) (map[string]swarm.Result, error, time.Duration) {
 	t.Helper()
-	opts.Log = func(msg string) { t.Log(msg) }
+	opts.Report = steps.Lines(func(msg string) { t.Log(msg) })
 	start := time.Now()
 	res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, opts)
 	swarms := map[string]swarm.Result{}

@@ -40,10 +40,15 @@ type Step struct {
 }
 
 // Run runs the steps in order and stops at the first failure, which it names with the team
-// and the step: `team "team2": join nodes: node team2-w1: ...`.
+// and the step: `team "team2": join nodes: node team2-w1: ...` (team "" is work for the
+// whole cohort). Each step's start, progress
+// and end go to the Reporter that ctx carries (WithReporter).
 func Run(ctx context.Context, team string, steps []Step) error {
 	for _, s := range steps {
-		if err := runStep(ctx, s); err != nil {
+		if err := reportStep(ctx, team, s); err != nil {
+			if team == "" {
+				return fmt.Errorf("%s: %w", s.Name, err)
+			}
 			return fmt.Errorf("team %q: %s: %w", team, s.Name, err)
 		}
 	}

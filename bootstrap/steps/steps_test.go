@@ -3,7 +3,9 @@ package steps
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,5 +117,75 @@ func TestFirstManager(t *testing.T) {
 	}
 	if _, ok := FirstManager(nodes[:1]); ok {
 		t.Error("a worker-only list has a manager")
+	}
+}
+
+// recorder is a Reporter that keeps every message as "team|kind|msg".
+type recorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *recorder) Info(team, msg string)   { r.add(team, "info", msg) }
+func (r *recorder) Status(team, msg string) { r.add(team, "status", msg) }
+func (r *recorder) add(team, kind, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, team+"|"+kind+"|"+msg)
+}
+func (r *recorder) all() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines, "\n")
+}
+
+func TestRunReportsEachStepsStartProgressAndEnd(t *testing.T) {
+	defer func(d time.Duration) { heartbeat = d }(heartbeat)
+	heartbeat = 20 * time.Millisecond
+	rec := &recorder{}
+	ctx := WithReporter(context.Background(), rec)
+	err := Run(ctx, "team3", []Step{
+		{Name: "check roles", Run: func(context.Context) error { return nil }},
+		{Name: "load lab images", Run: func(ctx context.Context) error {
+			Progress(ctx, "streamed %d MB", 120)
+			time.Sleep(70 * time.Millisecond)
+			return nil
+		}},
+		{Name: "join nodes", Run: func(context.Context) error { return errors.New("exit code 1") }},
+	})
+	if err == nil {
+		t.Fatal("no error from a failed step")
+	}
+	got := rec.all()
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^team3\|status\|check roles \.\.\.$`),
+		regexp.MustCompile(`(?m)^team3\|info\|check roles: done in 0\.\ds$`),
+		regexp.MustCompile(`(?m)^team3\|status\|load lab images \.\.\. 0\.\ds, streamed 120 MB$`),
+		regexp.MustCompile(`(?m)^team3\|info\|load lab images: done in 0\.\ds$`),
+		regexp.MustCompile(`(?m)^team3\|info\|join nodes: FAILED after 0\.\ds$`),
+	} {
+		if !want.MatchString(got) {
+			t.Errorf("no line matching %s in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "check roles ... 0") {
+		t.Errorf("a quick step had a heartbeat:\n%s", got)
+	}
+}
+
+func TestProgressOutsideAStepAndNoReporterAreHarmless(t *testing.T) {
+	Progress(context.Background(), "nothing listens")
+	if err := Run(context.Background(), "", []Step{{Name: "build", Run: func(context.Context) error { return errors.New("no go") }}}); err == nil || err.Error() != "build: no go" {
+		t.Errorf("cohort-wide step error = %v", err)
+	}
+}
+
+func TestElapsedReadsLikeAPersonWouldSayIt(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		400 * time.Millisecond: "0.4s", 12340 * time.Millisecond: "12.3s", 125 * time.Second: "2m05s", time.Hour + 500*time.Millisecond: "60m01s",
+	} {
+		if got := Elapsed(d); got != want {
+			t.Errorf("Elapsed(%s) = %s, want %s", d, got, want)
+		}
 	}
 }
