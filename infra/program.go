@@ -98,6 +98,7 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 		studentKeys[t.Plan.Name] = pulumi.String(keys.Student(t.Plan.Name).PrivateKeyPEM(p.SSHUser + "@" + t.Plan.Name))
 	}
 	ctx.Export("teams", teams)
+	ctx.Export("bootstrapPlan", bootstrapIntent(p))
 	ctx.Export("studentKeys", pulumi.ToSecret(studentKeys))
 	ctx.Export("kubeconfigs", pulumi.ToSecret(c.Results.ApplyT(func(v any) map[string]string {
 		out := map[string]string{}

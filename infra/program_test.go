@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -554,7 +555,7 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 		"day3Prep not bool":            {"labfleet:day3Prep": "maybe"},
 		"no kind control plane":        {"labfleet:kindControlPlanes": "0"},
 		"too many kind workers":        {"labfleet:kindWorkers": "9"},
-		"kind image by digest":         {"labfleet:kindNodeImage": "kindest/node@sha256:abc123"},
+		"kind image by digest":         {"labfleet:kindNodeImage": "kindest/node@sha256:dtwp8lhqpywnr758o9f7b0yz2"},
 		"api port on the app port":     {"labfleet:kubeApiPort": "8090"},
 		"api port on kind's NodePort":  {"labfleet:kubeApiPort": "30443"},
 		"reset of an unknown team":     {"labfleet:resetSwarms": `{"team9":"abcdefghijklmnopqrstuvwxy"}`},
@@ -658,5 +659,52 @@ func TestBootstrapProgressIsShownOnEachTeamsRow(t *testing.T) {
 	}
 	if found != len(want) {
 		t.Errorf("found %d of %d progress messages in %+v", found, len(want), r.logs)
+	}
+}
+
+// A change only the bootstrap acts on must show in `pulumi preview`: as a change of the
+// bootstrapPlan output, which is known at preview time.
+func TestPreviewShowsWhatTheBootstrapWillConvergeTo(t *testing.T) {
+	intent := func(config map[string]string) map[string]any {
+		t.Helper()
+		r := runProgram(t, true, config)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		out := r.exports["bootstrapPlan"]
+		if !out.Known || out.Secret {
+			t.Fatalf("bootstrapPlan known %v, secret %v during preview", out.Known, out.Secret)
+		}
+		return out.Value.(map[string]any)
+	}
+	base := intent(nil)
+	if got := base["swarms"].(map[string]string)["team1"]; got != "managers team1-m1; workers team1-w1, team1-w2" {
+		t.Errorf("team1's swarm: %q", got)
+	}
+	if got := base["day2"]; !strings.HasPrefix(fmt.Sprint(got), "stack day2 (memory-leak-app, improved-app) published on port 8090") {
+		t.Errorf("day2: %q", got)
+	}
+	for name, tc := range map[string]struct {
+		config map[string]string
+		key    string
+		want   string
+	}{
+		"day 2 to day 3":  {map[string]string{"labfleet:day": "3", "labfleet:nodeMemory": "3g"}, "day3", "clusters: a kind cluster per team (1 control-plane + 2 worker nodes, kindest/node:v1.37.0) on team1-m1, team2-m1; kubeconfigs handed out"},
+		"day2Stack off":   {map[string]string{"labfleet:day2Stack": "false"}, "day2", "off: any day2 stack is removed (students' own services stay)"},
+		"day3Prep on":     {map[string]string{"labfleet:day3Prep": "true", "labfleet:nodeMemory": "3g"}, "day3", "prepare: kind v0.33.0 and kubectl on every node, kindest/node:v1.37.0 preloaded; no cluster yet (any day-3 cluster is removed)"},
+		"one more worker": {map[string]string{"labfleet:workers": "3"}, "swarms", "managers team1-m1; workers team1-w1, team1-w2, team1-w3"},
+		"a reset":         {map[string]string{"labfleet:resetSwarms": `{"team1":"dtwp8lhqpywnr758o9f7b0yz2"}`}, "swarms", "managers team1-m1; workers team1-w1, team1-w2; START OVER: swarm dtwp8lhqpywnr758o9f7b0yz2 is replaced by a new one (labfleet:resetSwarms)"},
+	} {
+		changed := intent(tc.config)[tc.key]
+		got := changed
+		if m, ok := got.(map[string]string); ok {
+			got = m["team1"]
+		}
+		if got != tc.want {
+			t.Errorf("%s: bootstrapPlan.%s = %q, want %q", name, tc.key, got, tc.want)
+		}
+		if reflect.DeepEqual(changed, base[tc.key]) {
+			t.Errorf("%s: bootstrapPlan.%s did not change", name, tc.key)
+		}
 	}
 }
