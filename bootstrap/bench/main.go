@@ -1,7 +1,9 @@
 // Command bench measures how long labfleet takes to turn a cohort's node containers into
-// ready swarms, and what a node costs in memory, against a raw baseline measured in the same
-// run on the same engine: the same containers, with swarm init/join done by plain
-// `docker exec` and no checks (the floor any tool has to pay).
+// ready swarms with the Day-2 lab, and what a node costs in memory, against a raw baseline
+// measured in the same run on the same engine: the same containers, with swarm init/join,
+// the lab images' streams and the day2 stack deploy done by plain `docker exec` and no
+// checks (the floor any tool has to pay). Where a Pulumi CLI and the docker plugin are
+// installed, it also times the real `pulumi up`, a no-op `pulumi up` and `pulumi destroy`.
 //
 // The labfleet run uses the cohort's default fan-out (labfleet:parallelTeams and
 // parallelStreams), so several team counts show what that bound costs and saves:
@@ -18,7 +20,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap"
@@ -47,13 +48,18 @@ func main() {
 		}
 		return
 	}
+	lab, err := buildLabImages(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: lab images:", err)
+		os.Exit(1)
+	}
 	for _, n := range strings.Split(*teams, ",") {
 		count, err := strconv.Atoi(strings.TrimSpace(n))
 		if err == nil && (count < 1 || count > 30) {
 			err = errors.New("use 1 to 30 teams")
 		}
 		if err == nil {
-			err = run(ctx, count)
+			err = run(ctx, count, lab)
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s teams: %v\n", n, err)
@@ -69,38 +75,40 @@ type measurement struct {
 	peakSelfMB                   float64 // this process's peak resident memory (the bootstrap's own cost)
 }
 
-func run(ctx context.Context, teams int) error {
-	raw, err := measure(ctx, "lfbench-raw", teams, 23200, "172.23.0.0/16", rawSwarms)
+func run(ctx context.Context, teams int, lab labImages) error {
+	raw, err := measure(ctx, "lfbench-raw", teams, 23200, "172.23.0.0/16", lab, rawCohort)
 	if err != nil {
 		return fmt.Errorf("raw baseline: %w", err)
 	}
-	lf, err := measure(ctx, "lfbench-lf", teams, 27200, "172.22.0.0/16", labfleetSwarms)
+	lf, err := measure(ctx, "lfbench-lf", teams, 27200, "172.22.0.0/16", lab, labfleetCohort)
 	if err != nil {
 		return fmt.Errorf("labfleet: %w", err)
 	}
-	fmt.Printf("\n%d teams x 3 nodes on this engine (same node image and containers for both; labfleet bootstraps %d teams and %d image streams at once)\n\n",
+	fmt.Printf("\n%d teams x 3 nodes with the Day-2 lab on this engine (same node image and containers for both; labfleet bootstraps %d teams and %d image streams at once)\n\n",
 		teams, plan.Defaults("").ParallelTeams, plan.Defaults("").ParallelStreams)
 	fmt.Printf("%-44s %12s %12s %8s\n", "", "raw exec", "labfleet", "ratio")
-	row := func(name string, a, b time.Duration) {
-		fmt.Printf("%-44s %12s %12s %7.2fx\n", name, a.Round(time.Millisecond), b.Round(time.Millisecond), float64(b)/float64(a))
-	}
 	row("create networks, volumes, containers", raw.create, lf.create)
-	row("containers started -> every swarm ready", raw.ready, lf.ready)
-	row("total to ready", raw.create+raw.ready, lf.create+lf.ready)
+	row("containers started -> swarms + day2 ready", raw.ready, lf.ready)
+	row("total to ready (the full floor)", raw.create+raw.ready, lf.create+lf.ready)
 	fmt.Printf("%-44s %12s %12s\n", "second run (nothing to do)", "n/a", lf.rerun.Round(time.Millisecond))
 	row("remove everything", raw.remove, lf.remove)
 	fmt.Printf("%-44s %10.1fMB %10.1fMB %7.2fx\n", "memory per idle node (docker stats)", raw.memMB, lf.memMB, lf.memMB/raw.memMB)
 	fmt.Printf("%-44s %10.0fMB %10.0fMB %7.2fx\n", "peak host memory during the bootstrap", raw.peakHostMB, lf.peakHostMB, lf.peakHostMB/raw.peakHostMB)
 	fmt.Printf("%-44s %12s %10.0fMB\n", "peak memory of the bootstrap process", "n/a", lf.peakSelfMB)
-	return nil
+	return cliRun(ctx, teams, raw)
 }
 
-type swarmer func(ctx context.Context, c *localnodes.Cohort) (rerun time.Duration, err error)
+// row prints one timing against its raw baseline.
+func row(name string, raw, measured time.Duration) {
+	fmt.Printf("%-44s %12s %12s %7.2fx\n", name, raw.Round(time.Millisecond), measured.Round(time.Millisecond), float64(measured)/float64(raw))
+}
 
-func measure(ctx context.Context, name string, teams, portBase int, pool string, converge swarmer) (measurement, error) {
+type converger func(ctx context.Context, c *localnodes.Cohort, lab labImages) (rerun time.Duration, err error)
+
+func measure(ctx context.Context, name string, teams, portBase int, pool string, lab labImages, converge converger) (measurement, error) {
 	var m measurement
 	cfg := plan.Defaults(name)
-	cfg.Teams, cfg.SSHPortBase, cfg.AddressPool, cfg.Day2Stack = teams, portBase, pool, false
+	cfg.Teams, cfg.SSHPortBase, cfg.AddressPool = teams, portBase, pool
 	p, err := plan.Build(cfg)
 	if err != nil {
 		return m, err
@@ -119,7 +127,7 @@ func measure(ctx context.Context, name string, teams, portBase int, pool string,
 	before := hostMemoryMB()
 	peak := samplePeak(hostMemoryMB)
 	start = time.Now()
-	m.rerun, err = converge(ctx, c)
+	m.rerun, err = converge(ctx, c, lab)
 	m.ready = time.Since(start) - m.rerun
 	m.peakHostMB = peak() - before
 	m.peakSelfMB = selfPeakMB()
@@ -136,59 +144,24 @@ func measure(ctx context.Context, name string, teams, portBase int, pool string,
 	return m, nil
 }
 
-// labfleetSwarms is what `pulumi up` runs, then runs it again (the no-op rerun).
-func labfleetSwarms(ctx context.Context, c *localnodes.Cohort) (time.Duration, error) {
-	if _, err := bootstrap.Cohort(ctx, c.Plan, c.Keys, nil, bootstrap.Options{}); err != nil {
+// progress prints the bootstrap's progress as `pulumi up` shows it, with the time since
+// the benchmark started, to stderr (the tables go to stdout).
+var progress = func() steps.Lines {
+	start := time.Now()
+	return func(line string) {
+		fmt.Fprintf(os.Stderr, "  %7s  %s\n", steps.Elapsed(time.Since(start)), strings.ReplaceAll(line, "\n", "\n           "))
+	}
+}()
+
+// labfleetCohort is what `pulumi up` runs, then runs it again (the no-op rerun).
+func labfleetCohort(ctx context.Context, c *localnodes.Cohort, lab labImages) (time.Duration, error) {
+	opts := bootstrap.Options{Report: progress}
+	if _, err := bootstrap.Cohort(ctx, c.Plan, c.Keys, lab, opts); err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	_, err := bootstrap.Cohort(ctx, c.Plan, c.Keys, nil, bootstrap.Options{})
+	_, err := bootstrap.Cohort(ctx, c.Plan, c.Keys, lab, opts)
 	return time.Since(start), err
-}
-
-// rawSwarms is the floor: docker exec, no SSH, no state checks, all teams in parallel.
-func rawSwarms(ctx context.Context, c *localnodes.Cohort) (time.Duration, error) {
-	errs := make([]error, len(c.Plan.Teams))
-	var wg sync.WaitGroup
-	for i, team := range c.Plan.Teams {
-		wg.Go(func() { errs[i] = rawTeam(ctx, team) })
-	}
-	wg.Wait()
-	return 0, errors.Join(errs...)
-}
-
-func rawTeam(ctx context.Context, team plan.Team) error {
-	exec := func(n plan.Node, cmd string) (string, error) {
-		return localnodes.Docker(ctx, "exec", "-u", "student", n.ContainerName, "sh", "-c", cmd)
-	}
-	for _, n := range team.Nodes {
-		if err := poll(func() bool { _, err := exec(n, "docker info >/dev/null"); return err == nil }); err != nil {
-			return fmt.Errorf("%s: dockerd: %w", n.Name, err)
-		}
-	}
-	m := team.Nodes[0]
-	if _, err := exec(m, "docker swarm init --advertise-addr "+m.IP.String()); err != nil {
-		return err
-	}
-	token, err := exec(m, "docker swarm join-token -q worker")
-	if err != nil {
-		return err
-	}
-	for _, w := range team.Nodes[1:] {
-		if _, err := exec(w, fmt.Sprintf("docker swarm join --token %s %s:2377", strings.TrimSpace(token), m.IP)); err != nil {
-			return err
-		}
-	}
-	return poll(func() bool {
-		out, _ := exec(m, "docker node ls --format '{{.Status}}'")
-		return strings.Count(out, "Ready") == len(team.Nodes)
-	})
-}
-
-func poll(ok func() bool) error {
-	return steps.Poll(context.Background(), "raw baseline", 90*time.Second, 100*time.Millisecond, func(context.Context) (bool, error) {
-		return ok(), nil
-	})
 }
 
 // hostMemoryMB is the host's memory in use (MemTotal - MemAvailable), in MB.

@@ -23,14 +23,20 @@ import (
 // Docker runs the docker CLI (legacy builder: hosts without buildx exist) and returns
 // stdout, or an error that carries the command and stderr.
 func Docker(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	cmd := Command(ctx, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
+}
+
+// Command is the docker CLI command Docker runs, for callers that stream its stdin.
+func Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	return cmd
 }
 
 // Cohort is a planned cohort on the local engine.
