@@ -26,9 +26,11 @@ up:
 outputs:
 	pulumi stack output --stack $(STACK) teams --json
 
-# Per team: a card (.md), the private key, known_hosts, ssh_config (and a kubeconfig on day 3).
+# Per team: a card (.md, and .html to print), the private key, known_hosts, ssh_config (and a
+# kubeconfig on day 3); all_teams.html prints every team's card, one per A4 page.
+# WITH_KEYS=1 also prints each team's private key on its HTML card.
 handouts:
-	pulumi stack output --stack $(STACK) --json --show-secrets | go run ./infra/handout/cmd/handout -o handouts
+	pulumi stack output --stack $(STACK) --json --show-secrets | go run ./infra/handout/cmd/handout -o handouts -with-keys=$(or $(WITH_KEYS),false)
 
 destroy:
 	pulumi destroy --yes --stack $(STACK)

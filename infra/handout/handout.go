@@ -1,14 +1,15 @@
 // Package handout turns a cohort's stack outputs into what the instructor hands each team:
-// a one-page card (Markdown), the team's private key, a known_hosts file with every node's
-// pinned host key, and an ssh_config so `ssh -F team1.ssh_config team1-m1` just works.
+// a one-page card (Markdown, and HTML to print on A4), the team's private key, a known_hosts
+// file with every node's pinned host key, and an ssh_config so `ssh -F team1.ssh_config team1-m1`
+// just works.
 package handout
 
 import (
 	"fmt"
-	"net"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
@@ -60,61 +61,59 @@ func NodesFor(p *plan.Plan, t plan.Team, keys *sshkeys.Keys) []Node {
 	return out
 }
 
-// Files renders every team's handout files, by file name.
-func Files(o Outputs) (map[string]string, error) {
-	files := map[string]string{}
-	names := make([]string, 0, len(o.Teams))
-	for name := range o.Teams {
-		names = append(names, name)
+// An Option changes what Files renders.
+type Option func(*options)
+
+type options struct{ keysOnCards bool }
+
+// KeysOnCards prints each team's private key on its HTML card, under a warning. Without it
+// the key is only in its own file: paper gets copied, photographed and left on desks.
+func KeysOnCards(o *options) { o.keysOnCards = true }
+
+// Files renders every team's handout files, by file name: per team the Markdown card, the
+// printable HTML card, the private key, known_hosts and ssh_config (and the kubeconfig on
+// day 3), and AllTeamsFile with every team's card, one per printed page.
+func Files(o Outputs, opts ...Option) (map[string]string, error) {
+	var set options
+	for _, opt := range opts {
+		opt(&set)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		t := o.Teams[name]
+	files := map[string]string{}
+	var cards []*card
+	for _, name := range slices.Sorted(maps.Keys(o.Teams)) {
 		key, ok := o.StudentKeys[name]
 		if !ok {
 			return nil, fmt.Errorf("team %s has no key in studentKeys: run `pulumi stack output --json --show-secrets`", name)
 		}
-		var known, config strings.Builder
-		for _, n := range t.Nodes {
-			host, port, err := net.SplitHostPort(n.SSH)
-			if err != nil {
-				return nil, fmt.Errorf("team %s node %s: ssh %q: %w", name, n.Name, n.SSH, err)
-			}
-			known.WriteString(n.KnownHost + "\n")
-			fmt.Fprintf(&config, "Host %s\n  HostName %s\n  Port %s\n  User %s\n  IdentityFile %s.key\n  IdentitiesOnly yes\n  UserKnownHostsFile %s.known_hosts\n  StrictHostKeyChecking yes\n\n",
-				n.Name, host, port, t.SSHUser, name, name)
+		c, err := newCard(name, o.Teams[name], o.Kubeconfigs[name])
+		if err != nil {
+			return nil, err
 		}
-		files[name+".md"] = card(name, t)
-		files[name+".key"] = key
-		files[name+".known_hosts"] = known.String()
-		files[name+".ssh_config"] = config.String()
-		if kc := o.Kubeconfigs[name]; kc != "" {
-			files[name+".kubeconfig"] = kc
+		if set.keysOnCards {
+			c.PrivateKey = key
 		}
+		page, err := renderHTML("Team "+name+": lab access", []*card{c})
+		if err != nil {
+			return nil, err
+		}
+		files[name+".md"] = c.markdown()
+		files[name+".html"] = page
+		files[c.KeyFile] = key
+		files[c.KnownHostsFile] = c.KnownHosts
+		files[c.ConfigFile] = c.SSHConfig
+		if c.KubeconfigFile != "" {
+			files[c.KubeconfigFile] = o.Kubeconfigs[name]
+		}
+		cards = append(cards, c)
+	}
+	if len(cards) > 0 {
+		all, err := renderHTML(fmt.Sprintf("Lab access: %d teams", len(cards)), cards)
+		if err != nil {
+			return nil, err
+		}
+		files[AllTeamsFile] = all
 	}
 	return files, nil
-}
-
-func card(name string, t Team) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Team %s\n\n", name)
-	fmt.Fprintf(&b, "Your swarm has %d nodes on the team network %s. Log in with the team key:\n\n", len(t.Nodes), t.Network)
-	fmt.Fprintf(&b, "    chmod 600 %s.key\n    ssh -F %s.ssh_config %s\n\n", name, name, t.Nodes[0].Name)
-	b.WriteString("| node | role | address | direct ssh |\n|---|---|---|---|\n")
-	for _, n := range t.Nodes {
-		host, port, _ := net.SplitHostPort(n.SSH)
-		fmt.Fprintf(&b, "| %s | %s | %s | `ssh -i %s.key -p %s %s@%s` |\n", n.Name, n.Role, n.IP, name, port, t.SSHUser, host)
-	}
-	b.WriteString("\nThe host keys are pinned in " + name + ".known_hosts: if ssh warns about a changed key, stop and tell the instructor.\n")
-	if len(t.AppURLs) > 0 {
-		fmt.Fprintf(&b, "\nDay 2: the reference app answers on every node (%s mode): `curl %s`. Measure availability with `labprobe -url http://localhost:8080/health`.\n",
-			t.RoutingMesh, t.AppURLs[0])
-	}
-	if t.Kind["state"] == "running" {
-		fmt.Fprintf(&b, "\nDay 3: your Kubernetes cluster `%s` runs on %s; `kubectl get nodes` works on every node (API %s).\n",
-			t.Kind["cluster"], t.Kind["hostNode"], t.Kind["apiServer"])
-	}
-	return b.String()
 }
 
 // Write puts the files in dir, each readable by its owner only (0600), also when it

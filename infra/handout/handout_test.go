@@ -2,7 +2,9 @@ package handout
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -30,12 +32,12 @@ func TestFilesForATeam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 5 {
+	if len(files) != 7 || files["red.html"] == "" || files[AllTeamsFile] == "" {
 		t.Errorf("files: %v", keys(files))
 	}
-	if !strings.Contains(files["red.ssh_config"], "Host red-w1\n  HostName lab.example.org\n  Port 2201\n  User student\n  IdentityFile red.key\n") ||
-		!strings.Contains(files["red.ssh_config"], "StrictHostKeyChecking yes") {
-		t.Errorf("ssh_config:\n%s", files["red.ssh_config"])
+	if want := "Host red-m1\n  Port 2200\nHost red-w1\n  Port 2201\n\nHost red-m1 red-w1\n  HostName lab.example.org\n  User student\n  IdentityFile red.key\n" +
+		"  IdentitiesOnly yes\n  UserKnownHostsFile red.known_hosts\n  StrictHostKeyChecking yes\n"; files["red.ssh_config"] != want {
+		t.Errorf("ssh_config:\n%s\nwant:\n%s", files["red.ssh_config"], want)
 	}
 	if files["red.known_hosts"] != "[lab.example.org]:2200 ssh-ed25519 AAAA1\n[lab.example.org]:2201 ssh-ed25519 AAAA2\n" {
 		t.Errorf("known_hosts:\n%s", files["red.known_hosts"])
@@ -52,11 +54,58 @@ func TestFilesForATeam(t *testing.T) {
 	}
 }
 
+// OpenSSH itself reads the ssh_config: every node resolves to its own port and the shared
+// settings (ssh -G prints the configuration it would use, without connecting).
+func TestOpenSSHResolvesEveryNodeFromTheSSHConfig(t *testing.T) {
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("NOT RUN (not a pass): no OpenSSH client on this machine (apt-get install openssh-client)")
+	}
+	files, err := Files(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := Write(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	for node, port := range map[string]string{"red-m1": "2200", "red-w1": "2201"} {
+		cmd := exec.Command("ssh", "-G", "-F", "red.ssh_config", node)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("ssh -G %s: %v", node, err)
+		}
+		for _, want := range []string{"hostname lab.example.org", "port " + port, "user student", "identityfile red.key",
+			"identitiesonly yes", "userknownhostsfile red.known_hosts", "stricthostkeychecking true"} {
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).Match(out) {
+				t.Errorf("ssh -G %s lacks %q:\n%s", node, want, out)
+			}
+		}
+	}
+}
+
 func TestMissingKeyIsExplained(t *testing.T) {
 	o := sample()
 	delete(o.StudentKeys, "red")
 	if _, err := Files(o); err == nil || !strings.Contains(err.Error(), "--show-secrets") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestInconsistentNodesAreExplained(t *testing.T) {
+	for want, edit := range map[string]func(*Team){
+		"team red has no nodes in the teams output: run `pulumi up` first": func(t *Team) { t.Nodes = nil },
+		`team red node red-w1: ssh "lab2.example.org:2201" is not on lab.example.org like the team's other nodes`: func(t *Team) {
+			t.Nodes[1].SSH = "lab2.example.org:2201"
+		},
+	} {
+		o := sample()
+		red := o.Teams["red"]
+		edit(&red)
+		o.Teams["red"] = red
+		if _, err := Files(o); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
 	}
 }
 

@@ -1,0 +1,109 @@
+package handout
+
+import (
+	"fmt"
+	"net"
+	"strings"
+)
+
+// card is what a team is told, prepared once from the stack outputs for every rendering:
+// the Markdown card, the printable HTML card and the ssh_config file.
+type card struct {
+	Team    string
+	Network string
+	SSHUser string
+	Nodes   []cardNode
+
+	KeyFile        string
+	KnownHostsFile string
+	ConfigFile     string
+	KubeconfigFile string // empty when there is no kubeconfig to hand out (before day 3)
+
+	// ConfigFile is one short block per node (its port) and one block for what all nodes
+	// share, which keeps it short enough to type from the printed card.
+	SSHConfigNodes  string
+	SSHConfigShared string
+	SSHConfig       string // the content of ConfigFile
+	KnownHosts      string // the content of KnownHostsFile
+
+	AppURLs     []string // the Day-2 app through each node; empty without the Day-2 stack
+	RoutingMesh string
+	Cluster     *cluster // the Day-3 kind cluster; nil until it runs
+
+	PrivateKey string // printed on the HTML card only when the instructor asks for it
+}
+
+type cardNode struct {
+	Name, Role, IP string
+	SSHCommand     string // a direct login, for when the ssh_config is not at hand
+}
+
+type cluster struct {
+	Name, HostNode, APIServer string
+}
+
+func newCard(name string, t Team, kubeconfig string) (*card, error) {
+	c := &card{
+		Team: name, Network: t.Network, SSHUser: t.SSHUser,
+		KeyFile: name + ".key", KnownHostsFile: name + ".known_hosts", ConfigFile: name + ".ssh_config",
+		AppURLs: t.AppURLs, RoutingMesh: t.RoutingMesh,
+	}
+	if len(t.Nodes) == 0 {
+		return nil, fmt.Errorf("team %s has no nodes in the teams output: run `pulumi up` first", name)
+	}
+	var known, perNode strings.Builder
+	var publicHost string
+	names := make([]string, 0, len(t.Nodes))
+	for _, n := range t.Nodes {
+		host, port, err := net.SplitHostPort(n.SSH)
+		if err != nil {
+			return nil, fmt.Errorf("team %s node %s: ssh %q: %w", name, n.Name, n.SSH, err)
+		}
+		if publicHost == "" {
+			publicHost = host
+		} else if host != publicHost {
+			return nil, fmt.Errorf("team %s node %s: ssh %q is not on %s like the team's other nodes: a cohort has one labfleet:publicHost", name, n.Name, n.SSH, publicHost)
+		}
+		known.WriteString(n.KnownHost + "\n")
+		fmt.Fprintf(&perNode, "Host %s\n  Port %s\n", n.Name, port)
+		names = append(names, n.Name)
+		c.Nodes = append(c.Nodes, cardNode{Name: n.Name, Role: n.Role, IP: n.IP,
+			SSHCommand: fmt.Sprintf("ssh -i %s -p %s %s@%s", c.KeyFile, port, t.SSHUser, host)})
+	}
+	c.KnownHosts = known.String()
+	c.SSHConfigNodes = perNode.String()
+	c.SSHConfigShared = fmt.Sprintf("Host %s\n  HostName %s\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n",
+		strings.Join(names, " "), publicHost, t.SSHUser, c.KeyFile, c.KnownHostsFile)
+	c.SSHConfig = c.SSHConfigNodes + "\n" + c.SSHConfigShared
+	if t.Kind["state"] == "running" {
+		c.Cluster = &cluster{Name: t.Kind["cluster"], HostNode: t.Kind["hostNode"], APIServer: t.Kind["apiServer"]}
+	}
+	if kubeconfig != "" {
+		c.KubeconfigFile = name + ".kubeconfig"
+	}
+	return c, nil
+}
+
+// FirstNode is where the card sends students first.
+func (c *card) FirstNode() string { return c.Nodes[0].Name }
+
+func (c *card) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Team %s\n\n", c.Team)
+	fmt.Fprintf(&b, "Your swarm has %d nodes on the team network %s. Log in with the team key:\n\n", len(c.Nodes), c.Network)
+	fmt.Fprintf(&b, "    chmod 600 %s\n    ssh -F %s %s\n\n", c.KeyFile, c.ConfigFile, c.FirstNode())
+	b.WriteString("| node | role | address | direct ssh |\n|---|---|---|---|\n")
+	for _, n := range c.Nodes {
+		fmt.Fprintf(&b, "| %s | %s | %s | `%s` |\n", n.Name, n.Role, n.IP, n.SSHCommand)
+	}
+	b.WriteString("\nThe host keys are pinned in " + c.KnownHostsFile + ": if ssh warns about a changed key, stop and tell the instructor.\n")
+	if len(c.AppURLs) > 0 {
+		fmt.Fprintf(&b, "\nDay 2: the reference app answers on every node (%s mode): `curl %s`. Measure availability with `labprobe -url http://localhost:8080/health`.\n",
+			c.RoutingMesh, c.AppURLs[0])
+	}
+	if c.Cluster != nil {
+		fmt.Fprintf(&b, "\nDay 3: your Kubernetes cluster `%s` runs on %s; `kubectl get nodes` works on every node (API %s).\n",
+			c.Cluster.Name, c.Cluster.HostNode, c.Cluster.APIServer)
+	}
+	return b.String()
+}
