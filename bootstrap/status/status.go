@@ -174,24 +174,14 @@ func Check(ctx context.Context, cohort string, teams []Team, keys *sshkeys.Keys,
 	}
 	start := time.Now()
 	limit := steps.NewLimit(opts.Parallel)
-	byName := map[string]TeamStatus{}
-	var mu sync.Mutex
-	_ = steps.Each(teams, func(t Team) error {
-		s := TeamStatus{Team: t.Name}
-		if err := limit.Do(ctx, func() error { s = checkTeam(ctx, t, keys, opts); return nil }); err != nil {
-			s.Problems = []string{"not checked: " + err.Error()}
+	r := Report{Cohort: cohort, Teams: make([]TeamStatus, len(teams))}
+	_ = steps.Each(indexes(teams), func(i int) error {
+		if err := limit.Do(ctx, func() error { r.Teams[i] = checkTeam(ctx, teams[i], keys, opts); return nil }); err != nil {
+			r.Teams[i] = TeamStatus{Team: teams[i].Name, Problems: []string{"not checked: " + err.Error()}}
 		}
-		mu.Lock()
-		byName[t.Name] = s
-		mu.Unlock()
 		return nil
 	})
-	r := Report{Cohort: cohort, Ready: true}
-	for _, t := range teams {
-		s := byName[t.Name]
-		r.Ready = r.Ready && s.Ready
-		r.Teams = append(r.Teams, s)
-	}
+	r.Ready = r.NotReady() == nil
 	r.TookMS = time.Since(start).Milliseconds()
 	return r
 }
@@ -229,7 +219,8 @@ func checkTeam(ctx context.Context, t Team, keys *sshkeys.Keys, opts Options) Te
 // the others did not.
 func probe(ctx context.Context, t Team, conns map[string]steps.Runner, dialErrs map[string]error) TeamStatus {
 	s := TeamStatus{Team: t.Name, Nodes: make([]NodeStatus, len(t.Outputs.Nodes)), Day2: []Service{}, Students: []Service{}}
-	var swarmProblems, kindProblems []string
+	var swarmErr error
+	var kindProblems []string
 	var list []swarmEntry
 	var services []serviceEntry
 	var day2IDs []string
@@ -240,24 +231,20 @@ func probe(ctx context.Context, t Team, conns map[string]steps.Runner, dialErrs 
 				return nil
 			})
 		},
-		func() {
-			var err error
-			if list, services, day2IDs, err = askManager(ctx, t, conns); err != nil {
-				swarmProblems = append(swarmProblems, err.Error())
-			}
-		},
+		func() { list, services, day2IDs, swarmErr = askManager(ctx, t, conns) },
 		func() { s.Kind, kindProblems = probeKind(ctx, t, conns) },
 	}
 	_ = steps.Each(probes, func(p func()) error { p(); return nil })
 
-	var problems []string
+	problems := []string{}
 	for _, n := range s.Nodes {
 		if n.Error != "" {
 			problems = append(problems, n.Name+": "+n.Error)
 		}
 	}
-	problems = append(problems, swarmProblems...)
-	if len(swarmProblems) == 0 {
+	if swarmErr != nil {
+		problems = append(problems, swarmErr.Error())
+	} else {
 		problems = append(problems, matchMembers(s.Nodes, list)...)
 		var p []string
 		s.Day2, s.Students, p = splitServices(t, services, day2IDs)
@@ -268,9 +255,6 @@ func probe(ctx context.Context, t Team, conns map[string]steps.Runner, dialErrs 
 		problems = append(problems, "last pulumi up: "+t.LastRun)
 	}
 	s.Problems = problems
-	if s.Problems == nil {
-		s.Problems = []string{}
-	}
 	s.Ready = len(problems) == 0
 	return s
 }
