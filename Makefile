@@ -32,6 +32,15 @@ outputs:
 handouts:
 	pulumi stack output --stack $(STACK) --json --show-secrets | go run ./infra/handout/cmd/handout -o handouts -with-keys=$(or $(WITH_KEYS),false)
 
+# Every team at a glance: nodes, swarm, the day2 stack, the students' services, kind on day 3.
+# Exits non-zero when anything is not ready; STATUS_FLAGS=-json prints JSON. It logs in as
+# labfleet's admin user, whose key is derived from the key seed: the seed goes in through a
+# pipe (<(...)), never on a command line.
+.PHONY: status
+status:
+	pulumi stack output --stack $(STACK) --json | go run ./bootstrap/status/cmd/status -cohort $(STACK) \
+		-seed-file <(pulumi config get labfleet:keySeed --stack $(STACK)) $(STATUS_FLAGS)
+
 destroy:
 	pulumi destroy --yes --stack $(STACK)
 

@@ -25,8 +25,10 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/status"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
+	"github.com/labfleet/labfleet/infra/handout"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
@@ -73,6 +75,8 @@ type measurement struct {
 	memMB                        float64 // per idle node
 	peakHostMB                   float64 // host memory in use at the peak of the bootstrap, above the level before it
 	peakSelfMB                   float64 // this process's peak resident memory (the bootstrap's own cost)
+
+	status time.Duration // `make status` over the whole cohort
 }
 
 func run(ctx context.Context, teams int, lab labImages) error {
@@ -91,6 +95,7 @@ func run(ctx context.Context, teams int, lab labImages) error {
 	row("containers started -> swarms + day2 ready", raw.ready, lf.ready)
 	row("total to ready (the full floor)", raw.create+raw.ready, lf.create+lf.ready)
 	fmt.Printf("%-44s %12s %12s\n", "second run (nothing to do)", "n/a", lf.rerun.Round(time.Millisecond))
+	fmt.Printf("%-44s %12s %12s\n", "status of every team (make status)", "n/a", lf.status.Round(time.Millisecond))
 	row("remove everything", raw.remove, lf.remove)
 	fmt.Printf("%-44s %10.1fMB %10.1fMB %7.2fx\n", "memory per idle node (docker stats)", raw.memMB, lf.memMB, lf.memMB/raw.memMB)
 	fmt.Printf("%-44s %10.0fMB %10.0fMB %7.2fx\n", "peak host memory during the bootstrap", raw.peakHostMB, lf.peakHostMB, lf.peakHostMB/raw.peakHostMB)
@@ -138,10 +143,29 @@ func measure(ctx context.Context, name string, teams, portBase int, pool string,
 	if m.memMB, err = memoryPerNode(ctx, p.Cohort); err != nil {
 		return m, err
 	}
+	if m.status, err = timeStatus(ctx, c); err != nil {
+		return m, err
+	}
 	start = time.Now()
 	c.Remove(ctx)
 	m.remove = time.Since(start)
 	return m, nil
+}
+
+// timeStatus times what `make status` does once it has read the stack outputs, over the
+// whole cohort, which must be ready.
+func timeStatus(ctx context.Context, c *localnodes.Cohort) (time.Duration, error) {
+	var teams []status.Team
+	for _, t := range c.Plan.Teams {
+		teams = append(teams, status.Team{Name: t.Name, Outputs: handout.Team{Nodes: handout.NodesFor(c.Plan, t, c.Keys)}})
+	}
+	start := time.Now()
+	r := status.Check(ctx, c.Plan.Cohort, teams, c.Keys, status.Options{})
+	took := time.Since(start)
+	if problems := r.Problems(); len(problems) > 0 {
+		return took, fmt.Errorf("status: %s", strings.Join(problems, "; "))
+	}
+	return took, nil
 }
 
 // progress prints the bootstrap's progress as `pulumi up` shows it, with the time since
