@@ -168,7 +168,7 @@ func (m Machine) pulumi(ctx context.Context) (cli, language Row) {
 	fix := fmt.Sprintf("put %s on PATH (the Makefile does)", filepath.Join(m.Project, toolsBin))
 	if len(missing) > 0 {
 		names := strings.Join(missing, " and ")
-		fmt.Fprintf(m.Progress, "prereq: %s not found: building the pinned %s into %s (once: about 5 minutes on 2 cores)\n", names, names, toolsBin)
+		fmt.Fprintf(m.Progress, "prereq: %s not found: building the pinned %s into %s (once: about 6 CPU-minutes, cached after)\n", names, names, toolsBin)
 		if err := m.run(ctx, m.Progress, "bash", append([]string{filepath.Join(m.Project, toolsBuild)}, missing...)...); err != nil {
 			fix = fmt.Sprintf("`bash %s` failed (%v; its output is above); or install Pulumi: https://www.pulumi.com/docs/install/", toolsBuild, err)
 		}

@@ -396,7 +396,7 @@ func TestBuiltTools(t *testing.T) {
 	}
 	tools := filepath.Join(project, toolsBin)
 	if !isExecutable(filepath.Join(tools, cliName)) {
-		msg := "NOT RUN (not a pass): " + toolsBin + " has no pulumi; `bash tools/build.sh` builds it (about 5 minutes once)"
+		msg := "NOT RUN (not a pass): " + toolsBin + " has no pulumi; `bash tools/build.sh` builds it (about 6 CPU-minutes once)"
 		if os.Getenv("LABFLEET_REQUIRE_TOOLS") == "1" {
 			t.Fatal(msg)
 		}

@@ -3,7 +3,7 @@
 # module proxy, for machines with no `pulumi` on PATH (the Makefile puts tools/bin on PATH).
 #   tools/build.sh [pulumi] [pulumi-language-go]     (default: both)
 # A binary already built from the pinned version is kept, so a second run is instant; about
-# 5 minutes the first time on 2 cores (GOMODCACHE and GOCACHE, outside the project, stay warm).
+# 6 CPU-minutes the first time (GOMODCACHE and GOCACHE, outside the project, stay warm).
 set -euo pipefail
 cd "$(dirname "$0")"
 bin=$PWD/bin
