@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,40 +156,72 @@ const (
 	toolsBin   = "tools/bin"
 )
 
-// pulumi finds the CLI and the Go language host, and builds whichever is missing.
+// pulumi finds the CLI and the Go language host. tools/build.sh builds each that is missing,
+// and checks each found in tools/bin, which it rebuilds when its pin has changed (and leaves
+// alone, at once, otherwise).
 func (m Machine) pulumi(ctx context.Context) (cli, language Row) {
-	cliStatus, languageStatus := Found, Found
-	var missing []string
-	if m.lookPath(cliName) == "" {
-		cliStatus, missing = Built, append(missing, cliName)
+	tools := filepath.Join(m.Project, toolsBin)
+	var missing, build []string
+	builtBefore := map[string]time.Time{}
+	for _, name := range []string{cliName, languageName} {
+		switch path := m.pulumiTool(name); {
+		case path == "":
+			missing = append(missing, name)
+			build = append(build, name)
+		case filepath.Dir(path) == tools:
+			build = append(build, name)
+			builtBefore[name] = modTime(path)
+		}
 	}
-	if m.languageHost() == "" {
-		languageStatus, missing = Built, append(missing, languageName)
-	}
-	fix := fmt.Sprintf("put %s on PATH (the Makefile does)", filepath.Join(m.Project, toolsBin))
+	fix := fmt.Sprintf("put %s on PATH (the Makefile does)", tools)
 	if len(missing) > 0 {
 		names := strings.Join(missing, " and ")
 		fmt.Fprintf(m.Progress, "prereq: %s not found: building the pinned %s into %s (once: about 6 CPU-minutes, cached after)\n", names, names, toolsBin)
-		if err := m.run(ctx, m.Progress, "bash", append([]string{filepath.Join(m.Project, toolsBuild)}, missing...)...); err != nil {
+	}
+	if len(build) > 0 {
+		if err := m.run(ctx, m.Progress, "bash", append([]string{filepath.Join(m.Project, toolsBuild)}, build...)...); err != nil {
 			fix = fmt.Sprintf("`bash %s` failed (%v; its output is above); or install Pulumi: https://www.pulumi.com/docs/install/", toolsBuild, err)
 		}
 	}
-	cli = Row{Tool: cliName, Status: cliStatus, Path: m.lookPath(cliName)}
+
+	cli = Row{Tool: cliName, Path: m.pulumiTool(cliName)}
+	language = Row{Tool: languageName, Path: m.pulumiTool(languageName)}
+	for _, row := range []*Row{&cli, &language} {
+		before, wasThere := builtBefore[row.Tool]
+		switch {
+		case row.Path == "":
+			row.Status, row.Fix = Missing, fix
+		case slices.Contains(missing, row.Tool) || wasThere && !modTime(row.Path).Equal(before):
+			row.Status = Built
+		default:
+			row.Status = Found
+		}
+	}
 	if cli.Path != "" {
 		version, err := m.output(ctx, cli.Path, "version")
 		cli.Version = versionOrError(version, err)
 	}
-	language = Row{Tool: languageName, Status: languageStatus, Path: m.languageHost()}
 	if language.Path != "" {
 		version, err := pluginVersion(ctx, language.Path, m.env(), languageRuntime)
 		language.Version = versionOrError(version, err)
 	}
-	for _, row := range []*Row{&cli, &language} {
-		if row.Path == "" {
-			row.Status, row.Fix = Missing, fix
-		}
-	}
 	return cli, language
+}
+
+// pulumiTool finds the CLI or the Go language host where Pulumi would.
+func (m Machine) pulumiTool(name string) string {
+	if name == languageName {
+		return m.languageHost()
+	}
+	return m.lookPath(name)
+}
+
+func modTime(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
 }
 
 // languageHost finds the Go language host where Pulumi does: on PATH, else next to the CLI.

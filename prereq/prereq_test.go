@@ -264,6 +264,17 @@ func TestDockerPlugin(t *testing.T) {
 	}
 }
 
+// Without a CLI nothing can install the plugin: the row says what it needs and where it goes.
+func TestDockerPluginWithoutCLI(t *testing.T) {
+	f := newFakeMachine(t)
+	row := f.dockerPlugin(context.Background(), Row{Tool: cliName, Status: Missing})
+	for _, want := range []string{"needs pulumi-resource-docker " + pinnedInTests, "and pulumi (above) to install it", "then at " + f.cachedPlugin()} {
+		if row.Status != Missing || !strings.Contains(row.Fix, want) {
+			t.Errorf("row %+v, want missing, fix with %q", row, want)
+		}
+	}
+}
+
 func TestEngine(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -315,11 +326,12 @@ func TestToolsBuild(t *testing.T) {
 		name          string
 		have          func(t *testing.T, f *fakeMachine)
 		buildArgs     string // tools/build.sh's arguments; empty: it did not run
+		announced     bool   // the check said it builds what is missing
 		cli, language Status
 		cliVersion    string
 		fix           string // part of the fix of both rows
 	}{
-		{"nothing on PATH", func(*testing.T, *fakeMachine) {}, "pulumi pulumi-language-go", Built, Built, "v3.274.1", ""},
+		{"nothing on PATH", func(*testing.T, *fakeMachine) {}, "pulumi pulumi-language-go", true, Built, Built, "v3.274.1", ""},
 		{"a CLI with its language host next to it", func(t *testing.T, f *fakeMachine) {
 			// As Pulumi's installer lays it out, the CLI reached through a link on PATH.
 			install := filepath.Join(f.Project, "pulumi-install")
@@ -328,13 +340,22 @@ func TestToolsBuild(t *testing.T) {
 			if err := os.Symlink(filepath.Join(install, "pulumi"), filepath.Join(f.bin, "pulumi")); err != nil {
 				t.Fatal(err)
 			}
-		}, "", Found, Found, "v3.200.0", ""},
+		}, "", false, Found, Found, "v3.200.0", ""},
 		{"a CLI without language host", func(t *testing.T, f *fakeMachine) {
 			script(t, filepath.Join(f.bin, "pulumi"), "echo v3.200.0")
-		}, "pulumi-language-go", Found, Built, "v3.200.0", ""},
+		}, "pulumi-language-go", true, Found, Built, "v3.200.0", ""},
+		{"tools/bin built from an older pin", func(t *testing.T, f *fakeMachine) {
+			script(t, filepath.Join(f.Project, toolsBin, "pulumi"), "echo v3.200.0")
+			fakePlugin(t, filepath.Join(f.Project, toolsBin, languageName), "language", "v3.62.0")
+		}, "pulumi pulumi-language-go", false, Built, Built, "v3.274.1", ""},
+		{"tools/bin built from the pins", func(t *testing.T, f *fakeMachine) {
+			script(t, filepath.Join(f.Project, toolsBin, "pulumi"), "echo v3.274.1")
+			fakePlugin(t, filepath.Join(f.Project, toolsBin, languageName), "language", "v3.62.0")
+			writeFile(t, filepath.Join(f.Project, "tools-current"), "")
+		}, "pulumi pulumi-language-go", false, Found, Found, "v3.274.1", ""},
 		{"the build fails", func(t *testing.T, f *fakeMachine) {
 			writeFile(t, filepath.Join(f.Project, "build-fails"), "")
-		}, "pulumi pulumi-language-go", Missing, Missing, "", "`bash tools/build.sh` failed"},
+		}, "pulumi pulumi-language-go", true, Missing, Missing, "", "`bash tools/build.sh` failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,13 +363,15 @@ func TestToolsBuild(t *testing.T) {
 			tools := filepath.Join(f.Project, toolsBin)
 			f.Path = f.bin + string(filepath.ListSeparator) + tools
 			tt.have(t, f)
-			// The fake build copies what was asked for from a staging folder into tools/bin.
+			// The fake build copies what was asked for from a staging folder into tools/bin, unless
+			// it is current.
 			staging := filepath.Join(f.Project, "staging")
 			script(t, filepath.Join(staging, "pulumi"), "echo v3.274.1")
 			fakePlugin(t, filepath.Join(staging, languageName), "language", "v3.62.0")
 			args := filepath.Join(f.Project, "build-args")
 			script(t, filepath.Join(f.Project, toolsBuild), fmt.Sprintf(`echo "$*" > '%[1]s'
 [ -e '%[2]s/build-fails' ] && exit 1
+[ -e '%[2]s/tools-current' ] && exit 0
 /bin/mkdir -p '%[3]s'
 for tool; do /bin/cp '%[4]s/'"$tool" '%[3]s'; done`, args, f.Project, tools, staging))
 
@@ -366,8 +389,8 @@ for tool; do /bin/cp '%[4]s/'"$tool" '%[3]s'; done`, args, f.Project, tools, sta
 			if got := strings.TrimSpace(string(ran)); got != tt.buildArgs {
 				t.Errorf("tools/build.sh ran with %q, want %q", got, tt.buildArgs)
 			}
-			if tt.buildArgs != "" && !strings.Contains(f.progress.String(), "building the pinned") {
-				t.Errorf("the check did not say it builds: %q", f.progress)
+			if said := strings.Contains(f.progress.String(), "building the pinned"); said != tt.announced {
+				t.Errorf("the check said it builds: %v, want %v (%q)", said, tt.announced, f.progress)
 			}
 		})
 	}
@@ -402,16 +425,22 @@ func TestBuiltTools(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
+	// Linked from a PATH directory of the test's own: tools/bin itself would make the check run
+	// tools/build.sh, which is for make, not for a test.
 	f := newFakeMachine(t)
 	f.Project = project
-	f.Path = tools
+	for _, name := range []string{cliName, languageName} {
+		if err := os.Symlink(filepath.Join(tools, name), filepath.Join(f.bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cli, language := f.pulumi(context.Background())
 	sdk, err := pinnedVersion(filepath.Join(project, "go.mod"), "github.com/pulumi/pulumi/sdk/v3")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cli.Status != Found || cli.Version != sdk {
-		t.Errorf("CLI %+v, want found at %s, the SDK's release", cli, sdk)
+		t.Errorf("CLI %+v, want found at %s, the SDK's release (`bash tools/build.sh` rebuilds a stale one)", cli, sdk)
 	}
 	if language.Status != Found || !semver.IsValid(language.Version) {
 		t.Errorf("language host %+v, want found with its version", language)

@@ -30,18 +30,19 @@ build_cli() {
   CGO_ENABLED=0 go build -o "$bin/pulumi" -ldflags "-X $version_var=$cli_version" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 }
 
-build_language_go() {
-  built_from pulumi-language-go "$language_go_version" && return
+# In a subshell: the EXIT trap removes the copy whatever happens.
+build_language_go() (
+  built_from pulumi-language-go "$language_go_version" && exit 0
   log "building pulumi-language-go $language_go_version (github.com/pulumi/pulumi/sdk/v3/go/pulumi-language-go) into $bin"
-  local module src
   module=$(go mod download -json "github.com/pulumi/pulumi/sdk/v3@$language_go_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   # The module cache is read-only, and the build writes go.sum entries: build in a copy.
   src=$(mktemp -d)
-  trap 'rm -rf "$src"' RETURN
+  trap 'rm -rf "$src"' EXIT
   cp -r "$module/." "$src"
   chmod -R u+w "$src"
-  (cd "$src" && CGO_ENABLED=0 go build -o "$bin/pulumi-language-go" -ldflags "-X $version_var=$language_go_version" ./go/pulumi-language-go)
-}
+  cd "$src"
+  CGO_ENABLED=0 go build -o "$bin/pulumi-language-go" -ldflags "-X $version_var=$language_go_version" ./go/pulumi-language-go
+)
 
 (($#)) || set -- pulumi pulumi-language-go
 mkdir -p "$bin"
