@@ -1,6 +1,6 @@
 # labfleet: the two everyday commands are `make up` (a default cohort on this Docker host,
 # local Pulumi backend) and `make test` (every test; integration tests need a Docker engine,
-# which .ci/docker-host.sh installs and starts).
+# which .ci/docker-host.sh installs and starts). Both first check what they need (prereq/).
 
 STACK        ?= dev
 BACKEND_DIR  ?= $(CURDIR)/.pulumi-local
@@ -10,12 +10,20 @@ export PULUMI_BACKEND_URL        ?= file://$(BACKEND_DIR)
 # uses a backend with its own secrets provider.
 export PULUMI_CONFIG_PASSPHRASE  ?= labfleet-local
 export PULUMI_SKIP_UPDATE_CHECK  := true
+# Where no pulumi is on PATH, the check builds the pinned CLI and Go language host here
+# (tools/build.sh); one already on PATH comes first.
+export PATH := $(PATH):$(CURDIR)/tools/bin
 
 SHELL := /bin/bash
 
-.PHONY: up destroy outputs handouts test bench bench-vm lint docker-host
+.PHONY: prereq up destroy outputs handouts test bench bench-vm lint docker-host
 
-up:
+# Before any Pulumi command: the Docker engine, the Pulumi CLI, the Go language host and the
+# docker plugin go.mod pins, in one table; what is missing stops the target, with the fix.
+prereq:
+	@go run ./prereq/cmd/prereq
+
+up: prereq
 	@mkdir -p $(BACKEND_DIR)
 	@pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK)
 	@# The seed goes in on stdin: on a command line, ps would show it to every user of the host.
@@ -23,13 +31,13 @@ up:
 		head -c 32 /dev/urandom | base64 | pulumi config set --secret labfleet:keySeed
 	pulumi up --yes --stack $(STACK)
 
-outputs:
+outputs: prereq
 	pulumi stack output --stack $(STACK) teams --json
 
 # Per team: a card (.md, and .html to print), the private key, known_hosts, ssh_config (and a
 # kubeconfig on day 3); all_teams.html prints every team's card, one per A4 page.
 # WITH_KEYS=1 also prints each team's private key on its HTML card.
-handouts:
+handouts: prereq
 	pulumi stack output --stack $(STACK) --json --show-secrets | go run ./infra/handout/cmd/handout -o handouts -with-keys=$(or $(WITH_KEYS),false)
 
 # Every team at a glance: nodes, swarm, the day2 stack, the students' services, kind on day 3.
@@ -37,11 +45,11 @@ handouts:
 # labfleet's admin user, whose key is derived from the key seed: the seed goes in through a
 # pipe (<(...)), never on a command line.
 .PHONY: status
-status:
+status: prereq
 	pulumi stack output --stack $(STACK) --json | go run ./bootstrap/status/cmd/status -cohort $(STACK) \
 		-seed-file <(pulumi config get labfleet:keySeed --stack $(STACK)) $(STATUS_FLAGS)
 
-destroy:
+destroy: prereq
 	pulumi destroy --yes --stack $(STACK)
 
 docker-host:
@@ -51,8 +59,10 @@ docker-host:
 # (real engine, real SSH) run without it. The lab apps (stacks/apps) are their own module,
 # built inside their image with Debian's Go.
 # The full log goes to test.log; the screen shows each package's result, failures, every test
-# that could not run here (NOT RUN, never a pass) and the measurements (MEASURE).
+# that could not run here (NOT RUN, never a pass) and the measurements (MEASURE). Without a
+# Docker engine it starts one where it can, or says first that the integration tests will not run.
 test:
+	@go run ./prereq/cmd/prereq -tests
 	set -o pipefail; { go test -race -v -count=1 -timeout 20m $$(go list ./... | grep -v /bootstrap/integration) && \
 		go test -v -count=1 -timeout 45m ./bootstrap/integration/; } 2>&1 | tee test.log | \
 		grep --line-buffered -E '^(ok|FAIL|panic)|^--- (FAIL|SKIP)|NOT RUN|MEASURE|_test.go:[0-9]+: .*(Error|error|want)'
