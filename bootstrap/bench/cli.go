@@ -37,8 +37,15 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 	defer os.RemoveAll(dir)
 	cli := pulumiCLI{path: pulumiPath, dir: dir, log: filepath.Join(dir, "pulumi.log")}
 	version, _ := cli.output("version")
+	if _, err := cli.time(ctx, nil, "stack", "init", cliStack); err != nil {
+		return err
+	}
+	// stack init writes the stack's config file (its secrets salt) into the project: move it
+	// out, so the benchmark leaves nothing in the working tree.
+	if err := os.Rename("Pulumi."+cliStack+".yaml", cli.configFile()); err != nil {
+		return err
+	}
 	for _, args := range [][]string{
-		{"stack", "init", cliStack},
 		{"config", "set", "labfleet:teams", strconv.Itoa(teams)},
 		{"config", "set", "labfleet:sshPortBase", "25200"},
 		{"config", "set", "labfleet:addressPool", "172.21.0.0/16"},
@@ -103,7 +110,7 @@ type pulumiCLI struct {
 func (p pulumiCLI) command(ctx context.Context, args ...string) *exec.Cmd {
 	switch args[0] {
 	case "config", "up", "preview", "destroy":
-		args = append(args, "--stack", cliStack, "--config-file", filepath.Join(p.dir, "Pulumi."+cliStack+".yaml"), "--non-interactive")
+		args = append(args, "--stack", cliStack, "--config-file", p.configFile(), "--non-interactive")
 	case "stack":
 		if args[1] == "rm" {
 			args = append(args, "--stack", cliStack)
@@ -116,6 +123,8 @@ func (p pulumiCLI) command(ctx context.Context, args ...string) *exec.Cmd {
 		"PULUMI_SKIP_UPDATE_CHECK=true")
 	return cmd
 }
+
+func (p pulumiCLI) configFile() string { return filepath.Join(p.dir, "Pulumi."+cliStack+".yaml") }
 
 func (p pulumiCLI) output(args ...string) (string, error) {
 	out, err := p.command(context.Background(), args...).Output()
