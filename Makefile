@@ -24,7 +24,7 @@ export PATH := $(PATH):$(CURDIR)/tools/bin
 
 SHELL := /bin/bash
 
-.PHONY: prereq up destroy outputs handouts test bench bench-vm lint docker-host
+.PHONY: prereq up preview destroy outputs handouts test bench bench-vm lint docker-host
 
 # Before any Pulumi command: the Docker engine, the Pulumi CLI, the Go language host and the
 # docker plugin go.mod pins, in one table; what is missing stops the target, with the fix.
@@ -37,7 +37,12 @@ up: prereq
 	@# The seed goes in on stdin: on a command line, ps would show it to every user of the host.
 	@pulumi config get labfleet:keySeed >/dev/null 2>&1 || \
 		head -c 32 /dev/urandom | base64 | pulumi config set --secret labfleet:keySeed
-	pulumi up --yes --stack $(STACK)
+	@# --yes with a preview first would only print the plan it does not wait on; the update
+	@# prints each change as it makes it. `make preview` shows the plan without changing anything.
+	pulumi up --yes --skip-preview --stack $(STACK)
+
+preview: prereq
+	pulumi preview --diff --stack $(STACK)
 
 outputs: prereq
 	pulumi stack output --stack $(STACK) teams --json
