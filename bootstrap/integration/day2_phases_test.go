@@ -93,7 +93,6 @@ func parsePhase1(out string) (phase1Outcome, error) {
 			abEnd = at()
 		case "down":
 			downAt = at()
-		case "still-up":
 		case "curl":
 			if len(f) < 3 || f[2] == "failed" {
 				continue
