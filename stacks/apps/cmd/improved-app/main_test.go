@@ -6,8 +6,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -55,7 +58,7 @@ func TestProxyRoundRobinsAndSkipsDeadTasks(t *testing.T) {
 	for i, b := range backends {
 		addrs[string(rune('a'+i))] = strings.TrimPrefix(b.URL, "http://")
 	}
-	p.lookup = func(string) ([]string, error) { return []string{"127.0.0.1", "127.0.0.2"}, nil }
+	p.tasks.lookup = func(string) ([]string, error) { return []string{"127.0.0.1", "127.0.0.2"}, nil }
 	p.client.Transport = &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, _, _ := net.SplitHostPort(addr)
 		target := addrs["a"]
@@ -87,6 +90,57 @@ func TestProxyRoundRobinsAndSkipsDeadTasks(t *testing.T) {
 	backends[1].Close()
 	if code, body := get(t, edge.URL+"/"); code != 502 || !strings.Contains(body, "every task of tasks.web failed") {
 		t.Errorf("with no task: %d %q", code, body)
+	}
+}
+
+// Under load the proxy asks DNS about once per taskListAge, not once per request, and a
+// refresh never holds a request up.
+func TestTaskListRefreshesInTheBackground(t *testing.T) {
+	now := time.Unix(0, 0)
+	answers := make(chan []string, 1)
+	answers <- []string{"10.0.0.1", "10.0.0.2"}
+	var lookups atomic.Int32
+	l := &taskList{host: "tasks.web", now: func() time.Time { return now }, lookup: func(host string) ([]string, error) {
+		lookups.Add(1)
+		if host != "tasks.web" {
+			t.Errorf("looked up %q", host)
+		}
+		return <-answers, nil
+	}}
+	get := func() []string {
+		t.Helper()
+		addrs, err := l.get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return addrs
+	}
+	for i := 0; i < 100; i++ {
+		if got := get(); !slices.Equal(got, []string{"10.0.0.1", "10.0.0.2"}) {
+			t.Fatalf("request %d: %v", i, got)
+		}
+	}
+	if n := lookups.Load(); n != 1 {
+		t.Fatalf("%d lookups for 100 requests within %s", n, taskListAge)
+	}
+	// Stale: the next requests start one refresh and, while DNS has not answered, go on
+	// with the list they have.
+	now = now.Add(taskListAge)
+	for i := 0; i < 10; i++ {
+		if got := get(); len(got) != 2 {
+			t.Fatalf("during the refresh: %v", got)
+		}
+	}
+	answers <- []string{"10.0.0.2"} // a task is gone
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Equal(get(), []string{"10.0.0.2"}) {
+		if time.Now().After(deadline) {
+			t.Fatal("the refreshed list never arrived")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := lookups.Load(); n != 2 {
+		t.Errorf("%d lookups, want 2: one refresh at a time", n)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -19,7 +20,54 @@ type proxy struct {
 	port   string
 	next   atomic.Uint64
 	client *http.Client
+	tasks  *taskList
+}
+
+// taskListAge is how long the proxy uses one answer of swarm's DNS. A lookup per request
+// floods Docker's embedded DNS under the course's `ab -c 200`: it drops queries, and the
+// resolver retries only after 5 s, so requests stall. Refreshed every second, the list
+// still follows scaling within a second, and a task that is gone is skipped meanwhile.
+const taskListAge = time.Second
+
+// taskList is the cached answer for the tasks' DNS name. When it is stale, one request
+// starts a refresh in the background and every request goes on with the list it has, so no
+// request waits for DNS except the very first.
+type taskList struct {
+	host   string
 	lookup func(host string) ([]string, error)
+	now    func() time.Time
+
+	mu         sync.Mutex
+	addrs      []string
+	fetched    time.Time
+	refreshing bool
+}
+
+func (l *taskList) get() ([]string, error) {
+	l.mu.Lock()
+	addrs := l.addrs
+	if addrs != nil && l.now().Sub(l.fetched) >= taskListAge && !l.refreshing {
+		l.refreshing = true
+		go l.refresh()
+	}
+	l.mu.Unlock()
+	if addrs != nil {
+		return addrs, nil
+	}
+	return l.refresh()
+}
+
+// refresh looks the tasks up again. A failed lookup keeps the last list (the next request
+// tries again): a name that briefly does not resolve is no reason to stop answering.
+func (l *taskList) refresh() ([]string, error) {
+	addrs, err := l.lookup(l.host)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refreshing = false
+	if err == nil && len(addrs) > 0 {
+		l.addrs, l.fetched = addrs, l.now()
+	}
+	return addrs, err
 }
 
 const maxProxiedBody = 1 << 20
@@ -35,15 +83,17 @@ func newProxy(target string) (*proxy, error) {
 	return &proxy{
 		host: host, port: port,
 		client: &http.Client{
-			Timeout:   5 * time.Second,
-			Transport: &http.Transport{DialContext: (&net.Dialer{Timeout: time.Second}).DialContext, MaxIdleConnsPerHost: 16},
+			Timeout: 5 * time.Second,
+			// A task on the overlay accepts within milliseconds; one that is gone never
+			// does, and the next one must still answer within a client's patience (1 s).
+			Transport: &http.Transport{DialContext: (&net.Dialer{Timeout: 500 * time.Millisecond}).DialContext, MaxIdleConnsPerHost: 16},
 		},
-		lookup: net.LookupHost,
+		tasks: &taskList{host: host, lookup: net.LookupHost, now: time.Now},
 	}, nil
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	addrs, err := p.lookup(p.host)
+	addrs, err := p.tasks.get()
 	if err != nil || len(addrs) == 0 {
 		http.Error(w, fmt.Sprintf("edge: no task answers for %s: %v", p.host, err), http.StatusBadGateway)
 		return

@@ -1,68 +1,139 @@
-// memory-leak-app is the Day-2 "broken" app: every request to / keeps LEAK_KB kilobytes
-// (default 20) forever. Each `ab -n 10000 -c 100` run adds about 200 MB, so in a 512 MB
-// container students watch `docker stats` climb over two or three runs; then the garbage
-// collector fights for the last megabytes and the kernel kills the app: it stops answering,
-// which is what Phase 1 of the lab is about.
+// memory-leak-app is the Day-2 "broken" app. It keeps an access log of every request to /
+// in memory and never rotates it (the leak), and counts each client's earlier visits by
+// parsing that whole log (the slowdown). Each entry is sized from the container's memory
+// limit so that the log fills the limit after LEAK_FILL_REQUESTS requests (default 8000):
+// during the one `ab -n 10000 -c 100` the course asks for, the app gets slower and slower,
+// then the kernel OOM-kills it near the end of the run, whatever `--memory` the student chose.
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/labfleet/labfleet/stacks/apps/internal/memlimit"
 )
 
-type leaker struct {
-	mu       sync.Mutex
-	held     [][]byte
-	heldSize int64
-	requests int64
-	perReq   int
-	hostname string
-	started  time.Time
-}
+// defaultFillRequests is how many requests fill the memory limit: 80% of the course's
+// 10,000, so the run fails near its end. The runtime's own memory (a few MB) makes the
+// kill come slightly earlier, more so under small limits.
+const defaultFillRequests = 8000
 
-func (l *leaker) leak() (requests, held int64) {
-	chunk := make([]byte, l.perReq)
-	for i := range chunk { // touch every page, so it really counts against the limit
-		chunk[i] = byte(i)
+// referenceLimit sizes the leak in a container without a memory limit, as if it had the
+// course's 512 MB; sizing by the host's memory could take a whole shared machine down.
+const referenceLimit = 512 << 20
+
+// runtimePage is the Go runtime's page: an allocation over 32 KB takes whole pages, so an
+// entry of whole pages makes the bytes the app reports the bytes it really holds.
+const runtimePage = 8 << 10
+
+// entrySize is the memory one request keeps: the limit (or referenceLimit without one)
+// spread over fillRequests requests, to the nearest whole runtime page.
+func entrySize(limit int64, fillRequests int) int {
+	if limit <= 0 {
+		limit = referenceLimit
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.held = append(l.held, chunk)
-	l.heldSize += int64(len(chunk))
-	l.requests++
-	return l.requests, l.heldSize
+	pages := (limit/int64(fillRequests) + runtimePage/2) / runtimePage
+	return int(max(pages, 1) * runtimePage)
 }
 
-func (l *leaker) stats() map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// history is the leak: an in-memory access log that is never rotated. Every request to /
+// adds an entry: its log line, repeated until the entry has its full size, so every page
+// is written and counts against the limit.
+//
+// The slowdown is real work, not a sleep: to count a client's earlier visits, the app
+// parses the log line of every entry held (an unbounded log with a linear lookup), under
+// the log's lock. A request therefore costs time in proportion to the entries held, and the
+// course's 100 concurrent clients queue behind each other's scans, so response times climb
+// from milliseconds to a large fraction of a second as memory fills, at the same pace on
+// any number of cores. Near the limit the garbage collector, told the limit, runs ever more
+// often on the parsing's garbage and adds its own pauses, until the kernel kills the app.
+type history struct {
+	mu        sync.Mutex
+	entries   [][]byte
+	heldBytes int64
+}
+
+// record logs r in an entry of size bytes and returns the request's number, the client's
+// visits before it and the bytes held after it.
+func (h *history) record(r *http.Request, size int) (request, visits int, held int64) {
+	client := clientAddr(r)
+	line := accessLogLine(client, r, time.Now())
+	entry := make([]byte, max(size, len(line)))
+	copy(entry, line)
+	for n := len(line); n < len(entry); n *= 2 { // fill it all: fresh pages cost nothing until written
+		copy(entry[n:], entry[:n])
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range h.entries {
+		if fields := strings.Fields(string(e[:bytes.IndexByte(e, '\n')])); len(fields) > 0 && fields[0] == client {
+			visits++
+		}
+	}
+	h.entries = append(h.entries, entry)
+	h.heldBytes += int64(len(entry))
+	return len(h.entries), visits, h.heldBytes
+}
+
+// accessLogLine is r's line in the Combined Log Format of Apache and nginx.
+func accessLogLine(client string, r *http.Request, at time.Time) string {
+	return fmt.Sprintf("%s - - [%s] %q 200 - %q %q\n", client, at.Format("02/Jan/2006:15:04:05 -0700"),
+		r.Method+" "+r.URL.RequestURI()+" "+r.Proto, r.Referer(), r.UserAgent())
+}
+
+func clientAddr(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+func (h *history) size() (requests int, held int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.entries), h.heldBytes
+}
+
+type app struct {
+	history
+	entryBytes   int
+	fillRequests int
+	limit        int64
+	hostname     string
+	started      time.Time
+}
+
+func (a *app) stats() map[string]any {
+	requests, held := a.size()
 	return map[string]any{
 		"app":           "memory-leak-app",
-		"hostname":      l.hostname,
-		"requests":      l.requests,
-		"heldBytes":     l.heldSize,
-		"heldMB":        l.heldSize >> 20,
-		"leakPerReqKB":  l.perReq >> 10,
-		"limitBytes":    memlimit.Bytes(),
-		"uptimeSeconds": int(time.Since(l.started).Seconds()),
+		"hostname":      a.hostname,
+		"requests":      requests,
+		"heldBytes":     held,
+		"heldMB":        held >> 20,
+		"leakPerReqKB":  a.entryBytes >> 10,
+		"fillRequests":  a.fillRequests,
+		"limitBytes":    a.limit,
+		"uptimeSeconds": int(time.Since(a.started).Seconds()),
 	}
 }
 
-func (l *leaker) routes() *http.ServeMux {
+func (a *app) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		n, held := l.leak()
-		fmt.Fprintf(w, "memory-leak-app on %s: request %d, holding %d MB\n", l.hostname, n, held>>20)
+		n, visits, held := a.record(r, a.entryBytes)
+		fmt.Fprintf(w, "memory-leak-app on %s: request %d, your visit %d, holding %d MB\n", a.hostname, n, visits+1, held>>20)
 	})
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -70,7 +141,7 @@ func (l *leaker) routes() *http.ServeMux {
 	})
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(l.stats())
+		json.NewEncoder(w).Encode(a.stats())
 	})
 	return mux
 }
@@ -84,15 +155,24 @@ func envInt(name string, def int) int {
 
 func main() {
 	port := flag.Int("port", envInt("PORT", 3000), "listen port")
-	leakKB := flag.Int("leak-kb", envInt("LEAK_KB", 20), "kilobytes kept per request to /")
+	fill := flag.Int("fill-requests", envInt("LEAK_FILL_REQUESTS", defaultFillRequests), "requests to / after which the leak has taken the whole memory limit (env LEAK_FILL_REQUESTS)")
 	flag.Parse()
+	if *fill <= 0 {
+		log.Fatalf("-fill-requests (LEAK_FILL_REQUESTS) is %d: it must be a positive number of requests, e.g. 8000", *fill)
+	}
 	host, _ := os.Hostname()
-	if limit := memlimit.Bytes(); limit > 0 {
-		// Let the GC work hard near the limit: the app gets slow before it dies, as a real
-		// leaking service does.
+	limit := memlimit.Bytes()
+	if limit > 0 {
+		// The runtime collects hard near the limit, as a well-configured Go service would:
+		// the app slows down before it dies instead of dying at full speed.
 		debug.SetMemoryLimit(limit)
 	}
-	l := &leaker{perReq: *leakKB << 10, hostname: host, started: time.Now()}
-	log.Printf("memory-leak-app listening on :%d, leaking %d KB per request, memory limit %d MB", *port, *leakKB, memlimit.Bytes()>>20)
-	log.Fatal(http.ListenAndServe(fmt.Sprintf(":%d", *port), l.routes()))
+	a := &app{entryBytes: entrySize(limit, *fill), fillRequests: *fill, limit: limit, hostname: host, started: time.Now()}
+	sizedBy := fmt.Sprintf("its %d MB memory limit", limit>>20)
+	if limit == 0 {
+		sizedBy = fmt.Sprintf("no memory limit (sized as for %d MB)", referenceLimit>>20)
+	}
+	log.Printf("memory-leak-app listening on :%d; %s; keeping %d KB per request, full after %d requests",
+		*port, sizedBy, a.entryBytes>>10, *fill)
+	log.Fatal(http.ListenAndServe(fmt.Sprintf(":%d", *port), a.routes()))
 }
