@@ -63,7 +63,7 @@ status: prereq
 		-seed-file <(pulumi config get labfleet:keySeed --stack $(STACK)) $(STATUS_FLAGS)
 
 destroy: prereq
-	pulumi destroy --yes --stack $(STACK)
+	pulumi destroy --yes --skip-preview --stack $(STACK)
 
 docker-host:
 	bash .ci/docker-host.sh

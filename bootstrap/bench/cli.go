@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +63,7 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 	destroyed := false
 	defer func() {
 		if !destroyed {
-			cli.time(context.Background(), nil, "destroy", "--yes")
+			cli.time(context.Background(), nil, "destroy", "--yes", "--skip-preview")
 		}
 		cli.time(context.Background(), nil, "stack", "rm", "--yes", "--force")
 	}()
@@ -78,7 +79,7 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 	if preview, err = cli.time(ctx, nil, "preview", "--expect-no-changes"); err != nil {
 		return err
 	}
-	if destroy, err = cli.time(ctx, nil, "destroy", "--yes"); err != nil {
+	if destroy, err = cli.time(ctx, nil, "destroy", "--yes", "--skip-preview"); err != nil {
 		return err
 	}
 	destroyed = true
@@ -90,7 +91,7 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 	fmt.Printf("%-44s %12s %12s %8s  <= 6s\n", "make up with nothing to do", "n/a", noop.Round(time.Millisecond), "")
 	fmt.Printf("%-44s %12s %12s\n", "pulumi up --yes with nothing to do", "n/a", noopPreviewed.Round(time.Millisecond))
 	fmt.Printf("%-44s %12s %12s %8s  (Pulumi's fixed cost)\n", "pulumi preview --expect-no-changes", "n/a", preview.Round(time.Millisecond), "")
-	fmt.Printf("%-44s %12s %12s %7.2fx  <= %s (raw removal + preview)\n", "pulumi destroy",
+	fmt.Printf("%-44s %12s %12s %7.2fx  <= %s (raw removal + preview)\n", "make destroy",
 		raw.remove.Round(time.Millisecond), destroy.Round(time.Millisecond), float64(destroy)/float64(raw.remove), (raw.remove + preview).Round(time.Millisecond))
 	return nil
 }
@@ -146,8 +147,9 @@ func (p pulumiCLI) time(ctx context.Context, stdin io.Reader, args ...string) (t
 	defer log.Close()
 	fmt.Fprintf(log, "\n$ pulumi %s\n", strings.Join(args, " "))
 	cmd := p.command(ctx, args...)
-	// The output goes to the terminal too: it is the live progress an instructor sees.
-	out := io.MultiWriter(log, os.Stderr)
+	// The output goes to the terminal too, each line with the seconds since the command
+	// started: it is the live progress an instructor sees, and it shows where time goes.
+	out := io.MultiWriter(log, &stampedLines{w: os.Stderr, start: time.Now()})
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, out, out
 	fmt.Fprintf(os.Stderr, "  pulumi %s ...\n", strings.Join(args, " "))
 	start := time.Now()
@@ -159,4 +161,23 @@ func (p pulumiCLI) time(ctx context.Context, stdin io.Reader, args ...string) (t
 		return took, errors.New("pulumi " + strings.Join(args, " ") + ": " + err.Error() + "\n" + tail)
 	}
 	return took, nil
+}
+
+// stampedLines writes each line it is given to w, prefixed with the seconds since start.
+type stampedLines struct {
+	w       io.Writer
+	start   time.Time
+	partial []byte
+}
+
+func (s *stampedLines) Write(b []byte) (int, error) {
+	s.partial = append(s.partial, b...)
+	for {
+		line, rest, ok := bytes.Cut(s.partial, []byte("\n"))
+		if !ok {
+			return len(b), nil
+		}
+		fmt.Fprintf(s.w, "%6.1fs %s\n", time.Since(s.start).Seconds(), line)
+		s.partial = rest
+	}
 }

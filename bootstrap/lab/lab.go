@@ -70,14 +70,20 @@ func Setup(ctx context.Context, teamName string, nodes []Node, d plan.Day2, imag
 			return err
 		}},
 		{Name: "load lab images", Timeout: 10 * time.Minute, Run: func(ctx context.Context) error { return t.loadImages(ctx, images) }},
-		{Name: "install labprobe", Timeout: 2 * time.Minute, Run: func(ctx context.Context) error { return t.installProbe(ctx, images) }},
-		{Name: "install student files", Timeout: time.Minute, Run: t.installStudentFiles},
-		{Name: "deploy the day2 stack", Timeout: timing.Converge + 2*time.Minute, Run: func(ctx context.Context) error {
+		// The stack is deployed as soon as its images are on every node; labprobe and the
+		// student files go in while its tasks start and pass their first health checks.
+		{Name: "deploy the day2 stack", Timeout: 2 * time.Minute, Run: func(ctx context.Context) error {
 			ids := make([]string, len(images))
 			for i, img := range images {
 				ids[i] = img.ID
 			}
 			return t.deploy(ctx, d.Port, res.Mesh == plan.MeshHost, ids)
+		}},
+		{Name: "install labprobe", Timeout: 2 * time.Minute, Run: func(ctx context.Context) error { return t.installProbe(ctx, images) }},
+		{Name: "install student files", Timeout: time.Minute, Run: t.installStudentFiles},
+		{Name: "wait for the day2 stack", Timeout: timing.Converge + time.Minute, Run: func(ctx context.Context) error {
+			mgr, _ := steps.FirstManager(t.nodes)
+			return WaitForReplicas(ctx, mgr, day2.StackName, t.timing)
 		}},
 	})
 	res.Actions = t.List()
@@ -181,9 +187,9 @@ func (t *team) installStudentFiles(ctx context.Context) error {
 }
 
 // deploy deploys the day2 stack from the first manager unless the running one carries the
-// same hash and is as labfleet left it, then waits until every service runs all its
-// replicas. What students changed in it (scaled, removed a service) is put back and
-// reported; services that are not the stack's are never touched.
+// same hash and is as labfleet left it; the "wait for the day2 stack" step then waits until
+// every service runs all its replicas. What students changed in it (scaled, removed a
+// service) is put back and reported; services that are not the stack's are never touched.
 func (t *team) deploy(ctx context.Context, port int, hostMode bool, imageIDs []string) error {
 	stack, err := day2.Render(port, hostMode, imageIDs)
 	if err != nil {
@@ -213,7 +219,7 @@ func (t *team) deploy(ctx context.Context, port int, hostMode bool, imageIDs []s
 		}
 		t.Did("deploy stack %s (%s) from %s: %s", day2.StackName, stack.Hash, mgr.Name, drift)
 	}
-	return WaitForReplicas(ctx, mgr, day2.StackName, t.timing)
+	return nil
 }
 
 // stackDrift compares the deployed day2 stack with the rendered one and says why it must
