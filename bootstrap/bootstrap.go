@@ -87,14 +87,17 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 	teams := steps.NewLimit(p.Parallel.Teams)
 	err = steps.Each(outcomes, func(o *teamOutcome) error {
 		name := o.team.Name
-		start := time.Now()
+		if len(p.Teams) > p.Parallel.Teams {
+			report.Status(name, fmt.Sprintf("waiting for a turn (labfleet:parallelTeams is %d)", p.Parallel.Teams))
+		}
 		o.err = teams.Do(ctx, func() error {
-			report.Status(name, "connecting ...")
+			// The clock starts with the team's turn: a team's time is its own work.
+			start := time.Now()
+			defer func() { o.took = time.Since(start) }()
 			var err error
 			o.result, err = convergeTeam(ctx, p, o.team, keys, labImages, day3, opts)
 			return err
 		})
-		o.took = time.Since(start)
 		if o.err != nil {
 			report.Info(name, fmt.Sprintf("FAILED after %s: %v", steps.Elapsed(o.took), o.err))
 			return o.err
@@ -199,9 +202,14 @@ func CloseAll(clients map[string]*sshexec.Client) {
 }
 
 func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, labImages []lab.Image, day3 day3Inputs, opts Options) (TeamResult, error) {
-	clients, err := Connect(ctx, p, team, keys, opts.SSH)
+	var clients map[string]*sshexec.Client
+	// A step of its own: VM nodes can take minutes to answer SSH, and the heartbeat says so.
+	err := steps.Run(ctx, team.Name, []steps.Step{{Name: "connect", Run: func(ctx context.Context) (err error) {
+		clients, err = Connect(ctx, p, team, keys, opts.SSH)
+		return err
+	}}})
 	if err != nil {
-		return TeamResult{}, fmt.Errorf("team %q: connect: %w", team.Name, err)
+		return TeamResult{}, err
 	}
 	defer CloseAll(clients)
 	nodes := make([]steps.Node, len(team.Nodes))

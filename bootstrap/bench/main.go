@@ -17,9 +17,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap"
@@ -38,7 +40,10 @@ func main() {
 	teams := flag.String("teams", "4", "comma-separated team counts to measure (1 manager + 2 workers each)")
 	vm := flag.Bool("vm", false, "measure VM nodes against dind nodes instead (one team of 1 manager + 1 worker)")
 	flag.Parse()
-	ctx := context.Background()
+	// Ctrl-C stops the run; each measurement still removes what it created (on a context of
+	// its own), and the real-CLI mode still destroys its stack.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if _, err := localnodes.Docker(ctx, "build", "-q", "-t", image, filepath.Join(".", infra.NodeImageContext)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -124,7 +129,7 @@ func measure(ctx context.Context, name string, teams, portBase int, pool string,
 	}
 	start := time.Now()
 	c, err := localnodes.Create(ctx, p, keys, image)
-	defer c.Remove(ctx)
+	defer c.Remove(context.WithoutCancel(ctx))
 	if err != nil {
 		return m, err
 	}

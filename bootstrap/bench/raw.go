@@ -44,7 +44,7 @@ func rawExec(ctx context.Context, n plan.Node, cmd string) (string, error) {
 
 func rawSwarm(ctx context.Context, team plan.Team) error {
 	for _, n := range team.Nodes {
-		if err := poll(func() bool { _, err := rawExec(ctx, n, "docker info >/dev/null"); return err == nil }); err != nil {
+		if err := poll(ctx, func() bool { _, err := rawExec(ctx, n, "docker info >/dev/null"); return err == nil }); err != nil {
 			return fmt.Errorf("%s: dockerd: %w", n.Name, err)
 		}
 	}
@@ -61,7 +61,7 @@ func rawSwarm(ctx context.Context, team plan.Team) error {
 			return err
 		}
 	}
-	return poll(func() bool {
+	return poll(ctx, func() bool {
 		out, _ := rawExec(ctx, m, "docker node ls --format '{{.Status}}'")
 		return strings.Count(out, "Ready") == len(team.Nodes)
 	})
@@ -107,7 +107,7 @@ func rawLab(ctx context.Context, p *plan.Plan, team plan.Team, lab labImages, ar
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s: stack deploy: %v: %s", m.Name, err, out)
 	}
-	return poll(func() bool {
+	return poll(ctx, func() bool {
 		out, _ := rawExec(ctx, m, "docker stack services --format '{{.Replicas}}' "+day2.StackName)
 		f := strings.Fields(out)
 		for _, r := range f {
@@ -119,8 +119,8 @@ func rawLab(ctx context.Context, p *plan.Plan, team plan.Team, lab labImages, ar
 	})
 }
 
-func poll(ok func() bool) error {
-	return steps.Poll(context.Background(), "raw baseline", 3*time.Minute, 100*time.Millisecond, func(context.Context) (bool, error) {
+func poll(ctx context.Context, ok func() bool) error {
+	return steps.Poll(ctx, "raw baseline", 3*time.Minute, 100*time.Millisecond, func(context.Context) (bool, error) {
 		return ok(), nil
 	})
 }
@@ -155,6 +155,7 @@ func (l labImages) save(ctx context.Context) ([]string, error) {
 	for _, img := range day2.Images {
 		path := filepath.Join(dir, img.Name+".tar")
 		if _, err := localnodes.Docker(ctx, "save", "-o", path, l[img.Name]); err != nil {
+			os.RemoveAll(dir)
 			return nil, err
 		}
 		paths = append(paths, path)

@@ -68,7 +68,7 @@ func bootKind(ctx context.Context, name string, kind plan.NodeKind, img string, 
 		return m, err
 	}
 	c, err := localnodes.Create(ctx, p, keys, img)
-	defer c.Remove(ctx)
+	defer c.Remove(context.WithoutCancel(ctx))
 	if err != nil {
 		return m, err
 	}

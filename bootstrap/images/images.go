@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/steps"
@@ -62,8 +63,8 @@ func (i *Image) archive(ctx context.Context) (string, error) {
 
 // Load streams the image into the node and tags it, unless the node already has it under
 // its node name. It returns how long the transfer took, or 0 when it was skipped.
-func Load(ctx context.Context, node steps.Runner, i *Image) (time.Duration, error) {
-	have, _ := node.Run(ctx, "docker image inspect --format '{{.Id}}' "+i.NodeRef+" 2>/dev/null || true")
+func Load(ctx context.Context, node steps.Node, i *Image) (time.Duration, error) {
+	have, _ := node.Run.Run(ctx, "docker image inspect --format '{{.Id}}' "+i.NodeRef+" 2>/dev/null || true")
 	if strings.TrimSpace(have) == i.ID {
 		return 0, nil
 	}
@@ -76,37 +77,35 @@ func Load(ctx context.Context, node steps.Runner, i *Image) (time.Duration, erro
 		return 0, err
 	}
 	defer f.Close()
-	size := int64(0)
+	in := &countingReader{r: f}
 	if st, err := f.Stat(); err == nil {
-		size = st.Size()
+		steps.Progress(ctx, node.Name, func() string {
+			return fmt.Sprintf("%d of %d MB of %s", in.n.Load()>>20, st.Size()>>20, i.NodeRef)
+		})
 	}
 	start := time.Now()
 	err = i.streams.Do(ctx, func() error {
-		_, err := node.RunWithInput(ctx, "docker load -q", &progressReader{ctx: ctx, r: f, what: i.NodeRef, size: size})
+		_, err := node.Run.RunWithInput(ctx, "docker load -q", in)
 		return err
 	})
 	if err != nil {
 		return 0, err
 	}
-	if _, err := node.Run(ctx, fmt.Sprintf("docker tag %s %s", i.ID, i.NodeRef)); err != nil {
+	if _, err := node.Run.Run(ctx, fmt.Sprintf("docker tag %s %s", i.ID, i.NodeRef)); err != nil {
 		return 0, err
 	}
 	return max(time.Since(start), time.Nanosecond), nil
 }
 
-// progressReader tells the running step how much of an image has streamed, for its
-// heartbeat: a kind node image takes minutes to reach every node.
-type progressReader struct {
-	ctx  context.Context
-	r    io.Reader
-	what string
-	size int64
-	done int64
+// countingReader counts what has been read, for the step's heartbeat: a kind node image
+// takes minutes to reach every node.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
 }
 
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.done += int64(n)
-	steps.Progress(p.ctx, "streamed %d of %d MB of %s", p.done>>20, p.size>>20, p.what)
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
 	return n, err
 }

@@ -146,7 +146,7 @@ func installBinary(ctx context.Context, node steps.Runner, local string) (bool, 
 
 // preload puts the kind node image into the node whose dockerd hosts the cluster.
 func (t *team) preload(ctx context.Context, img *images.Image) error {
-	took, err := images.Load(ctx, t.host.Run, img)
+	took, err := images.Load(ctx, t.host, img)
 	if took > 0 {
 		t.Did("load %s into %s (%s)", img.NodeRef, t.host.Name, took.Round(time.Millisecond))
 	}

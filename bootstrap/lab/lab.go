@@ -141,7 +141,7 @@ func (t *team) loadImages(ctx context.Context, images []Image) error {
 }
 
 func (t *team) loadImage(ctx context.Context, n Node, img Image) error {
-	took, err := images.Load(ctx, n.Run, img.Image)
+	took, err := images.Load(ctx, n, img.Image)
 	if took > 0 {
 		t.Did("load %s into %s (%s)", img.NodeRef, n.Name, took.Round(time.Millisecond))
 	}

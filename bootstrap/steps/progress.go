@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -62,22 +63,41 @@ func ReporterFrom(ctx context.Context) Reporter {
 // `kind create` can take minutes.
 var heartbeat = 10 * time.Second
 
-// stepProgress is what a running step last said about how far it is.
+// stepProgress holds what the parts of a running step (a stream into each node) say about
+// how far they are, asked for at each heartbeat.
 type stepProgress struct {
-	mu  sync.Mutex
-	msg string
+	mu    sync.Mutex
+	keys  []string
+	parts map[string]func() string
 }
 
 type progressKey struct{}
 
-// Progress lets a running step say how far it is (e.g. "streamed 300 MB"); the step's next
-// heartbeat includes it. Outside a step it does nothing.
-func Progress(ctx context.Context, format string, args ...any) {
-	if p, ok := ctx.Value(progressKey{}).(*stepProgress); ok {
-		p.mu.Lock()
-		p.msg = fmt.Sprintf(format, args...)
-		p.mu.Unlock()
+// Progress lets a part of a running step (key: e.g. the node a stream goes to) say how far
+// it is: the step's heartbeats call report and show its answer after key. Calling it again
+// with the same key replaces report. Outside a step it does nothing.
+func Progress(ctx context.Context, key string, report func() string) {
+	p, ok := ctx.Value(progressKey{}).(*stepProgress)
+	if !ok {
+		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, seen := p.parts[key]; !seen {
+		p.keys = append(p.keys, key)
+	}
+	p.parts[key] = report
+}
+
+// String is every part's progress, in the order the parts first reported.
+func (p *stepProgress) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, k := range p.keys {
+		out = append(out, k+": "+p.parts[k]())
+	}
+	return strings.Join(out, ", ")
 }
 
 // reportStep runs s and reports it to ctx's Reporter: its start, a heartbeat while it
@@ -85,15 +105,12 @@ func Progress(ctx context.Context, format string, args ...any) {
 func reportStep(ctx context.Context, team string, s Step) error {
 	r := ReporterFrom(ctx)
 	r.Status(team, s.Name+" ...")
-	progress := &stepProgress{}
+	progress := &stepProgress{parts: map[string]func() string{}}
 	ctx = context.WithValue(ctx, progressKey{}, progress)
 	start := time.Now()
 	stop := Every(heartbeat, func() {
-		progress.mu.Lock()
-		detail := progress.msg
-		progress.mu.Unlock()
 		msg := fmt.Sprintf("%s ... %s", s.Name, Elapsed(time.Since(start)))
-		if detail != "" {
+		if detail := progress.String(); detail != "" {
 			msg += ", " + detail
 		}
 		r.Status(team, msg)

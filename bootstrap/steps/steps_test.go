@@ -147,7 +147,8 @@ func TestRunReportsEachStepsStartProgressAndEnd(t *testing.T) {
 	err := Run(ctx, "team3", []Step{
 		{Name: "check roles", Run: func(context.Context) error { return nil }},
 		{Name: "load lab images", Run: func(ctx context.Context) error {
-			Progress(ctx, "streamed %d MB", 120)
+			Progress(ctx, "team3-m1", func() string { return "streamed 120 MB" })
+			Progress(ctx, "team3-w1", func() string { return "streamed 80 MB" })
 			time.Sleep(70 * time.Millisecond)
 			return nil
 		}},
@@ -160,7 +161,7 @@ func TestRunReportsEachStepsStartProgressAndEnd(t *testing.T) {
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^team3\|status\|check roles \.\.\.$`),
 		regexp.MustCompile(`(?m)^team3\|info\|check roles: done in 0\.\ds$`),
-		regexp.MustCompile(`(?m)^team3\|status\|load lab images \.\.\. 0\.\ds, streamed 120 MB$`),
+		regexp.MustCompile(`(?m)^team3\|status\|load lab images \.\.\. 0\.\ds, team3-m1: streamed 120 MB, team3-w1: streamed 80 MB$`),
 		regexp.MustCompile(`(?m)^team3\|info\|load lab images: done in 0\.\ds$`),
 		regexp.MustCompile(`(?m)^team3\|info\|join nodes: FAILED after 0\.\ds$`),
 	} {
@@ -174,7 +175,7 @@ func TestRunReportsEachStepsStartProgressAndEnd(t *testing.T) {
 }
 
 func TestProgressOutsideAStepAndNoReporterAreHarmless(t *testing.T) {
-	Progress(context.Background(), "nothing listens")
+	Progress(context.Background(), "team1-m1", func() string { t.Error("called outside a step"); return "" })
 	if err := Run(context.Background(), "", []Step{{Name: "build", Run: func(context.Context) error { return errors.New("no go") }}}); err == nil || err.Error() != "build: no go" {
 		t.Errorf("cohort-wide step error = %v", err)
 	}
