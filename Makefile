@@ -15,6 +15,11 @@ export PULUMI_SKIP_UPDATE_CHECK  := true
 # Pulumi's own SDK declares (cloud-sdk) and that labfleet never uses: about 1-2.5 s of retries
 # per command on a machine without internet.
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
+# Pulumi runs 4 resource operations per CPU at once by default (8 on 2 cores), so a cohort's
+# 12+ containers, volumes and networks went in waves, each wave waiting on Docker (a node's
+# graceful stop, the provider's 2 s check that a volume or network is gone). These
+# operations mostly wait: let a whole cohort's run at once.
+export PULUMI_PARALLEL ?= 64
 # The Go language host links the program on every preview and update (twice per `pulumi up`);
 # without DWARF tables the link takes about a second less each time.
 export GOFLAGS ?= -ldflags=-w
