@@ -555,7 +555,7 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 		"day3Prep not bool":            {"labfleet:day3Prep": "maybe"},
 		"no kind control plane":        {"labfleet:kindControlPlanes": "0"},
 		"too many kind workers":        {"labfleet:kindWorkers": "9"},
-		"kind image by digest":         {"labfleet:kindNodeImage": "kindest/node@sha256:dtwp8lhqpywnr758o9f7b0yz2"},
+		"kind image by digest":         {"labfleet:kindNodeImage": "kindest/node@sha256:9f1c4d2a7e8b3c5d6f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f506"},
 		"api port on the app port":     {"labfleet:kubeApiPort": "8090"},
 		"api port on kind's NodePort":  {"labfleet:kubeApiPort": "30443"},
 		"reset of an unknown team":     {"labfleet:resetSwarms": `{"team9":"abcdefghijklmnopqrstuvwxy"}`},

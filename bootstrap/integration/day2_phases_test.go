@@ -194,6 +194,14 @@ func phase1(t *testing.T, c *cohort, node, memory string) {
 	if o.idle > 100*time.Millisecond {
 		t.Errorf("the idle app took %s to answer the course's curl", o.idle)
 	}
+	// "The first hundreds of requests answer fast": the first three curls under load (one
+	// every 0.25 s plus its own time) come within about a second of ab's start, among its
+	// first several hundred requests. The README measured 72-93 ms for them on this 2-core
+	// machine and 0.7-1.1 s just before the failure; 400 ms leaves room for a machine shared
+	// with other tests while staying well below what the end of the run shows.
+	if o.early > 400*time.Millisecond {
+		t.Errorf("the app took %s to answer the course's curl at the start of the run, want under 400ms", o.early)
+	}
 	if o.completed < 5000 {
 		t.Errorf("the app failed after %d requests, in the first half of the run", o.completed)
 	}

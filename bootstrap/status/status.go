@@ -10,11 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"regexp"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +35,7 @@ type Team struct {
 }
 
 // ReadOutputs reads `pulumi stack output --json` (no secrets are needed) into the cohort's
-// teams, in the cohort's order (by their first SSH port, as the plan lays them out).
+// teams, in the cohort's order (handout.Outputs.TeamNames).
 func ReadOutputs(r io.Reader) ([]Team, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
@@ -61,26 +58,10 @@ func ReadOutputs(r io.Reader) ([]Team, error) {
 		return nil, err
 	}
 	var teams []Team
-	for name, t := range o.Teams {
-		teams = append(teams, Team{Name: name, Outputs: t, LastRun: lastRuns.Teams[name].Status})
+	for _, name := range o.TeamNames() {
+		teams = append(teams, Team{Name: name, Outputs: o.Teams[name], LastRun: lastRuns.Teams[name].Status})
 	}
-	sort.Slice(teams, func(i, j int) bool {
-		pi, pj := firstPort(teams[i]), firstPort(teams[j])
-		if pi != pj {
-			return pi < pj
-		}
-		return teams[i].Name < teams[j].Name
-	})
 	return teams, nil
-}
-
-func firstPort(t Team) int {
-	if len(t.Outputs.Nodes) == 0 {
-		return 0
-	}
-	_, port, _ := net.SplitHostPort(t.Outputs.Nodes[0].SSH)
-	p, _ := strconv.Atoi(port)
-	return p
 }
 
 // Report is the state of a cohort.

@@ -5,11 +5,14 @@
 package handout
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
@@ -41,6 +44,25 @@ type Node struct {
 	SSH        string `json:"ssh"`
 	SSHCommand string `json:"sshCommand"`
 	KnownHost  string `json:"knownHost"` // a known_hosts line, so students verify instead of trusting on first use
+}
+
+// TeamNames names the teams in the cohort's order, the plan's: by their first node's SSH
+// port (team2 before team10), then by name. Every listing of the cohort uses it.
+func (o Outputs) TeamNames() []string {
+	return slices.SortedFunc(maps.Keys(o.Teams), func(a, b string) int {
+		return cmp.Or(cmp.Compare(o.Teams[a].firstSSHPort(), o.Teams[b].firstSSHPort()), strings.Compare(a, b))
+	})
+}
+
+// firstSSHPort is the SSH port of the team's first node; 0 when the team exports no nodes
+// (its last `pulumi up` failed) or the address has no port.
+func (t Team) firstSSHPort() int {
+	if len(t.Nodes) == 0 {
+		return 0
+	}
+	_, port, _ := net.SplitHostPort(t.Nodes[0].SSH)
+	p, _ := strconv.Atoi(port)
+	return p
 }
 
 // NodesFor describes a planned team's nodes; the program exports exactly this.
@@ -80,7 +102,7 @@ func Files(o Outputs, opts ...Option) (map[string]string, error) {
 	}
 	files := map[string]string{}
 	var cards []*card
-	for _, name := range slices.Sorted(maps.Keys(o.Teams)) {
+	for _, name := range o.TeamNames() {
 		key, ok := o.StudentKeys[name]
 		if !ok {
 			return nil, fmt.Errorf("team %s has no key in studentKeys: run `pulumi stack output --json --show-secrets`", name)

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -137,5 +138,19 @@ func TestWriteMakesEveryFileOwnerOnlyEvenIfItExisted(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
 		t.Errorf("left behind: %v", entries)
+	}
+}
+
+// A team without nodes (its last run failed) has no port to order by: it comes first, and
+// teams on the same port fall back to their names, so the order never depends on map order.
+func TestTeamNamesWithoutPorts(t *testing.T) {
+	o := Outputs{Teams: map[string]Team{
+		"b":      {Nodes: []Node{{SSH: "lab:2200"}}},
+		"a":      {Nodes: []Node{{SSH: "lab:2210"}}},
+		"failed": {},
+		"c":      {Nodes: []Node{{SSH: "lab:2210"}}},
+	}}
+	if got, want := o.TeamNames(), []string{"failed", "b", "a", "c"}; !slices.Equal(got, want) {
+		t.Errorf("TeamNames() = %v, want %v", got, want)
 	}
 }

@@ -1,9 +1,13 @@
 package handout
 
 import (
+	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/labfleet/labfleet/infra/plan"
 )
 
 const keyHeader = "BEGIN OPENSSH PRIVATE KEY"
@@ -100,5 +104,31 @@ func TestAllTeamsFileHasOneCardPerTeamInOrder(t *testing.T) {
 		if got := cards.FindAllStringSubmatch(files[name+".html"], -1); len(got) != 1 || got[0][1] != name {
 			t.Errorf("%s.html: cards %v", name, got)
 		}
+	}
+}
+
+// The all-teams page lists the cohort in its order, as status does (by first SSH port):
+// team2 before team10, not the alphabet's team1, team10, team11, team2.
+func TestAllTeamsInTheCohortsOrder(t *testing.T) {
+	cfg := plan.Defaults("order")
+	cfg.Teams = 11
+	o := cohortOutputs(t, cfg)
+	var want []string
+	for i := 1; i <= 11; i++ {
+		want = append(want, fmt.Sprintf("team%d", i))
+	}
+	if got := o.TeamNames(); !slices.Equal(got, want) {
+		t.Errorf("TeamNames() = %v, want %v", got, want)
+	}
+	files, err := Files(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onPage []string
+	for _, m := range regexp.MustCompile(`<section class="card" id="team-(\w+)">`).FindAllStringSubmatch(files[AllTeamsFile], -1) {
+		onPage = append(onPage, m[1])
+	}
+	if !slices.Equal(onPage, want) {
+		t.Errorf("%s lists %v, want %v", AllTeamsFile, onPage, want)
 	}
 }

@@ -378,7 +378,10 @@ func (v *validator) day3(cfg Config, memoryKey, memory string, memoryMB int) Day
 	if cfg.KindWorkers < 0 || cfg.KindWorkers > 5 {
 		v.fail("kindWorkers", "%d: use 0 to 5 worker nodes per kind cluster", cfg.KindWorkers)
 	}
-	if !imageRefPattern.MatchString(cfg.KindNodeImage) || strings.Contains(cfg.KindNodeImage, "@") {
+	switch {
+	case !imageRefPattern.MatchString(cfg.KindNodeImage):
+		v.fail("kindNodeImage", "%q is not an image reference: use a tag, e.g. %s", cfg.KindNodeImage, DefaultKindNodeImage)
+	case strings.Contains(cfg.KindNodeImage, "@"):
 		v.fail("kindNodeImage", "%q: use a tag without a digest, e.g. %s (docker load drops digests, so kind would try to pull)", cfg.KindNodeImage, DefaultKindNodeImage)
 	}
 	if cfg.KubeAPIPort == cfg.AppPort {

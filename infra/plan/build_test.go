@@ -198,6 +198,10 @@ func TestMemorySizes(t *testing.T) {
 	}
 }
 
+// wellFormedDigest is a valid sha256 image digest (64 hex digits), so a reference carrying it
+// is refused for having a digest, not for being malformed.
+const wellFormedDigest = "sha256:9f1c4d2a7e8b3c5d6f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f506"
+
 func TestInvalidConfigs(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -249,7 +253,8 @@ func TestInvalidConfigs(t *testing.T) {
 		{"day 3 without memory", func(c *Config) { c.Day = 3; c.Privilege = "privileged" }, []string{"labfleet:nodeMemory", "too small for day 3", "set labfleet:nodeMemory 2560m"}},
 		{"no control plane", func(c *Config) { c.KindControlPlanes = 0 }, []string{"labfleet:kindControlPlanes"}},
 		{"too many kind workers", func(c *Config) { c.KindWorkers = 9 }, []string{"labfleet:kindWorkers"}},
-		{"kind image by digest", func(c *Config) { c.KindNodeImage = "kindest/node:v1.37.0@sha256:a1ed" }, []string{"labfleet:kindNodeImage", "without a digest"}},
+		{"kind image by digest", func(c *Config) { c.KindNodeImage = DefaultKindNodeImage + "@" + wellFormedDigest }, []string{"labfleet:kindNodeImage", "without a digest"}},
+		{"kind image not a reference", func(c *Config) { c.KindNodeImage = "Kindest/Node" }, []string{"labfleet:kindNodeImage", "not an image reference", "kindest/node:v1.37.0"}},
 		{"api port on the app port", func(c *Config) { c.KubeAPIPort = 8090 }, []string{"labfleet:kubeApiPort", "labfleet:appPort"}},
 		{"api port on swarm", func(c *Config) { c.KubeAPIPort = 2377 }, []string{"labfleet:kubeApiPort", "swarm management"}},
 		{"bad stack name", func(c *Config) { c.Cohort = "Spring_26" }, []string{"stack name", "pulumi stack rename"}},

@@ -81,7 +81,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fail("%v", err)
 	}
 	if bad := report.NotReady(); len(bad) > 0 {
-		fmt.Fprintf(stderr, "status: %d of %d teams not ready: %s\n", len(bad), len(report.Teams), strings.Join(bad, ", "))
+		if *asJSON { // the table ends with this line already; JSON on stdout is for programs
+			fmt.Fprintf(stderr, "status: %d of %d teams not ready: %s\n", len(bad), len(report.Teams), strings.Join(bad, ", "))
+		}
 		return exitNotReady
 	}
 	return exitReady

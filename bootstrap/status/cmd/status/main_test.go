@@ -64,20 +64,25 @@ func TestBadInputExitsWith2(t *testing.T) {
 }
 
 // A team whose nodes do not answer is reported, in the table or as JSON, with exit code 1;
-// the seed never shows in what is printed.
+// the seed never shows in what is printed. The "not ready" line is said once: the table
+// ends with it, and with -json it goes to stderr, beside the JSON on stdout.
 func TestUnreachableTeamExitsWith1(t *testing.T) {
 	outputs := fmt.Sprintf(`{"teams":{"team1":{"nodes":[{"name":"team1-m1","role":"manager","ssh":"127.0.0.1:%d"}],"status":"ready"}}}`, closedPort(t))
 	args := []string{"-cohort", "dev", "-seed-file", seedFile(t, seed+"\n")}
+	const notReady = "1 of 1 teams not ready: team1"
 	stdout, stderr, code := runCommand(t, outputs, args...)
-	if code != exitNotReady || stderr != "status: 1 of 1 teams not ready: team1\n" {
-		t.Errorf("exit %d, stderr %q", code, stderr)
+	if code != exitNotReady || stderr != "" || strings.Count(stdout, notReady) != 1 {
+		t.Errorf("exit %d, stderr %q, want exit 1, nothing on stderr and %q once in the table:\n%s", code, stderr, notReady, stdout)
 	}
 	for _, want := range []string{"team1  0/1    ?      -", "NOT READY", "team1-m1: unreachable: ssh 127.0.0.1:", "connection refused", "swarm: no manager answers SSH"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
 	}
-	stdout, _, code = runCommand(t, outputs, append(args, "-json")...)
+	stdout, stderr, code = runCommand(t, outputs, append(args, "-json")...)
+	if stderr != "status: "+notReady+"\n" {
+		t.Errorf("-json: stderr %q, want the not-ready line", stderr)
+	}
 	var report struct {
 		Ready bool
 		Teams []struct {

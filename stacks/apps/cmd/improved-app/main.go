@@ -17,10 +17,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/labfleet/labfleet/stacks/apps/internal/setting"
 )
 
 type app struct {
@@ -84,7 +85,11 @@ func healthcheck(port int) int {
 }
 
 func main() {
-	port := flag.Int("port", envInt("PORT", 3000), "listen port")
+	defaultPort, err := setting.IntEnv("PORT", 3000, 1, 65535)
+	if err != nil {
+		log.Fatal(err)
+	}
+	port := flag.Int("port", defaultPort, "listen port (env PORT)")
 	check := flag.Bool("healthcheck", false, "probe this app's /health and exit 0 if healthy")
 	proxyTo := flag.String("proxy", "", "run as an edge proxy to every address of this host:port (e.g. tasks.web:3000)")
 	flag.Parse()
@@ -110,13 +115,6 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Print("stopped cleanly")
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
 }
 
 func envString(name, def string) string {

@@ -16,12 +16,12 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/labfleet/labfleet/stacks/apps/internal/memlimit"
+	"github.com/labfleet/labfleet/stacks/apps/internal/setting"
 )
 
 // defaultFillRequests is how many requests fill the memory limit: 80% of the course's
@@ -146,19 +146,31 @@ func (a *app) routes() *http.ServeMux {
 	return mux
 }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
+// maxFillRequests bounds LEAK_FILL_REQUESTS: past a million requests an entry is the
+// one-page minimum under any limit up to 8 GB, so a larger value would change nothing.
+const maxFillRequests = 1_000_000
+
+// settings reads the listen port and the requests that fill the limit from args and the
+// environment (PORT, LEAK_FILL_REQUESTS; the flags win). A value set but out of range is an
+// error naming the setting and its range: a typo must not quietly give the default.
+func settings(args []string) (port, fill int, err error) {
+	if port, err = setting.IntEnv("PORT", 3000, 1, 65535); err != nil {
+		return 0, 0, err
 	}
-	return def
+	if fill, err = setting.IntEnv("LEAK_FILL_REQUESTS", defaultFillRequests, 1, maxFillRequests); err != nil {
+		return 0, 0, err
+	}
+	flags := flag.NewFlagSet("memory-leak-app", flag.ExitOnError) // as flag.Parse does
+	flags.IntVar(&port, "port", port, "listen port (env PORT)")
+	flags.IntVar(&fill, "fill-requests", fill, "requests to / after which the leak has taken the whole memory limit (env LEAK_FILL_REQUESTS)")
+	flags.Parse(args)
+	return port, fill, setting.InRange("-fill-requests", fill, 1, maxFillRequests)
 }
 
 func main() {
-	port := flag.Int("port", envInt("PORT", 3000), "listen port")
-	fill := flag.Int("fill-requests", envInt("LEAK_FILL_REQUESTS", defaultFillRequests), "requests to / after which the leak has taken the whole memory limit (env LEAK_FILL_REQUESTS)")
-	flag.Parse()
-	if *fill <= 0 {
-		log.Fatalf("-fill-requests (LEAK_FILL_REQUESTS) is %d: it must be a positive number of requests, e.g. 8000", *fill)
+	port, fill, err := settings(os.Args[1:])
+	if err != nil {
+		log.Fatal(err)
 	}
 	host, _ := os.Hostname()
 	limit := memlimit.Bytes()
@@ -167,12 +179,12 @@ func main() {
 		// the app slows down before it dies instead of dying at full speed.
 		debug.SetMemoryLimit(limit)
 	}
-	a := &app{entryBytes: entrySize(limit, *fill), fillRequests: *fill, limit: limit, hostname: host, started: time.Now()}
+	a := &app{entryBytes: entrySize(limit, fill), fillRequests: fill, limit: limit, hostname: host, started: time.Now()}
 	sizedBy := fmt.Sprintf("its %d MB memory limit", limit>>20)
 	if limit == 0 {
 		sizedBy = fmt.Sprintf("no memory limit (sized as for %d MB)", referenceLimit>>20)
 	}
 	log.Printf("memory-leak-app listening on :%d; %s; keeping %d KB per request, full after %d requests",
-		*port, sizedBy, a.entryBytes>>10, *fill)
-	log.Fatal(http.ListenAndServe(fmt.Sprintf(":%d", *port), a.routes()))
+		port, sizedBy, a.entryBytes>>10, fill)
+	log.Fatal(http.ListenAndServe(fmt.Sprintf(":%d", port), a.routes()))
 }

@@ -116,3 +116,36 @@ func TestRoutes(t *testing.T) {
 		t.Errorf("stats = %+v", stats)
 	}
 }
+
+// The fill knob comes from the environment (the course's `docker run -e`) or the flag; a value
+// set but wrong stops the app with the setting's name and range instead of giving the default.
+func TestSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env     string // LEAK_FILL_REQUESTS
+		args    []string
+		want    int
+		wantErr string
+	}{
+		{"", nil, defaultFillRequests, ""},
+		{"16000", nil, 16000, ""},
+		{"16000", []string{"-fill-requests", "4000"}, 4000, ""}, // the flag wins
+		{"0", nil, 0, `LEAK_FILL_REQUESTS is "0": it must be a whole number from 1 to 1000000`},
+		{"abc", nil, 0, `LEAK_FILL_REQUESTS is "abc": it must be a whole number from 1 to 1000000`},
+		{"2000000", nil, 0, `LEAK_FILL_REQUESTS is "2000000": it must be a whole number from 1 to 1000000`},
+		{"", []string{"-fill-requests", "0"}, 0, "-fill-requests is 0: it must be a whole number from 1 to 1000000"},
+	} {
+		t.Setenv("PORT", "")
+		t.Setenv("LEAK_FILL_REQUESTS", tc.env)
+		port, fill, err := settings(tc.args)
+		if tc.wantErr == "" && (err != nil || fill != tc.want || port != 3000) {
+			t.Errorf("LEAK_FILL_REQUESTS=%q %q: port %d, fill %d, %v; want port 3000, fill %d", tc.env, tc.args, port, fill, err, tc.want)
+		}
+		if tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
+			t.Errorf("LEAK_FILL_REQUESTS=%q %q: fill %d, %v; want the error %q", tc.env, tc.args, fill, err, tc.wantErr)
+		}
+	}
+	t.Setenv("PORT", "http")
+	if _, _, err := settings(nil); err == nil || !strings.Contains(err.Error(), `PORT is "http": it must be a whole number from 1 to 65535`) {
+		t.Errorf("PORT=http: %v", err)
+	}
+}
