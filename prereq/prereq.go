@@ -83,7 +83,8 @@ func Check(ctx context.Context, m Machine) []Row {
 }
 
 // CheckEngine finds a Docker engine that answers, and starts one the way `make docker-host`
-// does where that can work.
+// does where that can work: an installed dockerd is only started, docker.io is installed only
+// where there is no dockerd at all.
 func CheckEngine(ctx context.Context, m Machine) Row {
 	row := Row{Tool: "Docker engine"}
 	row.Path, row.Version = m.dockerEngine(ctx)
@@ -97,17 +98,23 @@ func CheckEngine(ctx context.Context, m Machine) Row {
 		row.Fix = "install and start a Docker engine (https://docs.docker.com/engine/install/); `docker info` must answer"
 		return row
 	case !m.Root:
-		row.Fix = "run `sudo make docker-host` (installs docker.io from Debian and starts it)"
+		// A user's PATH often lacks /usr/sbin, where docker.io puts dockerd: whether one is
+		// installed is for the script, run as root, to find out.
+		row.Fix = "run `sudo make docker-host` (starts the installed dockerd; installs docker.io from Debian only where there is none)"
 		return row
 	}
-	fmt.Fprintln(m.Progress, "prereq: no Docker engine answers: starting one with `bash .ci/docker-host.sh`, as `make docker-host` does")
+	if dockerd := m.lookPath("dockerd"); dockerd != "" {
+		fmt.Fprintf(m.Progress, "prereq: no Docker engine answers: starting the installed %s with `bash .ci/docker-host.sh`, as `make docker-host` does\n", dockerd)
+	} else {
+		fmt.Fprintln(m.Progress, "prereq: no Docker engine answers and no dockerd is installed: installing docker.io from Debian and starting it with `bash .ci/docker-host.sh`, as `make docker-host` does")
+	}
 	if err := m.run(ctx, m.Progress, "bash", filepath.Join(m.Project, ".ci", "docker-host.sh")); err != nil {
 		row.Fix = fmt.Sprintf("`bash .ci/docker-host.sh` failed (%v; its output is above)", err)
 		return row
 	}
 	row.Path, row.Version = m.dockerEngine(ctx)
 	if row.Version == "" {
-		row.Fix = "`bash .ci/docker-host.sh` ran, yet no engine answers `docker info`: see /var/log/dockerd.log"
+		row.Fix = "`bash .ci/docker-host.sh` ran, yet no engine answers `docker info`: see its output above for dockerd's log"
 		return row
 	}
 	row.Status = Started

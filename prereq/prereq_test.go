@@ -281,15 +281,18 @@ func TestEngine(t *testing.T) {
 		osRelease string
 		root      bool
 		noCLI     bool
+		dockerd   bool // a stopped dockerd is installed
 		status    Status
 		started   bool   // .ci/docker-host.sh ran
+		says      string // part of what the check says it does
 		fix       string // part of the fix
 	}{
-		{"started on Debian as root", "ID=debian\n", true, false, Started, true, ""},
-		{"started on Ubuntu as root", "ID=ubuntu\nID_LIKE=debian\n", true, false, Started, true, ""},
-		{"Debian, not root", "ID=debian\n", false, false, Missing, false, "sudo make docker-host"},
-		{"not Debian", "ID=fedora\nID_LIKE=\"rhel centos\"\n", true, false, Missing, false, "https://docs.docker.com/engine/install/"},
-		{"no docker CLI, started", "ID=debian\n", true, true, Started, true, ""},
+		{"installed on Debian as root", "ID=debian\n", true, false, false, Started, true, "no dockerd is installed: installing docker.io from Debian", ""},
+		{"installed on Ubuntu as root", "ID=ubuntu\nID_LIKE=debian\n", true, false, false, Started, true, "installing docker.io", ""},
+		{"stopped dockerd started as root", "ID=debian\n", true, false, true, Started, true, "starting the installed ", ""},
+		{"Debian, not root", "ID=debian\n", false, false, false, Missing, false, "", "sudo make docker-host"},
+		{"not Debian", "ID=fedora\nID_LIKE=\"rhel centos\"\n", true, false, false, Missing, false, "", "https://docs.docker.com/engine/install/"},
+		{"no docker CLI, installed", "ID=debian\n", true, true, false, Started, true, "installing docker.io", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,6 +310,9 @@ func TestEngine(t *testing.T) {
 				script(t, filepath.Join(f.bin, "docker"), docker)
 				script(t, hostScript, fmt.Sprintf(": > '%s'", running))
 			}
+			if tt.dockerd {
+				script(t, filepath.Join(f.bin, "dockerd"), "exit 1")
+			}
 			row := CheckEngine(context.Background(), f.Machine)
 			if row.Status != tt.status || !strings.Contains(row.Fix, tt.fix) {
 				t.Errorf("row %+v, want status %s, fix with %q", row, tt.status, tt.fix)
@@ -314,8 +320,8 @@ func TestEngine(t *testing.T) {
 			if started := exists(running); started != tt.started {
 				t.Errorf(".ci/docker-host.sh ran: %v, want %v", started, tt.started)
 			}
-			if tt.started && !strings.Contains(f.progress.String(), "starting one with `bash .ci/docker-host.sh`") {
-				t.Errorf("the check did not say what it did: %q", f.progress)
+			if tt.started && (!strings.Contains(f.progress.String(), tt.says) || !strings.Contains(f.progress.String(), "with `bash .ci/docker-host.sh`")) {
+				t.Errorf("the check said %q, want what it does (%q) with `bash .ci/docker-host.sh`", f.progress, tt.says)
 			}
 		})
 	}
