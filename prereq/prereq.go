@@ -77,9 +77,17 @@ type Row struct {
 // Check looks for every prerequisite of `pulumi up`, fixing what it can, in the order the
 // fixes need: the language host is built with the CLI, the plugin is installed by the CLI.
 func Check(ctx context.Context, m Machine) []Row {
-	engine := CheckEngine(ctx, m)
-	cli, language := m.pulumi(ctx)
-	return []Row{engine, cli, language, m.dockerPlugin(ctx, cli)}
+	rows := []Row{CheckEngine(ctx, m)}
+	rows = append(rows, m.pulumiTools(ctx, cliName, languageName)...)
+	cli := rows[1]
+	return append(rows, m.dockerPlugin(ctx, cli))
+}
+
+// CheckCLI finds the Pulumi CLI, building the pinned one where none is on PATH: all that the
+// commands reading a stack's outputs and config need. It starts no engine and installs no
+// plugin, so it works offline and without Docker.
+func CheckCLI(ctx context.Context, m Machine) Row {
+	return m.pulumiTools(ctx, cliName)[0]
 }
 
 // CheckEngine finds a Docker engine that answers, and starts one the way `make docker-host`
@@ -163,14 +171,14 @@ const (
 	toolsBin   = "tools/bin"
 )
 
-// pulumi finds the CLI and the Go language host. tools/build.sh builds each that is missing,
-// and checks each found in tools/bin, which it rebuilds when its pin has changed (and leaves
-// alone, at once, otherwise).
-func (m Machine) pulumi(ctx context.Context) (cli, language Row) {
+// pulumiTools finds the named tools (the CLI, the Go language host), one row each.
+// tools/build.sh builds each that is missing, and checks each found in tools/bin, which it
+// rebuilds when its pin has changed (and leaves alone, at once, otherwise).
+func (m Machine) pulumiTools(ctx context.Context, names ...string) []Row {
 	tools := filepath.Join(m.Project, toolsBin)
 	var missing, build []string
 	builtBefore := map[string]time.Time{}
-	for _, name := range []string{cliName, languageName} {
+	for _, name := range names {
 		switch path := m.pulumiTool(name); {
 		case path == "":
 			missing = append(missing, name)
@@ -191,28 +199,35 @@ func (m Machine) pulumi(ctx context.Context) (cli, language Row) {
 		}
 	}
 
-	cli = Row{Tool: cliName, Path: m.pulumiTool(cliName)}
-	language = Row{Tool: languageName, Path: m.pulumiTool(languageName)}
-	for _, row := range []*Row{&cli, &language} {
-		before, wasThere := builtBefore[row.Tool]
+	rows := make([]Row, len(names))
+	for i, name := range names {
+		row := Row{Tool: name, Path: m.pulumiTool(name)}
+		before, wasThere := builtBefore[name]
 		switch {
 		case row.Path == "":
 			row.Status, row.Fix = Missing, fix
-		case slices.Contains(missing, row.Tool) || wasThere && !modTime(row.Path).Equal(before):
+		case slices.Contains(missing, name) || wasThere && !modTime(row.Path).Equal(before):
 			row.Status = Built
 		default:
 			row.Status = Found
 		}
+		if row.Path != "" {
+			row.Version = m.pulumiToolVersion(ctx, name, row.Path)
+		}
+		rows[i] = row
 	}
-	if cli.Path != "" {
-		version, err := m.output(ctx, cli.Path, "version")
-		cli.Version = versionOrError(version, err)
+	return rows
+}
+
+// pulumiToolVersion asks the CLI (`pulumi version`) or the Go language host (GetPluginInfo,
+// as Pulumi does) for its version.
+func (m Machine) pulumiToolVersion(ctx context.Context, name, path string) string {
+	if name == languageName {
+		version, err := pluginVersion(ctx, path, m.env(), languageRuntime)
+		return versionOrError(version, err)
 	}
-	if language.Path != "" {
-		version, err := pluginVersion(ctx, language.Path, m.env(), languageRuntime)
-		language.Version = versionOrError(version, err)
-	}
-	return cli, language
+	version, err := m.output(ctx, path, "version")
+	return versionOrError(version, err)
 }
 
 // pulumiTool finds the CLI or the Go language host where Pulumi would.
