@@ -62,10 +62,14 @@ handouts: prereq-cli
 # Every team at a glance: nodes, swarm, the day2 stack, the students' services, kind on day 3.
 # Exits non-zero when anything is not ready; STATUS_FLAGS=-json prints JSON. It logs in as
 # labfleet's admin user, whose key is derived from the key seed: the seed goes in through a
-# pipe (<(...)), never on a command line.
+# pipe (<(...)), never on a command line. Built, not `go run`: go run turns every failure into
+# exit status 1, and status's own codes tell "not ready" (1) from "cannot check" (2). make
+# itself exits 2 on any failed recipe but prints the code ("Error 1"); a script that branches
+# on it runs bin/status as this recipe does.
 .PHONY: status
 status: prereq-cli
-	pulumi stack output --stack $(STACK) --json | go run ./bootstrap/status/cmd/status -cohort $(STACK) \
+	@go build -o bin/status ./bootstrap/status/cmd/status
+	pulumi stack output --stack $(STACK) --json | bin/status -cohort $(STACK) \
 		-seed-file <(pulumi config get labfleet:keySeed --stack $(STACK)) $(STATUS_FLAGS)
 
 destroy: prereq
