@@ -267,17 +267,52 @@ func (m Machine) languageHost() string {
 // dockerPlugin finds pulumi-resource-docker at the version go.mod pins, or has the CLI install
 // exactly that version (the version the program's resources ask Pulumi for).
 func (m Machine) dockerPlugin(ctx context.Context, cli Row) Row {
-	row := Row{Tool: pluginName, Status: Missing}
 	want, err := PinnedDockerPlugin(m.Project)
 	if err != nil {
-		row.Fix = err.Error()
+		return Row{Tool: pluginName, Status: Missing, Fix: err.Error()}
+	}
+	row := m.findDockerPlugin(ctx, want)
+	if row.Status != Missing {
 		return row
 	}
-	row.Version = want
-	cached := m.pluginCachePath(want)
-	needed := fmt.Sprintf("`pulumi up` needs %s %s (go.mod pins %s %s)", pluginName, want, dockerSDK, want)
-	whereToPut := fmt.Sprintf("Pulumi looks for it on PATH (whatever its version), then at %s:\n  put %s %s in either place", cached, pluginName, want)
+	if !cli.Status.OK() {
+		row.Fix = fmt.Sprintf("%s, and %s (above) to install it.\n  %s", pluginNeeded(want), cliName, m.pluginWhereToPut(want))
+		return row
+	}
+	fmt.Fprintf(m.Progress, "prereq: %s %s not found: `pulumi plugin install resource docker %s`\n", pluginName, want, want)
+	var out bytes.Buffer
+	if err := m.run(ctx, &out, cli.Path, "plugin", "install", "resource", "docker", want); err != nil {
+		row.Fix = fmt.Sprintf("%s,\n  and %s.\n  %s and rerun.", pluginNeeded(want), downloadFailure(out.String(), err), m.pluginWhereToPut(want))
+		return row
+	}
+	row.Status, row.Path = Installed, m.pluginCachePath(want)
+	return row
+}
 
+// FindPinnedDockerPlugin says whether Pulumi will find pulumi-resource-docker at the version
+// go.mod pins (PinnedDockerPlugin) where it looks: on PATH, which Pulumi takes whatever its
+// version (so another version there is an error), else in
+// $PULUMI_HOME/plugins/resource-docker-v<version>/ (m.PulumiHome). Unlike Check it installs
+// nothing and needs no network: for callers that run Pulumi only where it can work. It returns
+// the plugin Pulumi would start, or an error saying what is missing or wrong and where to put
+// the pinned version.
+func FindPinnedDockerPlugin(ctx context.Context, m Machine) (path string, err error) {
+	want, err := PinnedDockerPlugin(m.Project)
+	if err != nil {
+		return "", err
+	}
+	row := m.findDockerPlugin(ctx, want)
+	if row.Status != Found {
+		return "", fmt.Errorf("%s %s: %s", pluginName, row.Status, row.Fix)
+	}
+	return row.Path, nil
+}
+
+// findDockerPlugin looks for the docker plugin at version want where Pulumi does, installing
+// nothing: found, another version on PATH, or missing (with where to put it).
+func (m Machine) findDockerPlugin(ctx context.Context, want string) Row {
+	row := Row{Tool: pluginName, Status: Missing, Version: want}
+	cached := m.pluginCachePath(want)
 	// Pulumi takes a plugin on PATH before its plugin folder, whatever the plugin's version.
 	if path := m.lookPath(pluginName); path != "" {
 		row.Path = path
@@ -290,7 +325,7 @@ func (m Machine) dockerPlugin(ctx context.Context, cli Row) Row {
 		row.Version = "v" + strings.TrimPrefix(got, "v")
 		if row.Version != want {
 			row.Status = WrongVersion
-			row.Fix = fmt.Sprintf("%s,\n  and Pulumi would use this one on PATH instead: put %s there, or take it off PATH so Pulumi uses %s", needed, want, cached)
+			row.Fix = fmt.Sprintf("%s,\n  and Pulumi would use this one on PATH instead: put %s there, or take it off PATH so Pulumi uses %s", pluginNeeded(want), want, cached)
 			return row
 		}
 		row.Status = Found
@@ -300,18 +335,18 @@ func (m Machine) dockerPlugin(ctx context.Context, cli Row) Row {
 		row.Status, row.Path = Found, cached
 		return row
 	}
-	if !cli.Status.OK() {
-		row.Fix = fmt.Sprintf("%s, and %s (above) to install it.\n  %s", needed, cliName, whereToPut)
-		return row
-	}
-	fmt.Fprintf(m.Progress, "prereq: %s %s not found: `pulumi plugin install resource docker %s`\n", pluginName, want, want)
-	var out bytes.Buffer
-	if err := m.run(ctx, &out, cli.Path, "plugin", "install", "resource", "docker", want); err != nil {
-		row.Fix = fmt.Sprintf("%s,\n  and %s.\n  %s and rerun.", needed, downloadFailure(out.String(), err), whereToPut)
-		return row
-	}
-	row.Status, row.Path = Installed, cached
+	row.Fix = fmt.Sprintf("%s.\n  %s and rerun.", pluginNeeded(want), m.pluginWhereToPut(want))
 	return row
+}
+
+// pluginNeeded says which docker plugin version `pulumi up` needs, and why that one.
+func pluginNeeded(want string) string {
+	return fmt.Sprintf("`pulumi up` needs %s %s (go.mod pins %s %s)", pluginName, want, dockerSDK, want)
+}
+
+// pluginWhereToPut says where Pulumi looks for the docker plugin at version want.
+func (m Machine) pluginWhereToPut(want string) string {
+	return fmt.Sprintf("Pulumi looks for it on PATH (whatever its version), then at %s:\n  put %s %s in either place", m.pluginCachePath(want), pluginName, want)
 }
 
 // dockerSDK is the module whose version is the docker plugin's version: the generated SDK asks

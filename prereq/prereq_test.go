@@ -331,8 +331,24 @@ func TestDockerPlugin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeMachine(t)
-			f.pulumiCLI(t)
+			installArgs := f.pulumiCLI(t)
 			path := tt.place(t, f)
+
+			// What the benchmark asks first: is the plugin there, installing nothing.
+			found, err := FindPinnedDockerPlugin(context.Background(), f.Machine)
+			switch {
+			case tt.status == Found && (err != nil || found != path):
+				t.Errorf("FindPinnedDockerPlugin: %q, %v; want %s", found, err, path)
+			case tt.status == WrongVersion && (err == nil || found != "" || !strings.Contains(err.Error(), "pulumi-resource-docker WRONG VERSION: `pulumi up` needs pulumi-resource-docker "+pinnedInTests)):
+				t.Errorf("FindPinnedDockerPlugin: %q, %v; want the wrong version named", found, err)
+			case tt.status != Found && tt.status != WrongVersion &&
+				(err == nil || found != "" || !strings.Contains(err.Error(), "pulumi-resource-docker MISSING: `pulumi up` needs pulumi-resource-docker "+pinnedInTests) || !strings.Contains(err.Error(), "then at "+f.cachedPlugin())):
+				t.Errorf("FindPinnedDockerPlugin: %q, %v; want missing, with where to put it", found, err)
+			}
+			if exists(installArgs) || tt.status == Installed && exists(f.cachedPlugin()) {
+				t.Errorf("FindPinnedDockerPlugin had Pulumi install the plugin")
+			}
+
 			cli := Row{Tool: cliName, Status: Found, Path: filepath.Join(f.bin, "pulumi")}
 			row := f.dockerPlugin(context.Background(), cli)
 			if row.Status != tt.status || row.Path != path || !strings.Contains(row.Fix, tt.fix) {
