@@ -3,7 +3,6 @@ package prereq
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -172,14 +171,7 @@ func (f *fakeMachine) runCommand(t *testing.T, args ...string) (stdout, stderr s
 	cmd.Env = append(os.Environ(), "PATH="+f.Path, "PULUMI_HOME="+f.PulumiHome)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
+	code = exitCode(t, cmd)
 	return out.String(), errOut.String(), code
 }
 

@@ -53,15 +53,22 @@ func runScript(t *testing.T, bin, path string, env []string, args ...string) (ou
 	cmd.Env = append(append(os.Environ(), "PATH="+bin), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	code = exitCode(t, cmd)
+	return out.String(), code
+}
+
+// exitCode runs cmd and returns its exit code; a command that cannot start fails the test.
+func exitCode(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		return out.String(), exit.ExitCode()
+		return exit.ExitCode()
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out.String(), 0
+	return 0
 }
 
 // tools/build.sh builds the Go language host in a copy of the sdk/v3 module directory that
