@@ -29,12 +29,18 @@ export PATH := $(PATH):$(CURDIR)/tools/bin
 
 SHELL := /bin/bash
 
-.PHONY: prereq up preview destroy outputs handouts test bench bench-vm lint docker-host
+.PHONY: prereq prereq-cli up preview destroy outputs handouts test bench bench-vm lint docker-host
 
-# Before any Pulumi command: the Docker engine, the Pulumi CLI, the Go language host and the
-# docker plugin go.mod pins, in one table; what is missing stops the target, with the fix.
+# Before any Pulumi command that runs the program: the Docker engine, the Pulumi CLI, the Go
+# language host and the docker plugin go.mod pins, in one table; what is missing stops the
+# target, with the fix.
 prereq:
 	@go run ./prereq/cmd/prereq
+
+# Before a command that only reads the stack (outputs, config): the Pulumi CLI alone, so they
+# neither start nor install an engine, and work offline without the docker plugin.
+prereq-cli:
+	@go run ./prereq/cmd/prereq -cli-only
 
 up: prereq
 	@mkdir -p $(BACKEND_DIR)
@@ -49,22 +55,26 @@ up: prereq
 preview: prereq
 	pulumi preview --diff --stack $(STACK)
 
-outputs: prereq
+outputs: prereq-cli
 	pulumi stack output --stack $(STACK) teams --json
 
 # Per team: a card (.md, and .html to print), the private key, known_hosts, ssh_config (and a
 # kubeconfig on day 3); all_teams.html prints every team's card, one per A4 page.
 # WITH_KEYS=1 also prints each team's private key on its HTML card.
-handouts: prereq
+handouts: prereq-cli
 	pulumi stack output --stack $(STACK) --json --show-secrets | go run ./infra/handout/cmd/handout -o handouts -with-keys=$(or $(WITH_KEYS),false)
 
 # Every team at a glance: nodes, swarm, the day2 stack, the students' services, kind on day 3.
 # Exits non-zero when anything is not ready; STATUS_FLAGS=-json prints JSON. It logs in as
 # labfleet's admin user, whose key is derived from the key seed: the seed goes in through a
-# pipe (<(...)), never on a command line.
+# pipe (<(...)), never on a command line. Built, not `go run`: go run turns every failure into
+# exit status 1, and status's own codes tell "not ready" (1) from "cannot check" (2). make
+# itself exits 2 on any failed recipe but prints the code ("Error 1"); a script that branches
+# on it runs bin/status as this recipe does.
 .PHONY: status
-status: prereq
-	pulumi stack output --stack $(STACK) --json | go run ./bootstrap/status/cmd/status -cohort $(STACK) \
+status: prereq-cli
+	@go build -o bin/status ./bootstrap/status/cmd/status
+	pulumi stack output --stack $(STACK) --json | bin/status -cohort $(STACK) \
 		-seed-file <(pulumi config get labfleet:keySeed --stack $(STACK)) $(STATUS_FLAGS)
 
 destroy: prereq

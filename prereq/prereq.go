@@ -77,13 +77,22 @@ type Row struct {
 // Check looks for every prerequisite of `pulumi up`, fixing what it can, in the order the
 // fixes need: the language host is built with the CLI, the plugin is installed by the CLI.
 func Check(ctx context.Context, m Machine) []Row {
-	engine := CheckEngine(ctx, m)
-	cli, language := m.pulumi(ctx)
-	return []Row{engine, cli, language, m.dockerPlugin(ctx, cli)}
+	rows := []Row{CheckEngine(ctx, m)}
+	rows = append(rows, m.pulumiTools(ctx, cliName, languageName)...)
+	cli := rows[1]
+	return append(rows, m.dockerPlugin(ctx, cli))
+}
+
+// CheckCLI finds the Pulumi CLI, building the pinned one where none is on PATH: all that the
+// commands reading a stack's outputs and config need. It starts no engine and installs no
+// plugin, so it works offline and without Docker.
+func CheckCLI(ctx context.Context, m Machine) Row {
+	return m.pulumiTools(ctx, cliName)[0]
 }
 
 // CheckEngine finds a Docker engine that answers, and starts one the way `make docker-host`
-// does where that can work.
+// does where that can work: an installed dockerd is only started, docker.io is installed only
+// where there is no dockerd at all.
 func CheckEngine(ctx context.Context, m Machine) Row {
 	row := Row{Tool: "Docker engine"}
 	row.Path, row.Version = m.dockerEngine(ctx)
@@ -97,17 +106,23 @@ func CheckEngine(ctx context.Context, m Machine) Row {
 		row.Fix = "install and start a Docker engine (https://docs.docker.com/engine/install/); `docker info` must answer"
 		return row
 	case !m.Root:
-		row.Fix = "run `sudo make docker-host` (installs docker.io from Debian and starts it)"
+		// A user's PATH often lacks /usr/sbin, where docker.io puts dockerd: whether one is
+		// installed is for the script, run as root, to find out.
+		row.Fix = "run `sudo make docker-host` (starts the installed dockerd; installs docker.io from Debian only where there is none)"
 		return row
 	}
-	fmt.Fprintln(m.Progress, "prereq: no Docker engine answers: starting one with `bash .ci/docker-host.sh`, as `make docker-host` does")
+	if dockerd := m.lookPath("dockerd"); dockerd != "" {
+		fmt.Fprintf(m.Progress, "prereq: no Docker engine answers: starting the installed %s with `bash .ci/docker-host.sh`, as `make docker-host` does\n", dockerd)
+	} else {
+		fmt.Fprintln(m.Progress, "prereq: no Docker engine answers and no dockerd is installed: installing docker.io from Debian and starting it with `bash .ci/docker-host.sh`, as `make docker-host` does")
+	}
 	if err := m.run(ctx, m.Progress, "bash", filepath.Join(m.Project, ".ci", "docker-host.sh")); err != nil {
 		row.Fix = fmt.Sprintf("`bash .ci/docker-host.sh` failed (%v; its output is above)", err)
 		return row
 	}
 	row.Path, row.Version = m.dockerEngine(ctx)
 	if row.Version == "" {
-		row.Fix = "`bash .ci/docker-host.sh` ran, yet no engine answers `docker info`: see /var/log/dockerd.log"
+		row.Fix = "`bash .ci/docker-host.sh` ran, yet no engine answers `docker info`: see its output above for dockerd's log"
 		return row
 	}
 	row.Status = Started
@@ -156,14 +171,14 @@ const (
 	toolsBin   = "tools/bin"
 )
 
-// pulumi finds the CLI and the Go language host. tools/build.sh builds each that is missing,
-// and checks each found in tools/bin, which it rebuilds when its pin has changed (and leaves
-// alone, at once, otherwise).
-func (m Machine) pulumi(ctx context.Context) (cli, language Row) {
+// pulumiTools finds the named tools (the CLI, the Go language host), one row each.
+// tools/build.sh builds each that is missing, and checks each found in tools/bin, which it
+// rebuilds when its pin has changed (and leaves alone, at once, otherwise).
+func (m Machine) pulumiTools(ctx context.Context, names ...string) []Row {
 	tools := filepath.Join(m.Project, toolsBin)
 	var missing, build []string
 	builtBefore := map[string]time.Time{}
-	for _, name := range []string{cliName, languageName} {
+	for _, name := range names {
 		switch path := m.pulumiTool(name); {
 		case path == "":
 			missing = append(missing, name)
@@ -184,28 +199,35 @@ func (m Machine) pulumi(ctx context.Context) (cli, language Row) {
 		}
 	}
 
-	cli = Row{Tool: cliName, Path: m.pulumiTool(cliName)}
-	language = Row{Tool: languageName, Path: m.pulumiTool(languageName)}
-	for _, row := range []*Row{&cli, &language} {
-		before, wasThere := builtBefore[row.Tool]
+	rows := make([]Row, len(names))
+	for i, name := range names {
+		row := Row{Tool: name, Path: m.pulumiTool(name)}
+		before, wasThere := builtBefore[name]
 		switch {
 		case row.Path == "":
 			row.Status, row.Fix = Missing, fix
-		case slices.Contains(missing, row.Tool) || wasThere && !modTime(row.Path).Equal(before):
+		case slices.Contains(missing, name) || wasThere && !modTime(row.Path).Equal(before):
 			row.Status = Built
 		default:
 			row.Status = Found
 		}
+		if row.Path != "" {
+			row.Version = m.pulumiToolVersion(ctx, name, row.Path)
+		}
+		rows[i] = row
 	}
-	if cli.Path != "" {
-		version, err := m.output(ctx, cli.Path, "version")
-		cli.Version = versionOrError(version, err)
+	return rows
+}
+
+// pulumiToolVersion asks the CLI (`pulumi version`) or the Go language host (GetPluginInfo,
+// as Pulumi does) for its version.
+func (m Machine) pulumiToolVersion(ctx context.Context, name, path string) string {
+	if name == languageName {
+		version, err := pluginVersion(ctx, path, m.env(), languageRuntime)
+		return versionOrError(version, err)
 	}
-	if language.Path != "" {
-		version, err := pluginVersion(ctx, language.Path, m.env(), languageRuntime)
-		language.Version = versionOrError(version, err)
-	}
-	return cli, language
+	version, err := m.output(ctx, path, "version")
+	return versionOrError(version, err)
 }
 
 // pulumiTool finds the CLI or the Go language host where Pulumi would.
@@ -245,17 +267,52 @@ func (m Machine) languageHost() string {
 // dockerPlugin finds pulumi-resource-docker at the version go.mod pins, or has the CLI install
 // exactly that version (the version the program's resources ask Pulumi for).
 func (m Machine) dockerPlugin(ctx context.Context, cli Row) Row {
-	row := Row{Tool: pluginName, Status: Missing}
 	want, err := PinnedDockerPlugin(m.Project)
 	if err != nil {
-		row.Fix = err.Error()
+		return Row{Tool: pluginName, Status: Missing, Fix: err.Error()}
+	}
+	row := m.findDockerPlugin(ctx, want)
+	if row.Status != Missing {
 		return row
 	}
-	row.Version = want
-	cached := m.pluginCachePath(want)
-	needed := fmt.Sprintf("`pulumi up` needs %s %s (go.mod pins %s %s)", pluginName, want, dockerSDK, want)
-	whereToPut := fmt.Sprintf("Pulumi looks for it on PATH (whatever its version), then at %s:\n  put %s %s in either place", cached, pluginName, want)
+	if !cli.Status.OK() {
+		row.Fix = fmt.Sprintf("%s, and %s (above) to install it.\n  %s", pluginNeeded(want), cliName, m.pluginWhereToPut(want))
+		return row
+	}
+	fmt.Fprintf(m.Progress, "prereq: %s %s not found: `pulumi plugin install resource docker %s`\n", pluginName, want, want)
+	var out bytes.Buffer
+	if err := m.run(ctx, &out, cli.Path, "plugin", "install", "resource", "docker", want); err != nil {
+		row.Fix = fmt.Sprintf("%s,\n  and %s.\n  %s and rerun.", pluginNeeded(want), downloadFailure(out.String(), err), m.pluginWhereToPut(want))
+		return row
+	}
+	row.Status, row.Path = Installed, m.pluginCachePath(want)
+	return row
+}
 
+// FindPinnedDockerPlugin says whether Pulumi will find pulumi-resource-docker at the version
+// go.mod pins (PinnedDockerPlugin) where it looks: on PATH, which Pulumi takes whatever its
+// version (so another version there is an error), else in
+// $PULUMI_HOME/plugins/resource-docker-v<version>/ (m.PulumiHome). Unlike Check it installs
+// nothing and needs no network: for callers that run Pulumi only where it can work. It returns
+// the plugin Pulumi would start, or an error saying what is missing or wrong and where to put
+// the pinned version.
+func FindPinnedDockerPlugin(ctx context.Context, m Machine) (path string, err error) {
+	want, err := PinnedDockerPlugin(m.Project)
+	if err != nil {
+		return "", err
+	}
+	row := m.findDockerPlugin(ctx, want)
+	if row.Status != Found {
+		return "", fmt.Errorf("%s %s: %s", pluginName, row.Status, row.Fix)
+	}
+	return row.Path, nil
+}
+
+// findDockerPlugin looks for the docker plugin at version want where Pulumi does, installing
+// nothing: found, another version on PATH, or missing (with where to put it).
+func (m Machine) findDockerPlugin(ctx context.Context, want string) Row {
+	row := Row{Tool: pluginName, Status: Missing, Version: want}
+	cached := m.pluginCachePath(want)
 	// Pulumi takes a plugin on PATH before its plugin folder, whatever the plugin's version.
 	if path := m.lookPath(pluginName); path != "" {
 		row.Path = path
@@ -268,7 +325,7 @@ func (m Machine) dockerPlugin(ctx context.Context, cli Row) Row {
 		row.Version = "v" + strings.TrimPrefix(got, "v")
 		if row.Version != want {
 			row.Status = WrongVersion
-			row.Fix = fmt.Sprintf("%s,\n  and Pulumi would use this one on PATH instead: put %s there, or take it off PATH so Pulumi uses %s", needed, want, cached)
+			row.Fix = fmt.Sprintf("%s,\n  and Pulumi would use this one on PATH instead: put %s there, or take it off PATH so Pulumi uses %s", pluginNeeded(want), want, cached)
 			return row
 		}
 		row.Status = Found
@@ -278,18 +335,18 @@ func (m Machine) dockerPlugin(ctx context.Context, cli Row) Row {
 		row.Status, row.Path = Found, cached
 		return row
 	}
-	if !cli.Status.OK() {
-		row.Fix = fmt.Sprintf("%s, and %s (above) to install it.\n  %s", needed, cliName, whereToPut)
-		return row
-	}
-	fmt.Fprintf(m.Progress, "prereq: %s %s not found: `pulumi plugin install resource docker %s`\n", pluginName, want, want)
-	var out bytes.Buffer
-	if err := m.run(ctx, &out, cli.Path, "plugin", "install", "resource", "docker", want); err != nil {
-		row.Fix = fmt.Sprintf("%s,\n  and %s.\n  %s and rerun.", needed, downloadFailure(out.String(), err), whereToPut)
-		return row
-	}
-	row.Status, row.Path = Installed, cached
+	row.Fix = fmt.Sprintf("%s.\n  %s and rerun.", pluginNeeded(want), m.pluginWhereToPut(want))
 	return row
+}
+
+// pluginNeeded says which docker plugin version `pulumi up` needs, and why that one.
+func pluginNeeded(want string) string {
+	return fmt.Sprintf("`pulumi up` needs %s %s (go.mod pins %s %s)", pluginName, want, dockerSDK, want)
+}
+
+// pluginWhereToPut says where Pulumi looks for the docker plugin at version want.
+func (m Machine) pluginWhereToPut(want string) string {
+	return fmt.Sprintf("Pulumi looks for it on PATH (whatever its version), then at %s:\n  put %s %s in either place", m.pluginCachePath(want), pluginName, want)
 }
 
 // dockerSDK is the module whose version is the docker plugin's version: the generated SDK asks

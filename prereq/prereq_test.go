@@ -3,7 +3,6 @@ package prereq
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -140,6 +139,42 @@ esac`, pluginInstallArgs))
 	return pluginInstallArgs
 }
 
+// toolsBuild puts tools/bin on PATH after the fake tools and writes a fake tools/build.sh: it
+// records its arguments in the returned file and copies the tools asked for from a staging
+// folder into tools/bin; with build-fails in the project it fails, with tools-current it
+// finds them current and does nothing.
+func (f *fakeMachine) toolsBuild(t *testing.T) (buildArgs string) {
+	tools := filepath.Join(f.Project, toolsBin)
+	f.Path = f.bin + string(filepath.ListSeparator) + tools
+	staging := filepath.Join(f.Project, "staging")
+	script(t, filepath.Join(staging, "pulumi"), "echo v3.274.1")
+	fakePlugin(t, filepath.Join(staging, languageName), "language", "v3.62.0")
+	buildArgs = filepath.Join(f.Project, "build-args")
+	script(t, filepath.Join(f.Project, toolsBuild), fmt.Sprintf(`echo "$*" > '%[1]s'
+[ -e '%[2]s/build-fails' ] && exit 1
+[ -e '%[2]s/tools-current' ] && exit 0
+/bin/mkdir -p '%[3]s'
+for tool; do /bin/cp '%[4]s/'"$tool" '%[3]s'; done`, buildArgs, f.Project, tools, staging))
+	return buildArgs
+}
+
+// runCommand builds the prereq command and runs it in the fake project, on the fake PATH, with
+// args; it returns what the command printed and its exit code.
+func (f *fakeMachine) runCommand(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	command := filepath.Join(t.TempDir(), "prereq")
+	if out, err := exec.Command("go", "build", "-o", command, "github.com/labfleet/labfleet/prereq/cmd/prereq").CombinedOutput(); err != nil {
+		t.Fatalf("building the prereq command: %v\n%s", err, out)
+	}
+	cmd := exec.Command(command, args...)
+	cmd.Dir = f.Project
+	cmd.Env = append(os.Environ(), "PATH="+f.Path, "PULUMI_HOME="+f.PulumiHome)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	code = exitCode(t, cmd)
+	return out.String(), errOut.String(), code
+}
+
 func (f *fakeMachine) cachedPlugin() string {
 	return filepath.Join(f.PulumiHome, "plugins", "resource-docker-"+pinnedInTests, pluginName)
 }
@@ -176,22 +211,11 @@ func TestMissingPluginOfflineFailsWithThePluginMessage(t *testing.T) {
 	f := newFakeMachine(t)
 	f.dockerEngine(t)
 	installArgs := f.pulumiCLI(t)
-	command := filepath.Join(t.TempDir(), "prereq")
-	if out, err := exec.Command("go", "build", "-o", command, "github.com/labfleet/labfleet/prereq/cmd/prereq").CombinedOutput(); err != nil {
-		t.Fatalf("building the prereq command: %v\n%s", err, out)
+	stdout, stderr, code := f.runCommand(t)
+	if code != 1 {
+		t.Fatalf("prereq: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-
-	cmd := exec.Command(command)
-	cmd.Dir = f.Project
-	cmd.Env = append(os.Environ(), "PATH="+f.bin, "PULUMI_HOME="+f.PulumiHome)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("prereq: %v, want exit status 1\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
-	}
-	t.Logf("prereq printed:\n%s", &stdout)
+	t.Logf("prereq printed:\n%s", stdout)
 	for _, want := range []string{
 		"pulumi                  found    v3.274.1  " + filepath.Join(f.bin, "pulumi"),
 		"pulumi-language-go      found    v3.62.0   " + filepath.Join(f.bin, languageName),
@@ -200,11 +224,11 @@ func TestMissingPluginOfflineFailsWithThePluginMessage(t *testing.T) {
 		"this machine cannot download it (offline: dial tcp: lookup get.pulumi.com",
 		"Pulumi looks for it on PATH (whatever its version), then at " + f.cachedPlugin(),
 	} {
-		if !strings.Contains(stdout.String(), want) {
+		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	if strings.Contains(stdout.String(), "failed all 5 attempts") {
+	if strings.Contains(stdout, "failed all 5 attempts") {
 		t.Errorf("output repeats Pulumi's generic download error")
 	}
 	asked, err := os.ReadFile(installArgs)
@@ -213,6 +237,52 @@ func TestMissingPluginOfflineFailsWithThePluginMessage(t *testing.T) {
 	}
 	if got, want := strings.TrimSpace(string(asked)), "plugin install resource docker "+pinnedInTests; got != want {
 		t.Errorf("the check ran `pulumi %s`, want `pulumi %s`", got, want)
+	}
+}
+
+// What `make outputs`, `handouts` and `status` run: the CLI alone, built where it is missing;
+// no engine started (none answers here), no language host, no plugin (none is here, and this
+// machine is offline).
+func TestCLIOnly(t *testing.T) {
+	tests := []struct {
+		name      string
+		cliOnPATH bool
+		status    Status
+		path      func(f *fakeMachine) string
+		buildArgs string // tools/build.sh's arguments; empty: it did not run
+	}{
+		{"no CLI: built", false, Built, func(f *fakeMachine) string { return filepath.Join(f.Project, toolsBin, cliName) }, cliName},
+		{"a CLI on PATH", true, Found, func(f *fakeMachine) string { return filepath.Join(f.bin, cliName) }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeMachine(t)
+			buildArgs := f.toolsBuild(t)
+			linkTools(t, f.bin, "bash") // the command runs tools/build.sh with the bash on its PATH
+			installArgs := filepath.Join(f.Project, "plugin-install-args")
+			if tt.cliOnPATH {
+				installArgs = f.pulumiCLI(t)
+			}
+			engineStarted := filepath.Join(f.Project, "engine-started")
+			script(t, filepath.Join(f.Project, ".ci", "docker-host.sh"), fmt.Sprintf(": > '%s'", engineStarted))
+
+			stdout, stderr, code := f.runCommand(t, "-cli-only")
+			t.Logf("prereq -cli-only printed:\n%s%s", stdout, stderr)
+			want := fmt.Sprintf("prerequisite  status  version   path\npulumi        %-6s  v3.274.1  %s\n", tt.status, tt.path(f))
+			if code != 0 || stdout != want {
+				t.Errorf("exit %d, printed\n%s\nwant exit 0 and\n%s", code, stdout, want)
+			}
+			ran, _ := os.ReadFile(buildArgs)
+			if got := strings.TrimSpace(string(ran)); got != tt.buildArgs {
+				t.Errorf("tools/build.sh ran with %q, want %q", got, tt.buildArgs)
+			}
+			if exists(engineStarted) {
+				t.Errorf("the CLI-only check ran .ci/docker-host.sh")
+			}
+			if exists(installArgs) {
+				t.Errorf("the CLI-only check asked Pulumi to install a plugin")
+			}
+		})
 	}
 }
 
@@ -253,8 +323,24 @@ func TestDockerPlugin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeMachine(t)
-			f.pulumiCLI(t)
+			installArgs := f.pulumiCLI(t)
 			path := tt.place(t, f)
+
+			// What the benchmark asks first: is the plugin there, installing nothing.
+			found, err := FindPinnedDockerPlugin(context.Background(), f.Machine)
+			switch {
+			case tt.status == Found && (err != nil || found != path):
+				t.Errorf("FindPinnedDockerPlugin: %q, %v; want %s", found, err, path)
+			case tt.status == WrongVersion && (err == nil || found != "" || !strings.Contains(err.Error(), "pulumi-resource-docker WRONG VERSION: `pulumi up` needs pulumi-resource-docker "+pinnedInTests)):
+				t.Errorf("FindPinnedDockerPlugin: %q, %v; want the wrong version named", found, err)
+			case tt.status != Found && tt.status != WrongVersion &&
+				(err == nil || found != "" || !strings.Contains(err.Error(), "pulumi-resource-docker MISSING: `pulumi up` needs pulumi-resource-docker "+pinnedInTests) || !strings.Contains(err.Error(), "then at "+f.cachedPlugin())):
+				t.Errorf("FindPinnedDockerPlugin: %q, %v; want missing, with where to put it", found, err)
+			}
+			if exists(installArgs) || tt.status == Installed && exists(f.cachedPlugin()) {
+				t.Errorf("FindPinnedDockerPlugin had Pulumi install the plugin")
+			}
+
 			cli := Row{Tool: cliName, Status: Found, Path: filepath.Join(f.bin, "pulumi")}
 			row := f.dockerPlugin(context.Background(), cli)
 			if row.Status != tt.status || row.Path != path || !strings.Contains(row.Fix, tt.fix) {
@@ -281,15 +367,18 @@ func TestEngine(t *testing.T) {
 		osRelease string
 		root      bool
 		noCLI     bool
+		dockerd   bool // a stopped dockerd is installed
 		status    Status
 		started   bool   // .ci/docker-host.sh ran
+		says      string // part of what the check says it does
 		fix       string // part of the fix
 	}{
-		{"started on Debian as root", "ID=debian\n", true, false, Started, true, ""},
-		{"started on Ubuntu as root", "ID=ubuntu\nID_LIKE=debian\n", true, false, Started, true, ""},
-		{"Debian, not root", "ID=debian\n", false, false, Missing, false, "sudo make docker-host"},
-		{"not Debian", "ID=fedora\nID_LIKE=\"rhel centos\"\n", true, false, Missing, false, "https://docs.docker.com/engine/install/"},
-		{"no docker CLI, started", "ID=debian\n", true, true, Started, true, ""},
+		{"installed on Debian as root", "ID=debian\n", true, false, false, Started, true, "no dockerd is installed: installing docker.io from Debian", ""},
+		{"installed on Ubuntu as root", "ID=ubuntu\nID_LIKE=debian\n", true, false, false, Started, true, "installing docker.io", ""},
+		{"stopped dockerd started as root", "ID=debian\n", true, false, true, Started, true, "starting the installed ", ""},
+		{"Debian, not root", "ID=debian\n", false, false, false, Missing, false, "", "sudo make docker-host"},
+		{"not Debian", "ID=fedora\nID_LIKE=\"rhel centos\"\n", true, false, false, Missing, false, "", "https://docs.docker.com/engine/install/"},
+		{"no docker CLI, installed", "ID=debian\n", true, true, false, Started, true, "installing docker.io", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,6 +396,9 @@ func TestEngine(t *testing.T) {
 				script(t, filepath.Join(f.bin, "docker"), docker)
 				script(t, hostScript, fmt.Sprintf(": > '%s'", running))
 			}
+			if tt.dockerd {
+				script(t, filepath.Join(f.bin, "dockerd"), "exit 1")
+			}
 			row := CheckEngine(context.Background(), f.Machine)
 			if row.Status != tt.status || !strings.Contains(row.Fix, tt.fix) {
 				t.Errorf("row %+v, want status %s, fix with %q", row, tt.status, tt.fix)
@@ -314,8 +406,8 @@ func TestEngine(t *testing.T) {
 			if started := exists(running); started != tt.started {
 				t.Errorf(".ci/docker-host.sh ran: %v, want %v", started, tt.started)
 			}
-			if tt.started && !strings.Contains(f.progress.String(), "starting one with `bash .ci/docker-host.sh`") {
-				t.Errorf("the check did not say what it did: %q", f.progress)
+			if tt.started && (!strings.Contains(f.progress.String(), tt.says) || !strings.Contains(f.progress.String(), "with `bash .ci/docker-host.sh`")) {
+				t.Errorf("the check said %q, want what it does (%q) with `bash .ci/docker-host.sh`", f.progress, tt.says)
 			}
 		})
 	}
@@ -360,22 +452,11 @@ func TestToolsBuild(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeMachine(t)
-			tools := filepath.Join(f.Project, toolsBin)
-			f.Path = f.bin + string(filepath.ListSeparator) + tools
+			args := f.toolsBuild(t)
 			tt.have(t, f)
-			// The fake build copies what was asked for from a staging folder into tools/bin, unless
-			// it is current.
-			staging := filepath.Join(f.Project, "staging")
-			script(t, filepath.Join(staging, "pulumi"), "echo v3.274.1")
-			fakePlugin(t, filepath.Join(staging, languageName), "language", "v3.62.0")
-			args := filepath.Join(f.Project, "build-args")
-			script(t, filepath.Join(f.Project, toolsBuild), fmt.Sprintf(`echo "$*" > '%[1]s'
-[ -e '%[2]s/build-fails' ] && exit 1
-[ -e '%[2]s/tools-current' ] && exit 0
-/bin/mkdir -p '%[3]s'
-for tool; do /bin/cp '%[4]s/'"$tool" '%[3]s'; done`, args, f.Project, tools, staging))
 
-			cli, language := f.pulumi(context.Background())
+			rows := f.pulumiTools(context.Background(), cliName, languageName)
+			cli, language := rows[0], rows[1]
 			if cli.Status != tt.cli || cli.Version != tt.cliVersion || !strings.Contains(cli.Fix, tt.fix) {
 				t.Errorf("CLI %+v, want %s %q, fix with %q", cli, tt.cli, tt.cliVersion, tt.fix)
 			}
@@ -434,7 +515,8 @@ func TestBuiltTools(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cli, language := f.pulumi(context.Background())
+	rows := f.pulumiTools(context.Background(), cliName, languageName)
+	cli, language := rows[0], rows[1]
 	sdk, err := pinnedVersion(filepath.Join(project, "go.mod"), "github.com/pulumi/pulumi/sdk/v3")
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,13 @@ build_cli() {
 build_language_go() (
   built_from pulumi-language-go "$language_go_version" && exit 0
   log "building pulumi-language-go $language_go_version (github.com/pulumi/pulumi/sdk/v3/go/pulumi-language-go) into $bin"
-  module=$(go mod download -json "github.com/pulumi/pulumi/sdk/v3@$language_go_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  sdk=github.com/pulumi/pulumi/sdk/v3@$language_go_version
+  # Stops with what go printed (its "Error", or JSON without the directory) and why.
+  no_module() { printf '%s\n' "$download" >&2; echo "tools/build.sh: go mod download $sdk: $1 (its output is above)" >&2; exit 1; }
+  download=$(go mod download -json "$sdk") || no_module "failed"
+  module=$(sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p' <<<"$download")
+  # An empty directory here would make the copy below `cp -r /. ...`: the whole filesystem.
+  [[ -n $module && -d $module/go/pulumi-language-go ]] || no_module "no module directory holding go/pulumi-language-go (Dir: \"$module\")"
   # The module cache is read-only, and the build writes go.sum entries: build in a copy.
   src=$(mktemp -d)
   trap 'rm -rf "$src"' EXIT

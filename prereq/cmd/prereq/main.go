@@ -1,10 +1,12 @@
 // Command prereq checks this machine for what labfleet's make targets need, fixes what it can
-// and prints one table. It runs in the labfleet checkout: `make up`, `destroy`, `outputs` and
-// `handouts` run it first and stop when it fails; `make test` runs it with -tests.
+// and prints one table. It runs in the labfleet checkout: `make up`, `preview` and `destroy`
+// run it first and stop when it fails; `make outputs`, `handouts` and `status`, which only read
+// the stack, run it with -cli-only; `make test` runs it with -tests.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -15,7 +17,11 @@ import (
 
 func main() {
 	tests := flag.Bool("tests", false, "check only what `make test` needs, a Docker engine; without one, say that the integration tests will be NOT RUN (and succeed)")
+	cliOnly := flag.Bool("cli-only", false, "check only the Pulumi CLI (building the pinned one if missing): what reading a stack needs; no engine, no plugin")
 	flag.Parse()
+	if *tests && *cliOnly {
+		fail(errors.New("-tests and -cli-only check different things: give one of them"))
+	}
 	project, err := os.Getwd()
 	if err != nil {
 		fail(err)
@@ -34,7 +40,13 @@ func main() {
 		}
 		return
 	}
-	if !prereq.WriteTable(os.Stdout, prereq.Check(ctx, m)) {
+	var rows []prereq.Row
+	if *cliOnly {
+		rows = []prereq.Row{prereq.CheckCLI(ctx, m)}
+	} else {
+		rows = prereq.Check(ctx, m)
+	}
+	if !prereq.WriteTable(os.Stdout, rows) {
 		stop()
 		os.Exit(1)
 	}
