@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/labfleet/labfleet/prereq"
 )
 
 // cliStack is the throwaway stack the real-CLI mode brings up, on its own ports and pool.
@@ -28,8 +30,12 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 		fmt.Println("\nmode: Go API only. The real-CLI timings need `pulumi` on PATH (see the README, Quick start).")
 		return nil
 	}
-	if _, err := exec.LookPath("pulumi-resource-docker"); err != nil && !pluginInstalled() {
-		fmt.Println("\nmode: Go API only. The real-CLI timings need the docker resource plugin (pulumi-resource-docker) on PATH or installed in Pulumi's plugin folder.")
+	machine, err := prereq.ThisMachine(".")
+	if err != nil {
+		return err
+	}
+	if _, err := prereq.FindPinnedDockerPlugin(ctx, machine); err != nil {
+		fmt.Printf("\nmode: Go API only. The real-CLI timings need the docker plugin go.mod pins: %v\n", err)
 		return nil
 	}
 	dir, err := os.MkdirTemp("", "lfbench-cli-")
@@ -94,17 +100,6 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 	fmt.Printf("%-44s %12s %12s %7.2fx  <= %s (raw removal + preview)\n", "make destroy",
 		raw.remove.Round(time.Millisecond), destroy.Round(time.Millisecond), float64(destroy)/float64(raw.remove), (raw.remove + preview).Round(time.Millisecond))
 	return nil
-}
-
-// pluginInstalled reports whether Pulumi's plugin folder has a docker resource plugin.
-func pluginInstalled() bool {
-	home := os.Getenv("PULUMI_HOME")
-	if home == "" {
-		userHome, _ := os.UserHomeDir()
-		home = filepath.Join(userHome, ".pulumi")
-	}
-	found, _ := filepath.Glob(filepath.Join(home, "plugins", "resource-docker-v*"))
-	return len(found) > 0
 }
 
 // pulumiCLI runs the pulumi CLI on the benchmark's own local backend and stack, from the
