@@ -228,7 +228,8 @@ func TestAnotherManagerAnswers(t *testing.T) {
 }
 
 func TestReadOutputs(t *testing.T) {
-	in := `{"joinTokens":"[secret]","teams":{
+	// As the real CLI prints it without --show-secrets: every secret output is "[secret]".
+	in := `{"joinTokens":"[secret]","kubeconfigs":"[secret]","studentKeys":"[secret]","teams":{
 	  "team10":{"nodes":[{"name":"team10-m1","role":"manager","ssh":"127.0.0.1:2290"}],"status":"ready","appUrls":[]},
 	  "team2":{"nodes":[{"name":"team2-m1","role":"manager","ssh":"127.0.0.1:2210"}],"status":"FAILED: see the pulumi up log for team team2","routingMesh":"host","appUrls":["http://172.30.1.10:8090/"],"kind":{"state":"running","cluster":"team2","hostNode":"team2-m1"}},
 	  "team1":{"nodes":[{"name":"team1-m1","role":"manager","ssh":"127.0.0.1:2200"}],"status":"ready"}}}`

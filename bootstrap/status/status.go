@@ -41,8 +41,12 @@ func ReadOutputs(r io.Reader) ([]Team, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only the teams: without --show-secrets (status needs no secret) the CLI prints every
+	// secret output, studentKeys and kubeconfigs among them, as the string "[secret]".
 	var o handout.Outputs
-	if err := json.Unmarshal(raw, &o); err != nil {
+	if err := json.Unmarshal(raw, &struct {
+		Teams *map[string]handout.Team `json:"teams"`
+	}{&o.Teams}); err != nil {
 		return nil, fmt.Errorf("cannot read the stack outputs: %w (pipe `pulumi stack output --json` in)", err)
 	}
 	if len(o.Teams) == 0 {
