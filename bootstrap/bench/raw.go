@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
@@ -19,8 +20,8 @@ import (
 // rawCohort is the floor any tool has to pay for what labfleet does: swarm init/join and the
 // Day-2 lab (images streamed into every node, the stack deployed and waited for) by plain
 // `docker exec`, no SSH, no state checks, every team and every stream at once.
-func rawCohort(ctx context.Context, c *localnodes.Cohort, lab labImages) (time.Duration, error) {
-	archives, err := lab.save(ctx)
+func rawCohort(ctx context.Context, c *localnodes.Cohort, images labImages) (time.Duration, error) {
+	archives, err := images.save(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -30,7 +31,7 @@ func rawCohort(ctx context.Context, c *localnodes.Cohort, lab labImages) (time.D
 	for i, team := range c.Plan.Teams {
 		wg.Go(func() {
 			if errs[i] = rawSwarm(ctx, team); errs[i] == nil {
-				errs[i] = rawLab(ctx, c.Plan, team, lab, archives)
+				errs[i] = rawLab(ctx, c.Plan, team, images, archives)
 			}
 		})
 	}
@@ -69,7 +70,7 @@ func rawSwarm(ctx context.Context, team plan.Team) error {
 
 // rawLab loads the lab images into every node of the team at once, then deploys the same
 // rendered day2 stack labfleet deploys and waits until every service runs all replicas.
-func rawLab(ctx context.Context, p *plan.Plan, team plan.Team, lab labImages, archives []string) error {
+func rawLab(ctx context.Context, p *plan.Plan, team plan.Team, images labImages, archives []string) error {
 	err := steps.Each(team.Nodes, func(n plan.Node) error {
 		for i, img := range day2.Images {
 			f, err := os.Open(archives[i])
@@ -83,7 +84,7 @@ func rawLab(ctx context.Context, p *plan.Plan, team plan.Team, lab labImages, ar
 			if err != nil {
 				return fmt.Errorf("%s: docker load: %v: %s", n.Name, err, out)
 			}
-			if _, err := rawExec(ctx, n, fmt.Sprintf("docker tag %s %s", lab[img.Name], img.NodeRef())); err != nil {
+			if _, err := rawExec(ctx, n, fmt.Sprintf("docker tag %s %s", images[img.Name], img.NodeRef())); err != nil {
 				return err
 			}
 		}
@@ -94,7 +95,7 @@ func rawLab(ctx context.Context, p *plan.Plan, team plan.Team, lab labImages, ar
 	}
 	var ids []string
 	for _, img := range day2.Images {
-		ids = append(ids, lab[img.Name])
+		ids = append(ids, images[img.Name])
 	}
 	stack, err := day2.Render(p.Day2.Port, true, ids)
 	if err != nil {
@@ -108,14 +109,9 @@ func rawLab(ctx context.Context, p *plan.Plan, team plan.Team, lab labImages, ar
 		return fmt.Errorf("%s: stack deploy: %v: %s", m.Name, err, out)
 	}
 	return poll(ctx, func() bool {
-		out, _ := rawExec(ctx, m, "docker stack services --format '{{.Replicas}}' "+day2.StackName)
-		f := strings.Fields(out)
-		for _, r := range f {
-			if running, wanted, _ := strings.Cut(r, "/"); running != wanted || wanted == "0" {
-				return false
-			}
-		}
-		return len(f) == len(stack.Services)
+		out, _ := rawExec(ctx, m, "docker stack services --format '{{.Name}} {{.Replicas}}' "+day2.StackName)
+		listed := strings.Count(strings.TrimSpace(out), "\n") + 1
+		return strings.TrimSpace(out) != "" && listed == len(stack.Services) && len(lab.NotConverged(out)) == 0
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -278,7 +279,7 @@ func WaitForReplicas(ctx context.Context, mgr Node, stack string, timing Timing)
 		if err != nil {
 			return false, err
 		}
-		pending = notConverged(out)
+		pending = NotConverged(out)
 		return len(pending) == 0 && strings.TrimSpace(out) != "", nil
 	})
 	if err != nil && ctx.Err() == nil {
@@ -288,21 +289,37 @@ func WaitForReplicas(ctx context.Context, mgr Node, stack string, timing Timing)
 	return err
 }
 
-// notConverged reads `docker stack services` lines ("day2_web 2/3") and returns the
-// services whose running count differs from the wanted one.
-func notConverged(out string) []string {
+// NotConverged reads `docker stack services` lines ("day2_web 2/3") and returns the
+// services whose running count differs from the wanted one, or that want none.
+func NotConverged(out string) []string {
 	var pending []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
+		name, replicas, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || name == "" {
 			continue
 		}
-		running, wanted, ok := strings.Cut(f[1], "/")
-		if !ok || running != wanted || wanted == "0" {
+		running, wanted, err := ParseReplicas(replicas)
+		if err != nil || running != wanted || wanted == 0 {
 			pending = append(pending, line)
 		}
 	}
 	return pending
+}
+
+// ParseReplicas reads the running and desired task counts at the start of docker's
+// REPLICAS column ("2/3", "3/3 (max 1 per node)").
+func ParseReplicas(s string) (running, desired int, err error) {
+	count, _, _ := strings.Cut(strings.TrimSpace(s), " ")
+	r, d, ok := strings.Cut(count, "/")
+	if ok {
+		if running, err = strconv.Atoi(r); err == nil {
+			desired, err = strconv.Atoi(d)
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, fmt.Errorf("cannot read replicas %q", s)
+	}
+	return running, desired, nil
 }
 
 // Images pairs the lab images with their host image IDs (by name); their archives go to dir,

@@ -67,8 +67,31 @@ func TestDeployRestoresOnlyTheStack(t *testing.T) {
 }
 
 func TestNotConvergedReadsReplicaCounts(t *testing.T) {
-	got := notConverged("day2_web 3/3\nday2_edge 2/3\nday2_x 0/0\n")
+	got := NotConverged("day2_web 3/3\nday2_edge 2/3\nday2_x 0/0\n")
 	if strings.Join(got, ",") != "day2_edge 2/3,day2_x 0/0" {
 		t.Errorf("got %v", got)
+	}
+}
+
+func TestParseReplicas(t *testing.T) {
+	for in, want := range map[string][2]int{
+		"3/3":                  {3, 3},
+		"2/3":                  {2, 3},
+		"0/0":                  {0, 0},
+		"3/0":                  {3, 0}, // scaled to 0, tasks still stopping
+		"3/3 (max 1 per node)": {3, 3},
+		"0/1 (0/1 completed)":  {0, 1},
+		" 12/12 ":              {12, 12},
+		"1/1 (3/5 completed)":  {1, 1},
+	} {
+		r, d, err := ParseReplicas(in)
+		if err != nil || [2]int{r, d} != want {
+			t.Errorf("%q: %d/%d %v, want %v", in, r, d, err, want)
+		}
+	}
+	for _, bad := range []string{"", "3", "x/3", "3/y", "-"} {
+		if _, _, err := ParseReplicas(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package status
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -41,22 +40,6 @@ func parseLines[T any](what, out string) ([]T, error) {
 		items = append(items, item)
 	}
 	return items, nil
-}
-
-// parseReplicas reads the running and desired task counts at the start of docker's
-// REPLICAS column ("2/3", "3/3 (max 1 per node)").
-func parseReplicas(s string) (running, desired int, err error) {
-	count, _, _ := strings.Cut(strings.TrimSpace(s), " ")
-	r, d, ok := strings.Cut(count, "/")
-	if ok {
-		if running, err = strconv.Atoi(r); err == nil {
-			desired, err = strconv.Atoi(d)
-		}
-	}
-	if !ok || err != nil {
-		return 0, 0, fmt.Errorf("cannot read replicas %q", s)
-	}
-	return running, desired, nil
 }
 
 // sections splits output made of blocks, each introduced by a marker line, into the text

@@ -65,29 +65,6 @@ func TestParseDockerLists(t *testing.T) {
 	}
 }
 
-func TestParseReplicas(t *testing.T) {
-	for in, want := range map[string][2]int{
-		"3/3":                  {3, 3},
-		"2/3":                  {2, 3},
-		"0/0":                  {0, 0},
-		"3/0":                  {3, 0}, // scaled to 0, tasks still stopping
-		"3/3 (max 1 per node)": {3, 3},
-		"0/1 (0/1 completed)":  {0, 1},
-		" 12/12 ":              {12, 12},
-		"1/1 (3/5 completed)":  {1, 1},
-	} {
-		r, d, err := parseReplicas(in)
-		if err != nil || [2]int{r, d} != want {
-			t.Errorf("%q: %d/%d %v, want %v", in, r, d, err, want)
-		}
-	}
-	for _, bad := range []string{"", "3", "x/3", "3/y", "-"} {
-		if _, _, err := parseReplicas(bad); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-}
-
 func TestSections(t *testing.T) {
 	out := sectionPrefix + "nodes\n" + nodeLsSample + sectionPrefix + "services\n" + serviceLsSample + sectionPrefix + "day2\n" + day2IDsSample
 	parts, err := sections(out, "nodes", "services", "day2")

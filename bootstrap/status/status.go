@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
@@ -357,29 +358,29 @@ func orUnknown(s string) string {
 
 // splitServices separates the day2 stack's services from the students' and returns what
 // is wrong with the day2 stack: a planned service missing, or not running every task.
-func splitServices(t Team, services []serviceEntry, day2IDs []string) (lab, students []Service, problems []string) {
-	lab, students = []Service{}, []Service{}
+func splitServices(t Team, services []serviceEntry, day2IDs []string) (day2Services, students []Service, problems []string) {
+	day2Services, students = []Service{}, []Service{}
 	for _, e := range services {
 		svc := Service{Name: e.Name, Mode: e.Mode}
 		var err error
-		if svc.Running, svc.Desired, err = parseReplicas(e.Replicas); err != nil {
+		if svc.Running, svc.Desired, err = lab.ParseReplicas(e.Replicas); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", e.Name, err))
 		}
 		if !slices.Contains(day2IDs, e.ID) {
 			students = append(students, svc)
 			continue
 		}
-		lab = append(lab, svc)
+		day2Services = append(day2Services, svc)
 		if p := replicaProblem(svc); p != "" {
 			problems = append(problems, svc.Name+": "+p)
 		}
 	}
 	for _, want := range expectedDay2(t) {
-		if !slices.ContainsFunc(lab, func(s Service) bool { return s.Name == want }) {
+		if !slices.ContainsFunc(day2Services, func(s Service) bool { return s.Name == want }) {
 			problems = append(problems, fmt.Sprintf("%s: missing from the %s stack (removed?): pulumi up deploys it again", want, day2.StackName))
 		}
 	}
-	return lab, students, problems
+	return day2Services, students, problems
 }
 
 // replicaProblem says what is wrong with a lab service's tasks, or "".
