@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
@@ -23,7 +24,8 @@ func main() {
 	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pulumi.Run(func(ctx *pulumi.Context) error {
-		return infra.Program(sshBootstrapper{ctx, interrupted}, infra.DockerHost{})(ctx)
+		defer engine.Cleanup() // the engines' TLS files and ssh wrappers
+		return infra.Program(sshBootstrapper{ctx, interrupted}, infra.DockerHosts{})(ctx)
 	})
 }
 
@@ -33,7 +35,7 @@ type sshBootstrapper struct {
 	interrupted context.Context
 }
 
-func (b sshBootstrapper) Bootstrap(goctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string, report steps.Reporter) (map[string]bootstrap.TeamResult, error) {
+func (b sshBootstrapper) Bootstrap(goctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs bootstrap.LabImages, report steps.Reporter) (map[string]bootstrap.TeamResult, error) {
 	goctx, cancel := context.WithCancel(goctx)
 	defer cancel()
 	defer context.AfterFunc(b.interrupted, func() {

@@ -49,12 +49,19 @@ type TeamResult struct {
 	Kind  *kindprep.Result // Day-3 preparation and cluster
 }
 
+// LabImages are the Day-2 lab images' IDs on each host: host name -> image name -> ID.
+type LabImages map[string]map[string]string
+
+// LocalLabImages are lab image IDs on the local host of a cohort without labfleet:hosts.
+func LocalLabImages(ids map[string]string) LabImages { return LabImages{plan.LocalHost: ids} }
+
 // Cohort converges every team's swarm and, when the plan enables it, sets up the Day-2 lab
-// with the lab images whose host image IDs are given (by image name). At most
-// p.Parallel.Teams teams run at once. It returns the result of every team that succeeded,
+// with the lab images whose IDs on each host are given. At most p.Parallel.Teams teams run
+// at once; teams on different hosts run the same way, since every step after "the nodes
+// answer SSH" is the same wherever a node runs. It returns the result of every team that succeeded,
 // even when others failed; the error, if any, lists every failed team (team, node, step).
 // When ctx ends (Ctrl-C), every SSH command is stopped and Cohort returns within seconds.
-func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string, opts Options) (map[string]TeamResult, error) {
+func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs LabImages, opts Options) (map[string]TeamResult, error) {
 	if opts.Report == nil {
 		opts.Report = steps.Quiet{}
 	}
@@ -70,10 +77,17 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 	}
 	defer os.RemoveAll(archives)
 	streams := steps.NewLimit(p.Parallel.Streams)
-	var labImages []lab.Image
-	if p.Day2.Enabled {
-		if labImages, err = lab.Images(archives, day2.Images, labImageIDs, streams); err != nil {
+	labImages := map[string][]lab.Image{}
+	for _, h := range usedHosts(p) {
+		// Each host's archives apart: the same image has another ID on another host.
+		dir := filepath.Join(archives, h.Name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
 			return nil, err
+		}
+		if p.Day2.Enabled {
+			if labImages[h.Name], err = lab.Images(h.Engine, dir, day2.Images, labImageIDs[h.Name], streams); err != nil {
+				return nil, fmt.Errorf("host %s: %w", h.Name, err)
+			}
 		}
 	}
 	day3, err := prepareDay3(ctx, p, keys, archives, streams, &opts)
@@ -95,7 +109,7 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs m
 			start := time.Now()
 			defer func() { o.took = time.Since(start) }()
 			var err error
-			o.result, err = convergeTeam(ctx, p, o.team, keys, labImages, day3, opts)
+			o.result, err = convergeTeam(ctx, p, o.team, keys, labImages[o.team.Host], day3, opts)
 			return err
 		})
 		if o.err != nil {
@@ -238,55 +252,75 @@ func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshke
 	} else if removed {
 		r.Swarm.Actions = append(r.Swarm.Actions, "remove the day2 stack (labfleet:day2Stack is off)")
 	}
-	kindResult, err := kindprep.Setup(ctx, p.Day3, team, nodes, day3.tools, day3.nodeImage, opts.Kind)
+	kindResult, err := kindprep.Setup(ctx, p.Day3, team, nodes, day3.tools, day3.nodeImage[team.Host], opts.Kind)
 	r.Kind = &kindResult
 	return r, err
 }
 
-// day3Inputs are what every team's Day-3 step shares: tools built and an image found once.
-type day3Inputs struct {
-	tools     kindprep.Tools
-	nodeImage *images.Image
+// usedHosts are the hosts that have teams, in plan order.
+func usedHosts(p *plan.Plan) []plan.Host {
+	var out []plan.Host
+	for _, h := range p.Hosts {
+		if len(p.TeamsOn(h.Name)) > 0 {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
-// prepareDay3 runs the Day-3 preflight on the host (through the first node, before any team
-// work) and builds the tools. With day 3 on, a blocking finding stops everything; with only
-// the preparation on, findings are reported for the instructor to fix in time.
+// day3Inputs are what every team's Day-3 step shares: tools built once, and the kind node
+// image found once on each host.
+type day3Inputs struct {
+	tools     kindprep.Tools
+	nodeImage map[string]*images.Image
+}
+
+// prepareDay3 runs the Day-3 preflight on every host (through its first node, before any
+// team work) and builds the tools. With day 3 on, a blocking finding stops everything; with
+// only the preparation on, findings are reported for the instructor to fix in time.
 func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, archives string, streams *steps.Limit, opts *Options) (day3Inputs, error) {
-	var in day3Inputs
+	in := day3Inputs{nodeImage: map[string]*images.Image{}}
 	if !p.Day3.Prepare {
 		return in, nil
 	}
-	first := p.Teams[0]
-	clients, err := Connect(ctx, p, plan.Team{Name: first.Name, Nodes: first.Nodes[:1]}, keys, opts.SSH)
-	if err != nil {
-		return in, fmt.Errorf("day 3 preflight: %w", err)
-	}
-	findings, err := kindprep.Preflight(ctx, clients[first.Nodes[0].Name], p.Day3, len(p.Teams))
-	CloseAll(clients)
-	if err != nil {
-		return in, fmt.Errorf("day 3 preflight: %w", err)
-	}
 	var blocking []string
-	for _, f := range findings {
-		switch {
-		case f.Blocking && p.Day3.Clusters:
-			blocking = append(blocking, f.Msg)
-		case f.Blocking:
-			opts.Report.Info("", "day 3 preflight: must be fixed before labfleet:day is 3: "+f.Msg)
-		default:
-			opts.Report.Info("", "day 3 preflight: warning: "+f.Msg)
+	for _, h := range usedHosts(p) {
+		on, where := "", "" // only a cohort on several hosts says which
+		if len(p.Hosts) > 1 {
+			on, where = " on host "+h.Name, "host "+h.Name+": "
 		}
+		teams := p.TeamsOn(h.Name)
+		first := teams[0]
+		clients, err := Connect(ctx, p, plan.Team{Name: first.Name, Nodes: first.Nodes[:1]}, keys, opts.SSH)
+		if err != nil {
+			return in, fmt.Errorf("day 3 preflight%s: %w", on, err)
+		}
+		findings, err := kindprep.Preflight(ctx, clients[first.Nodes[0].Name], p.Day3, len(teams))
+		CloseAll(clients)
+		if err != nil {
+			return in, fmt.Errorf("day 3 preflight%s: %w", on, err)
+		}
+		for _, f := range findings {
+			switch {
+			case f.Blocking && p.Day3.Clusters:
+				blocking = append(blocking, where+f.Msg)
+			case f.Blocking:
+				opts.Report.Info("", "day 3 preflight"+on+": must be fixed before labfleet:day is 3: "+f.Msg)
+			default:
+				opts.Report.Info("", "day 3 preflight"+on+": warning: "+f.Msg)
+			}
+		}
+		id := images.HostID(ctx, h.Engine, p.Day3.NodeImage)
+		if id == "" {
+			blocking = append(blocking, fmt.Sprintf("labfleet:kindNodeImage %s is not on the Docker host%s, and nodes must not pull it in class: "+
+				"run `docker pull %s` once on that host (or `docker load -i` a saved copy), then pulumi up", p.Day3.NodeImage, on, p.Day3.NodeImage))
+			continue
+		}
+		in.nodeImage[h.Name] = images.New(h.Engine, p.Day3.NodeImage, id, filepath.Join(archives, h.Name), streams)
 	}
 	if len(blocking) > 0 {
 		return in, fmt.Errorf("day 3 preflight, before any work:\n  - %s", strings.Join(blocking, "\n  - "))
 	}
-	id := images.HostID(ctx, p.Day3.NodeImage)
-	if id == "" {
-		return in, fmt.Errorf("labfleet:kindNodeImage %s is not on the Docker host, and nodes must not pull it in class: "+
-			"run `docker pull %s` once on the host (or `docker load -i` a saved copy), then pulumi up", p.Day3.NodeImage, p.Day3.NodeImage)
-	}
-	in.nodeImage = images.New(p.Day3.NodeImage, id, archives, streams)
 	repo, cache := opts.RepoDir, opts.CacheDir
 	if repo == "" {
 		repo = "."
@@ -298,7 +332,7 @@ func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, archives
 		}
 		cache = filepath.Join(base, "labfleet")
 	}
-	err = steps.Run(ctx, "", []steps.Step{{Name: "build kind and kubectl for the nodes", Run: func(ctx context.Context) (err error) {
+	err := steps.Run(ctx, "", []steps.Step{{Name: "build kind and kubectl for the nodes", Run: func(ctx context.Context) (err error) {
 		in.tools, err = kindprep.BuildTools(ctx, repo, cache)
 		return err
 	}}})

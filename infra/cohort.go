@@ -5,6 +5,7 @@ package infra
 
 import (
 	"context"
+	"slices"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -29,7 +30,7 @@ const (
 // run, telling report how it goes. The real one works over SSH (bootstrap.Cohort); tests
 // inject their own.
 type Bootstrapper interface {
-	Bootstrap(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs map[string]string, report steps.Reporter) (map[string]bootstrap.TeamResult, error)
+	Bootstrap(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs bootstrap.LabImages, report steps.Reporter) (map[string]bootstrap.TeamResult, error)
 }
 
 // Cohort is every resource of one stack.
@@ -51,37 +52,56 @@ func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapp
 	if err := ctx.RegisterComponentResource("labfleet:index:Cohort", p.Cohort, c, opts...); err != nil {
 		return nil, err
 	}
-	image, err := nodeImage(ctx, p, c)
-	if err != nil {
-		return nil, err
-	}
-	labImages, err := labImages(ctx, p, c)
-	if err != nil {
-		return nil, err
-	}
+	// Each host that has teams gets its own provider, node image and lab images; a team's
+	// resources inherit its host's provider.
 	var containers []pulumi.Resource
-	for _, t := range p.Teams {
-		team, err := NewTeam(ctx, p, t, image, keys, pulumi.Parent(c))
+	labImages := pulumi.Map{}
+	for _, h := range p.Hosts {
+		teams := p.TeamsOn(h.Name)
+		if len(teams) == 0 {
+			continue
+		}
+		provider, err := docker.NewProvider(ctx, "host-"+h.Name, providerArgs(h.Engine), pulumi.Parent(c))
 		if err != nil {
 			return nil, err
 		}
-		c.Teams = append(c.Teams, team)
-		for _, n := range team.Nodes {
-			containers = append(containers, n.Container)
+		on := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(provider)}
+		image, err := nodeImage(ctx, p, h, on)
+		if err != nil {
+			return nil, err
+		}
+		if labImages[h.Name], err = labImagesOn(ctx, p, h, on); err != nil {
+			return nil, err
+		}
+		for _, t := range teams {
+			team, err := NewTeam(ctx, p, t, image, keys, pulumi.Parent(c), pulumi.Providers(provider))
+			if err != nil {
+				return nil, err
+			}
+			c.Teams = append(c.Teams, team)
+			for _, n := range team.Nodes {
+				containers = append(containers, n.Container)
+			}
 		}
 	}
+	// Plan order, whatever host a team is on.
+	slices.SortFunc(c.Teams, func(a, b *Team) int { return a.Plan.Index - b.Plan.Index })
 
 	if ctx.DryRun() {
 		c.Results = pulumi.UnsafeUnknownOutput(containers).(pulumi.AnyOutput)
 	} else {
 		// The bootstrap waits for every container, and for the lab images it streams.
 		report := newPulumiReporter(ctx.Log, c)
-		deps := []any{labImages}
+		deps := []any{labImages.ToMapOutput()}
 		for _, r := range containers {
 			deps = append(deps, r.(*docker.Container).ID())
 		}
 		run := pulumi.All(deps...).ApplyTWithContext(ctx.Context(), func(goctx context.Context, v []any) (bootstrapRun, error) {
-			results, err := bootstrapper.Bootstrap(goctx, p, keys, v[0].(map[string]string), report)
+			ids := bootstrap.LabImages{}
+			for host, images := range v[0].(map[string]any) {
+				ids[host] = images.(map[string]string)
+			}
+			results, err := bootstrapper.Bootstrap(goctx, p, keys, ids, report)
 			if results == nil {
 				results = map[string]bootstrap.TeamResult{}
 			}
@@ -108,13 +128,40 @@ type bootstrapRun struct {
 	Failure string
 }
 
-// labImages builds the Day-2 lab images (when the Day-2 stack is on) and returns their
-// image IDs by name.
-func labImages(ctx *pulumi.Context, p *plan.Plan, parent pulumi.Resource) (pulumi.StringMapOutput, error) {
+// providerArgs is the docker provider for a host's engine. The local engine's leaves Host
+// unset, so $DOCKER_HOST applies as it does to the docker CLI. TLS material stays secret.
+func providerArgs(e plan.Engine) *docker.ProviderArgs {
+	args := &docker.ProviderArgs{}
+	if e.URL != "" {
+		args.Host = pulumi.StringPtr(e.URL)
+	}
+	if len(e.SSHOpts) > 0 {
+		args.SshOpts = pulumi.ToStringArray(e.SSHOpts)
+	}
+	if e.TLS != nil {
+		args.CaMaterial = pulumi.ToSecret(pulumi.String(e.TLS.CA)).(pulumi.StringOutput)
+		args.CertMaterial = pulumi.ToSecret(pulumi.String(e.TLS.Cert)).(pulumi.StringOutput)
+		args.KeyMaterial = pulumi.ToSecret(pulumi.String(e.TLS.Key)).(pulumi.StringOutput)
+	}
+	return args
+}
+
+// resourceName names a host's copy of a per-host resource. The first host's keeps the bare
+// name, so a cohort that began on one host keeps its resources when it adds hosts.
+func resourceName(h plan.Host, name string) string {
+	if h.Index == 0 {
+		return name
+	}
+	return h.Name + "-" + name
+}
+
+// labImagesOn builds the Day-2 lab images on a host (when the Day-2 stack is on) and
+// returns their image IDs there, by name.
+func labImagesOn(ctx *pulumi.Context, p *plan.Plan, h plan.Host, opts []pulumi.ResourceOption) (pulumi.StringMapOutput, error) {
 	ids := pulumi.StringMap{}
 	if p.Day2.Enabled {
 		for _, img := range day2.Images {
-			built, err := docker.NewImage(ctx, img.Name, &docker.ImageArgs{
+			built, err := docker.NewImage(ctx, resourceName(h, img.Name), &docker.ImageArgs{
 				ImageName: pulumi.String(img.HostRef(p.Cohort)),
 				SkipPush:  pulumi.Bool(true),
 				Build: &docker.DockerBuildArgs{
@@ -123,7 +170,7 @@ func labImages(ctx *pulumi.Context, p *plan.Plan, parent pulumi.Resource) (pulum
 					Target:         pulumi.String(img.Target),
 					BuilderVersion: docker.BuilderVersionBuilderV1,
 				},
-			}, pulumi.Parent(parent))
+			}, opts...)
 			if err != nil {
 				return pulumi.StringMapOutput{}, err
 			}
@@ -133,14 +180,15 @@ func labImages(ctx *pulumi.Context, p *plan.Plan, parent pulumi.Resource) (pulum
 	return ids.ToStringMapOutput(), nil
 }
 
-// nodeImage builds labfleet's node image, or refers to the configured one. It returns the
-// image ID the containers run.
-func nodeImage(ctx *pulumi.Context, p *plan.Plan, parent pulumi.Resource) (pulumi.StringOutput, error) {
+// nodeImage builds labfleet's node image on a host, or refers to the configured one there.
+// It returns the image ID the host's containers run.
+func nodeImage(ctx *pulumi.Context, p *plan.Plan, h plan.Host, opts []pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	name := resourceName(h, "node-image")
 	if !p.Image.Build {
-		img, err := docker.NewRemoteImage(ctx, "node-image", &docker.RemoteImageArgs{
+		img, err := docker.NewRemoteImage(ctx, name, &docker.RemoteImageArgs{
 			Name:        pulumi.String(p.Image.Ref),
 			KeepLocally: pulumi.Bool(true),
-		}, pulumi.Parent(parent))
+		}, opts...)
 		if err != nil {
 			return pulumi.StringOutput{}, err
 		}
@@ -150,7 +198,7 @@ func nodeImage(ctx *pulumi.Context, p *plan.Plan, parent pulumi.Resource) (pulum
 	if p.NodeKind == plan.NodeKindVM {
 		context, dockerfile = VMImageContext, VMImageDockerfile
 	}
-	img, err := docker.NewImage(ctx, "node-image", &docker.ImageArgs{
+	img, err := docker.NewImage(ctx, name, &docker.ImageArgs{
 		ImageName: pulumi.String(p.Image.Ref),
 		SkipPush:  pulumi.Bool(true),
 		Build: &docker.DockerBuildArgs{
@@ -158,7 +206,7 @@ func nodeImage(ctx *pulumi.Context, p *plan.Plan, parent pulumi.Resource) (pulum
 			Dockerfile:     pulumi.String(dockerfile),
 			BuilderVersion: docker.BuilderVersionBuilderV1,
 		},
-	}, pulumi.Parent(parent))
+	}, opts...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}

@@ -44,10 +44,16 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, string, error) {
 	r.string("vmMemory", &cfg.VMMemory)
 	r.int("vmCpus", &cfg.VMCPUs)
 	r.string("vmAccel", &cfg.VMAccel)
+	r.hosts(&cfg.Hosts)
+	r.stringMap("teamHosts", &cfg.TeamHosts)
 	r.int("parallelTeams", &cfg.ParallelTeams)
 	r.int("parallelStreams", &cfg.ParallelStreams)
 	if len(r.problems) > 0 {
 		return plan.Config{}, "", errors.New("invalid cohort configuration:\n  - " + strings.Join(r.problems, "\n  - "))
+	}
+	if hasTLS(cfg.Hosts) && !ctx.IsConfigSecret(plan.Namespace+":hosts") {
+		return plan.Config{}, "", fmt.Errorf("%s:hosts holds TLS client material in plain text in Pulumi.%s.yaml: set each tls value again with pulumi config set --secret --path '%s:hosts[N].tls.key' \"$(cat key.pem)\"",
+			plan.Namespace, ctx.Stack(), plan.Namespace)
 	}
 	seedKey := plan.Namespace + ":keySeed"
 	seed, _ := ctx.GetConfig(seedKey)
@@ -120,4 +126,26 @@ func (r *configReader) stringMap(key string, dst *map[string]string) {
 		r.fail("%s:%s: %s is not a map of team names to values: pulumi config set --path '%s:%s.team1' <value>",
 			plan.Namespace, key, v, plan.Namespace, key)
 	}
+}
+
+func (r *configReader) hosts(dst *[]plan.HostConfig) {
+	v, ok := r.raw("hosts")
+	if !ok || v == "" {
+		return
+	}
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields() // a misspelt field would silently fall back to a default
+	if err := dec.Decode(dst); err != nil {
+		r.fail("%s:hosts: %v: write it in Pulumi.%s.yaml as a list of hosts, e.g. [{name: local}, {name: big2, docker: \"ssh://admin@big2\", maxTeams: 6}]",
+			plan.Namespace, err, r.ctx.Stack())
+	}
+}
+
+func hasTLS(hosts []plan.HostConfig) bool {
+	for _, h := range hosts {
+		if h.TLS != nil {
+			return true
+		}
+	}
+	return false
 }

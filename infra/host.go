@@ -2,48 +2,94 @@ package infra
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
-	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
-	"github.com/labfleet/labfleet/bootstrap/localnodes"
+	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
-// HostInspector reads what the Docker host already has (networks, published ports, CPUs),
-// so the plan can be checked against it before any resource is registered.
+// HostInspector reads what each Docker host already has (engine, memory, kernel, networks,
+// published ports, labfleet's own objects), so the plan can be placed and checked against
+// them before any resource is registered.
 type HostInspector interface {
-	Facts(ctx context.Context) (plan.HostFacts, error)
+	// Facts reads every host at once; a host it cannot read has its Err set.
+	Facts(ctx context.Context, hosts []plan.Host) map[string]plan.HostFacts
 }
 
-// DockerHost inspects the engine the docker provider talks to, through the docker CLI
-// (DOCKER_HOST applies to both). It only reads.
-type DockerHost struct{}
+// DockerHosts inspects the hosts' engines through the docker CLI, with the same engine
+// settings the provider gets, and reads their kernels where it can (this machine, or an
+// ssh:// host over the same SSH). It only reads.
+type DockerHosts struct{}
+
+// inspectTimeout bounds the reading of one host: an unreachable one must not hang a run.
+const inspectTimeout = 30 * time.Second
+
+// capSysResource is CAP_SYS_RESOURCE's bit in a capability set.
+const capSysResource = 24
 
 // Facts implements HostInspector.
-func (DockerHost) Facts(ctx context.Context) (plan.HostFacts, error) {
+func (DockerHosts) Facts(ctx context.Context, hosts []plan.Host) map[string]plan.HostFacts {
+	out := make(map[string]plan.HostFacts, len(hosts))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
+			defer cancel()
+			f, err := inspect(ctx, h.Engine)
+			if err != nil {
+				f = plan.HostFacts{Err: err.Error()}
+			}
+			mu.Lock()
+			out[h.Name] = f
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func inspect(ctx context.Context, e plan.Engine) (plan.HostFacts, error) {
 	var h plan.HostFacts
-	out, err := localnodes.Docker(ctx, "info", "--format", "{{.NCPU}}")
+	out, err := engine.Docker(ctx, e, "info", "--format", "{{.ServerVersion}}|{{.NCPU}}|{{.MemTotal}}|{{.CgroupVersion}}")
 	if err != nil {
 		return h, err
 	}
-	h.CPUs, _ = strconv.Atoi(strings.TrimSpace(out))
-	if h.Networks, err = hostNetworks(ctx); err != nil {
+	f := strings.Split(strings.TrimSpace(out), "|")
+	if len(f) == 4 {
+		h.Version, h.Cgroup = f[0], f[3]
+		h.CPUs, _ = strconv.Atoi(f[1])
+		mem, _ := strconv.ParseInt(f[2], 10, 64)
+		h.MemoryMB = int(mem >> 20)
+	}
+	if h.Networks, err = hostNetworks(ctx, e, &h.Labelled); err != nil {
 		return h, err
 	}
-	if h.Published, err = hostPorts(ctx); err != nil {
+	if h.Published, err = hostPorts(ctx, e, &h.Labelled); err != nil {
 		return h, err
 	}
-	// The host's own addresses and devices are known only when the engine is this machine's.
-	if dh := os.Getenv("DOCKER_HOST"); dh == "" || strings.HasPrefix(dh, "unix://") {
+	vols, err := engine.Docker(ctx, e, "volume", "ls", "--filter", "label=labfleet.cohort", "--format", `{{.Label "labfleet.cohort"}}|{{.Label "labfleet.team"}}`)
+	if err != nil {
+		return h, err
+	}
+	for _, line := range lines(vols) {
+		if c, t, ok := strings.Cut(line, "|"); ok {
+			h.Labelled = append(h.Labelled, plan.HostObject{Cohort: c, Team: t})
+		}
+	}
+	// The host's own addresses are known only when the engine is this machine's.
+	if e.Local() {
 		addrs, err := net.InterfaceAddrs()
 		if err != nil {
 			return h, err
 		}
-		_, err = os.Stat("/dev/kvm")
-		h.KVM = err == nil
 		h.Addresses = []netip.Addr{}
 		for _, a := range addrs {
 			if p, err := netip.ParsePrefix(a.String()); err == nil {
@@ -51,49 +97,99 @@ func (DockerHost) Facts(ctx context.Context) (plan.HostFacts, error) {
 			}
 		}
 	}
+	h.Kernel, h.KVM = readKernel(ctx, e)
 	return h, nil
 }
 
-func hostNetworks(ctx context.Context) ([]plan.HostNetwork, error) {
-	ids, err := localnodes.Docker(ctx, "network", "ls", "-q")
+// kernelScript prints what the host kernel offers: IPVS (loaded, or as a module the kernel
+// loads on first use), the inotify limits, /dev/kvm, and the capability bounding set.
+const kernelScript = `if [ -e /proc/net/ip_vs ]; then echo loaded; ` +
+	`elif grep -qs '/ip_vs.ko' /lib/modules/$(uname -r)/modules.dep /lib/modules/$(uname -r)/modules.builtin; then echo module; else echo no; fi; ` +
+	`cat /proc/sys/fs/inotify/max_user_watches /proc/sys/fs/inotify/max_user_instances; ` +
+	`if [ -c /dev/kvm ]; then echo kvm; else echo nokvm; fi; ` +
+	`awk '/^CapBnd/ {print $2}' /proc/self/status`
+
+// readKernel runs kernelScript on the host: here for the local engine, over the engine's
+// own SSH for an ssh:// one. A tcp:// host's kernel is not visible (nil); its nodes check
+// what they need when they start.
+func readKernel(ctx context.Context, e plan.Engine) (*plan.Kernel, bool) {
+	var out string
+	var err error
+	switch dest, _ := e.SSHDestination(); {
+	case e.Local():
+		var b []byte
+		b, err = exec.CommandContext(ctx, "sh", "-c", kernelScript).Output()
+		out = string(b)
+	case dest != "":
+		out, err = engine.SSH(ctx, e, kernelScript)
+	default:
+		return nil, false
+	}
+	f := strings.Fields(out)
+	if err != nil || len(f) != 5 {
+		return nil, false
+	}
+	capBnd, _ := strconv.ParseUint(f[4], 16, 64)
+	k := &plan.Kernel{IPVS: f[0] != "no", CapSysResource: capBnd&(1<<capSysResource) != 0}
+	k.InotifyWatches, _ = strconv.Atoi(f[1])
+	k.InotifyInstances, _ = strconv.Atoi(f[2])
+	return k, f[3] == "kvm"
+}
+
+func lines(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSpace(s), "\n")
+}
+
+func hostNetworks(ctx context.Context, e plan.Engine, labelled *[]plan.HostObject) ([]plan.HostNetwork, error) {
+	ids, err := engine.Docker(ctx, e, "network", "ls", "-q")
 	if err != nil || strings.TrimSpace(ids) == "" {
 		return nil, err
 	}
-	out, err := localnodes.Docker(ctx, append([]string{"network", "inspect", "--format",
-		`{{.Name}}|{{index .Labels "labfleet.cohort"}}|{{range .IPAM.Config}}{{.Subnet}} {{end}}`}, strings.Fields(ids)...)...)
+	out, err := engine.Docker(ctx, e, append([]string{"network", "inspect", "--format",
+		`{{.Name}}|{{index .Labels "labfleet.cohort"}}|{{index .Labels "labfleet.team"}}|{{range .IPAM.Config}}{{.Subnet}} {{end}}`}, strings.Fields(ids)...)...)
 	if err != nil {
 		return nil, err
 	}
 	var nets []plan.HostNetwork
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.SplitN(line, "|", 3)
-		if len(f) != 3 {
+	for _, line := range lines(out) {
+		f := strings.SplitN(line, "|", 4)
+		if len(f) != 4 {
 			continue
 		}
 		n := plan.HostNetwork{Name: f[0], Cohort: f[1]}
-		for _, s := range strings.Fields(f[2]) {
+		for _, s := range strings.Fields(f[3]) {
 			if p, err := netip.ParsePrefix(s); err == nil && p.Addr().Is4() {
 				n.Subnets = append(n.Subnets, p)
 			}
 		}
 		nets = append(nets, n)
+		if f[1] != "" {
+			*labelled = append(*labelled, plan.HostObject{Cohort: f[1], Team: f[2]})
+		}
 	}
 	return nets, nil
 }
 
-// hostPorts reads `docker ps` port lists such as "127.0.0.1:2200->22/tcp, :::2200->22/tcp".
-func hostPorts(ctx context.Context) ([]plan.HostPort, error) {
-	out, err := localnodes.Docker(ctx, "ps", "--format", `{{.Names}}|{{.Label "labfleet.cohort"}}|{{.Ports}}`)
+// hostPorts reads `docker ps -a` port lists such as "127.0.0.1:2200->22/tcp, :::2200->22/tcp"
+// (a stopped container publishes none), and the labels of every container.
+func hostPorts(ctx context.Context, e plan.Engine, labelled *[]plan.HostObject) ([]plan.HostPort, error) {
+	out, err := engine.Docker(ctx, e, "ps", "-a", "--format", `{{.Names}}|{{.Label "labfleet.cohort"}}|{{.Label "labfleet.team"}}|{{.Ports}}`)
 	if err != nil {
 		return nil, err
 	}
 	var ports []plan.HostPort
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.SplitN(line, "|", 3)
-		if len(f) != 3 {
+	for _, line := range lines(out) {
+		f := strings.SplitN(line, "|", 4)
+		if len(f) != 4 {
 			continue
 		}
-		for _, mapping := range strings.Split(f[2], ", ") {
+		if f[1] != "" {
+			*labelled = append(*labelled, plan.HostObject{Cohort: f[1], Team: f[2]})
+		}
+		for _, mapping := range strings.Split(f[3], ", ") {
 			hostSide, _, ok := strings.Cut(mapping, "->")
 			if !ok {
 				continue
@@ -106,4 +202,14 @@ func hostPorts(ctx context.Context) ([]plan.HostPort, error) {
 		}
 	}
 	return ports, nil
+}
+
+// LocalHostFacts reads the local engine alone, for tools that run a cohort on it without
+// Pulumi (the integration tests, the benchmark).
+func LocalHostFacts(ctx context.Context) (plan.HostFacts, error) {
+	f := DockerHosts{}.Facts(ctx, []plan.Host{{Name: plan.LocalHost}})[plan.LocalHost]
+	if f.Err != "" {
+		return f, errors.New(f.Err)
+	}
+	return f, nil
 }

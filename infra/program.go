@@ -2,6 +2,7 @@ package infra
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
@@ -13,9 +14,9 @@ import (
 	"github.com/labfleet/labfleet/stacks/day3"
 )
 
-// Program is labfleet's Pulumi program: config → validated plan → checked against the Docker
-// host → resources → swarm bootstrap → stack outputs. Nothing is registered unless the whole
-// config is valid and fits the host.
+// Program is labfleet's Pulumi program: config → validated plan → placed on and checked
+// against the Docker hosts → resources → swarm bootstrap → stack outputs. Nothing is
+// registered unless the whole config is valid and fits the hosts.
 func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		cfg, seed, err := LoadConfig(ctx)
@@ -26,9 +27,16 @@ func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		if facts, err := host.Facts(ctx.Context()); err != nil {
-			ctx.Log.Warn("cannot inspect the Docker host, so its networks and ports were not checked: "+err.Error(), nil)
-		} else if err := p.CheckHost(facts); err != nil {
+		// Read every host, then place the teams for real: a team that lives on a host stays
+		// there, since moving it would wipe it.
+		hosts := inspected(p)
+		facts := host.Facts(ctx.Context(), hosts)
+		cfg.Current = plan.Placed(p.Cohort, hosts, facts)
+		if p, err = plan.Build(cfg); err != nil {
+			return err
+		}
+		ctx.Log.Info("preflight, before any work:\n"+p.PreflightTable(facts), nil)
+		if err := p.CheckHosts(facts); err != nil {
 			return err
 		}
 		keys, err := sshkeys.New(seed, p.Cohort)
@@ -67,6 +75,18 @@ func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 	}
 }
 
+// inspected are the hosts read before planning: the cohort's, and the local engine even
+// when labfleet:hosts leaves it out, so that teams already living there are not moved
+// (placement then refuses the plan, naming them).
+func inspected(p *plan.Plan) []plan.Host {
+	for _, h := range p.Hosts {
+		if h.Engine.Local() || h.Name == plan.LocalHost {
+			return p.Hosts
+		}
+	}
+	return append(slices.Clone(p.Hosts), plan.Host{Name: plan.LocalHost})
+}
+
 // exportCohort publishes what the instructor hands out. Private keys and join tokens go
 // into separate secret outputs so the rest stays readable with `pulumi stack output`.
 func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Cohort) {
@@ -85,6 +105,7 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 			})
 		}
 		teams[t.Plan.Name] = pulumi.Map{
+			"host":        pulumi.String(t.Plan.Host),
 			"nodes":       nodes,
 			"sshUser":     pulumi.String(p.SSHUser),
 			"network":     pulumi.String(t.Plan.Subnet.String()),

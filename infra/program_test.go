@@ -30,6 +30,7 @@ type registered struct {
 	inputs              resource.PropertyMap
 	deleteBeforeReplace bool
 	ignoreChanges       []string
+	provider            string // "urn::id" of its explicit provider
 }
 
 // mocks records every registration; custom resources echo their inputs as state.
@@ -44,6 +45,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.parent = rpc.GetParent()
 		r.deleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.ignoreChanges = rpc.GetIgnoreChanges()
+		r.provider = rpc.GetProvider()
 	}
 	m.mu.Lock()
 	m.resources = append(m.resources, r)
@@ -86,12 +88,12 @@ type fakeBootstrapper struct {
 	mu          sync.Mutex
 	calls       int
 	plan        *plan.Plan
-	labImageIDs map[string]string
+	labImageIDs bootstrap.LabImages
 	fail        error
 	failTeam    string // this team fails; the others converge
 }
 
-func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys.Keys, labImageIDs map[string]string, report steps.Reporter) (map[string]bootstrap.TeamResult, error) {
+func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys.Keys, labImageIDs bootstrap.LabImages, report steps.Reporter) (map[string]bootstrap.TeamResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -126,13 +128,23 @@ func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys
 	return out, nil
 }
 
-// fakeHost stands in for the Docker host's facts.
+// fakeHost stands in for the Docker hosts' facts: every host has the same ones, or the same
+// error.
 type fakeHost struct {
 	facts plan.HostFacts
 	err   error
 }
 
-func (f fakeHost) Facts(context.Context) (plan.HostFacts, error) { return f.facts, f.err }
+func (f fakeHost) Facts(_ context.Context, hosts []plan.Host) map[string]plan.HostFacts {
+	out := map[string]plan.HostFacts{}
+	for _, h := range hosts {
+		out[h.Name] = f.facts
+		if f.err != nil {
+			out[h.Name] = plan.HostFacts{Err: f.err.Error()}
+		}
+	}
+	return out
+}
 
 type run struct {
 	m       *mocks
@@ -384,7 +396,7 @@ func TestUpRunsTheBootstrapOnceAndExportsItsResult(t *testing.T) {
 		team2["routingMesh"] != "host" || fmt.Sprint(team2["appUrls"]) != "[http://172.30.1.10:8090/]" {
 		t.Errorf("team2 = %v", team2)
 	}
-	if want := map[string]string{"memory-leak-app": "sha256:id-of-memory-leak-app", "improved-app": "sha256:id-of-improved-app"}; !maps.Equal(r.b.labImageIDs, want) {
+	if want := map[string]string{"memory-leak-app": "sha256:id-of-memory-leak-app", "improved-app": "sha256:id-of-improved-app"}; !maps.Equal(r.b.labImageIDs["local"], want) || len(r.b.labImageIDs) != 1 {
 		t.Errorf("lab image IDs = %v", r.b.labImageIDs)
 	}
 	nodes := team2["nodes"].([]any)
@@ -415,7 +427,7 @@ func TestDay2OffBuildsNoLabImages(t *testing.T) {
 	if lab.name != "" {
 		t.Error("improved-app built with the Day-2 stack off")
 	}
-	if r.b.plan.Day2.Enabled || len(r.b.labImageIDs) != 0 {
+	if r.b.plan.Day2.Enabled || len(r.b.labImageIDs["local"]) != 0 {
 		t.Errorf("bootstrap got day2 %+v, images %v", r.b.plan.Day2, r.b.labImageIDs)
 	}
 }
@@ -497,16 +509,16 @@ func TestAFailedTeamFailsTheRunButTheOthersAreExported(t *testing.T) {
 }
 
 // A second cohort on the same host with the default pool is refused before anything is
-// registered, naming the cohort that holds it; a host that cannot be inspected is a warning.
+// registered, naming the cohort that holds it; so is a host that cannot be reached.
 func TestTheHostIsCheckedBeforeAnyResource(t *testing.T) {
 	other := fakeHost{facts: plan.HostFacts{Networks: []plan.HostNetwork{{Name: "autumn-team2", Cohort: "autumn", Subnets: []netip.Prefix{netip.MustParsePrefix("172.30.1.0/24")}}}}}
 	r := runProgramOn(t, other, &fakeBootstrapper{}, true, nil)
 	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:addressPool") || !strings.Contains(r.err.Error(), `cohort "autumn"`) || len(r.m.resources) != 0 {
 		t.Fatalf("err = %v, %d resources", r.err, len(r.m.resources))
 	}
-	r = runProgramOn(t, fakeHost{err: fmt.Errorf("docker info: Cannot connect")}, &fakeBootstrapper{}, true, nil)
-	if r.err != nil || len(r.m.ofType("docker:index/container:Container")) != 6 {
-		t.Errorf("an uninspectable host stopped the run: %v", r.err)
+	r = runProgramOn(t, fakeHost{err: fmt.Errorf("docker info: Cannot connect to the Docker daemon")}, &fakeBootstrapper{}, true, nil)
+	if r.err == nil || !strings.Contains(r.err.Error(), "host local: cannot reach its Docker engine (the local engine): docker info: Cannot connect") || len(r.m.resources) != 0 {
+		t.Errorf("an unreachable host: %v, %d resources", r.err, len(r.m.resources))
 	}
 }
 
@@ -706,5 +718,92 @@ func TestPreviewShowsWhatTheBootstrapWillConvergeTo(t *testing.T) {
 		if reflect.DeepEqual(changed, base[tc.key]) {
 			t.Errorf("%s: bootstrapPlan.%s did not change", name, tc.key)
 		}
+	}
+}
+
+// Teams spread over two hosts: each host gets its own provider, node image and lab images,
+// each team's resources go through its host's provider, the outputs say where each team
+// is, and the preflight table is shown first.
+func TestTeamsOnSeveralHosts(t *testing.T) {
+	hosts := `[{"name":"local"},{"name":"big2","docker":"ssh://admin@big2.lab","sshOpts":["-i","/keys/big2"],"sshPortBase":3200}]`
+	r := runProgramOn(t, fakeHost{facts: plan.HostFacts{Version: "26.1.5", MemoryMB: 16384, Cgroup: "2"}}, &fakeBootstrapper{}, false,
+		map[string]string{"labfleet:teams": "3", "labfleet:hosts": hosts})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	providers := r.m.ofType("pulumi:providers:docker")
+	if len(providers) != 2 || providers[0].name != "host-local" || providers[1].name != "host-big2" {
+		t.Fatalf("providers %v", providers)
+	}
+	if _, ok := providers[0].inputs["host"]; ok {
+		t.Errorf("the local provider sets a host: %v", providers[0].inputs)
+	}
+	big2 := providers[1].inputs
+	if big2["host"].StringValue() != "ssh://admin@big2.lab" || fmt.Sprint(big2["sshOpts"].ArrayValue()) != "[{-i} {/keys/big2}]" {
+		t.Errorf("big2 provider %v", big2)
+	}
+	onBig2 := func(r registered) bool { return strings.Contains(r.provider, "host-big2") }
+	for _, img := range []string{"big2-node-image", "big2-memory-leak-app", "big2-improved-app"} {
+		if !onBig2(r.m.named("docker:index/image:Image", img)) {
+			t.Errorf("%s is not built through big2's provider", img)
+		}
+	}
+	if onBig2(r.m.named("docker:index/image:Image", "node-image")) {
+		t.Error("the first host's node image went to big2")
+	}
+	// team1 and team3 on local, team2 on big2 (fewest teams first).
+	for name, want := range map[string]bool{"spring-team1-m1": false, "spring-team2-w1": true, "spring-team3-w2": false} {
+		c := r.m.named("docker:index/container:Container", name)
+		if onBig2(c) != want {
+			t.Errorf("%s on big2 = %v, want %v (provider %s)", name, onBig2(c), want, c.provider)
+		}
+	}
+	if n := r.m.named("docker:index/network:Network", "spring-team2"); !onBig2(n) {
+		t.Error("team2's network is not on big2")
+	}
+	ports := r.m.named("docker:index/container:Container", "spring-team2-w1").inputs["ports"].ArrayValue()[0].ObjectValue()
+	if ports["external"].NumberValue() != 3211 || ports["ip"].StringValue() != "0.0.0.0" {
+		t.Errorf("team2-w1 on big2 publishes %v", ports)
+	}
+	teams := r.exports["teams"].Value.(map[string]any)
+	team2 := teams["team2"].(map[string]any)
+	if team2["host"] != "big2" || teams["team1"].(map[string]any)["host"] != "local" {
+		t.Errorf("hosts in the teams output: %v %v", team2["host"], teams["team1"].(map[string]any)["host"])
+	}
+	if ssh := team2["nodes"].([]any)[0].(map[string]any)["ssh"]; ssh != "big2.lab:3210" {
+		t.Errorf("team2-m1 is reached at %v", ssh)
+	}
+	if ids := r.b.labImageIDs; ids["big2"]["improved-app"] != "sha256:id-of-big2-improved-app" || ids["local"]["improved-app"] != "sha256:id-of-improved-app" {
+		t.Errorf("lab image IDs per host: %v", ids)
+	}
+	var table string
+	for _, l := range r.logs {
+		if strings.HasPrefix(l.msg, "preflight") {
+			table = l.msg
+		}
+	}
+	for _, frag := range []string{"HOST", "REACHABLE", "local", "big2", "ssh://admin@big2.lab", "26.1.5", "6.0g / 16.0g", "3.0g / 16.0g", "v2"} {
+		if !strings.Contains(table, frag) {
+			t.Errorf("preflight table lacks %q:\n%s", frag, table)
+		}
+	}
+}
+
+// A team that lives on a host stays there even when the placement rule would now put it
+// elsewhere; a misspelt host field is refused.
+func TestATeamStaysWhereItLives(t *testing.T) {
+	hosts := `[{"name":"local"},{"name":"big2","docker":"ssh://admin@big2.lab"}]`
+	lives := fakeHost{facts: plan.HostFacts{Labelled: []plan.HostObject{{Cohort: "spring", Team: "team1"}, {Cohort: "spring", Team: "team2"}}}}
+	// Every host reports team1 and team2; the first host listed wins, so both stay local.
+	r := runProgramOn(t, lives, &fakeBootstrapper{}, true, map[string]string{"labfleet:hosts": hosts})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if c := r.m.named("docker:index/container:Container", "spring-team2-m1"); strings.Contains(c.provider, "host-big2") {
+		t.Error("team2 moved to big2")
+	}
+	r = runProgramOn(t, fakeHost{}, &fakeBootstrapper{}, true, map[string]string{"labfleet:hosts": `[{"name":"big2","dokcer":"ssh://x"}]`})
+	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:hosts") || !strings.Contains(r.err.Error(), `unknown field "dokcer"`) || len(r.m.resources) != 0 {
+		t.Errorf("misspelt field: %v", r.err)
 	}
 }

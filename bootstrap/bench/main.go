@@ -185,11 +185,11 @@ var progress = func() steps.Lines {
 // labfleetCohort is what `pulumi up` runs, then runs it again (the no-op rerun).
 func labfleetCohort(ctx context.Context, c *localnodes.Cohort, lab labImages) (time.Duration, error) {
 	opts := bootstrap.Options{Report: progress}
-	if _, err := bootstrap.Cohort(ctx, c.Plan, c.Keys, lab, opts); err != nil {
+	if _, err := bootstrap.Cohort(ctx, c.Plan, c.Keys, bootstrap.LocalLabImages(lab), opts); err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	_, err := bootstrap.Cohort(ctx, c.Plan, c.Keys, lab, opts)
+	_, err := bootstrap.Cohort(ctx, c.Plan, c.Keys, bootstrap.LocalLabImages(lab), opts)
 	return time.Since(start), err
 }
 

@@ -56,7 +56,7 @@ func bootKind(ctx context.Context, name string, kind plan.NodeKind, img string, 
 	if err != nil {
 		return m, err
 	}
-	facts, err := infra.DockerHost{}.Facts(ctx)
+	facts, err := infra.LocalHostFacts(ctx)
 	if err != nil {
 		return m, err
 	}

@@ -9,22 +9,24 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/bootstrap/steps"
+	"github.com/labfleet/labfleet/infra/plan"
 )
 
 // Image is an image on the Docker host and the name it gets on nodes. Its archive is
 // written with `docker save` the first time some node lacks the image, once for all teams,
 // so a run where every node is up to date saves nothing (the kind node image is ~1 GB).
 type Image struct {
-	NodeRef string // e.g. "improved-app:latest" or "kindest/node:v1.37.0"
-	ID      string // image ID on the host, which `docker load` keeps
+	NodeRef string      // e.g. "improved-app:latest" or "kindest/node:v1.37.0"
+	ID      string      // image ID on the host, which `docker load` keeps
+	Engine  plan.Engine // the Docker host's engine it is saved from
 
 	streams *steps.Limit // transfers at once, shared by every image of a run
 	dir     string
@@ -33,27 +35,27 @@ type Image struct {
 	err     error
 }
 
-// New describes host image id, to be known on nodes as nodeRef; dir holds its archive.
-// Transfers into nodes wait for a slot of streams.
-func New(nodeRef, id, dir string, streams *steps.Limit) *Image {
-	return &Image{NodeRef: nodeRef, ID: id, dir: dir, streams: streams}
+// New describes image id on a host's engine e, to be known on nodes as nodeRef; dir holds
+// its archive. Transfers into nodes wait for a slot of streams.
+func New(e plan.Engine, nodeRef, id, dir string, streams *steps.Limit) *Image {
+	return &Image{NodeRef: nodeRef, ID: id, Engine: e, dir: dir, streams: streams}
 }
 
-// HostID returns the ID of ref on the Docker host, or "" if the host does not have it.
-func HostID(ctx context.Context, ref string) string {
-	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref).Output()
+// HostID returns the ID of ref on a host's engine, or "" if the host does not have it.
+func HostID(ctx context.Context, e plan.Engine, ref string) string {
+	out, err := engine.Docker(ctx, e, "image", "inspect", "--format", "{{.Id}}", ref)
 	if err != nil {
 		return ""
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(out)
 }
 
 // archive saves the image by ID (which keeps host-side tags out of it) on first use.
 func (i *Image) archive(ctx context.Context) (string, error) {
 	i.once.Do(func() {
 		path := filepath.Join(i.dir, strings.NewReplacer("/", "_", ":", "_").Replace(i.NodeRef)+".tar")
-		if msg, err := exec.CommandContext(ctx, "docker", "save", "-o", path, i.ID).CombinedOutput(); err != nil {
-			i.err = fmt.Errorf("docker save %s (%s): %v: %s", i.NodeRef, i.ID, err, strings.TrimSpace(string(msg)))
+		if _, err := engine.Docker(ctx, i.Engine, "save", "-o", path, i.ID); err != nil {
+			i.err = fmt.Errorf("%s (%s): %w", i.NodeRef, i.ID, err)
 			return
 		}
 		i.path = path

@@ -52,7 +52,7 @@ func TestTwoCohortsOnOneHost(t *testing.T) {
 	}
 	snapB := snapshot(t, "lfit-cb")
 
-	facts, err := infra.DockerHost{}.Facts(context.Background())
+	facts, err := infra.LocalHostFacts(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

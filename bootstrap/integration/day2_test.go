@@ -78,7 +78,7 @@ func day2Cohort(t *testing.T, name string, portBase int, pool string) (*cohort, 
 	cfg.Teams, cfg.NodeMemory, cfg.Day2Stack = 1, "1g", true
 	c := newCohort(t, cfg)
 	start := time.Now()
-	res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, bootstrap.Options{Report: steps.Lines(func(m string) { t.Log(m) })})
+	res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, bootstrap.LocalLabImages(ids), bootstrap.Options{Report: steps.Lines(func(m string) { t.Log(m) })})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestDay2StackConvergesHealsAndScales(t *testing.T) {
 	})
 
 	t.Run("a rerun changes nothing", func(t *testing.T) {
-		again, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, labImages(t), bootstrap.Options{})
+		again, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, bootstrap.LocalLabImages(labImages(t)), bootstrap.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

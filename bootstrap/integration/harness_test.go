@@ -102,7 +102,7 @@ func newCohortOf(t *testing.T, cfg plan.Config, image string) *cohort {
 		t.Fatal(err)
 	}
 	if p.NodeKind == plan.NodeKindVM {
-		facts, err := infra.DockerHost{}.Facts(context.Background())
+		facts, err := infra.LocalHostFacts(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

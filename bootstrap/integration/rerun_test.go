@@ -117,7 +117,7 @@ func TestRerunAfterAHostRebootKeepsEverySwarmAndTheStudentsWork(t *testing.T) {
 	c := newCohort(t, cfg)
 	var logs logBook
 	opts := bootstrap.Options{Report: logs.log(t)}
-	first, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, opts)
+	first, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, bootstrap.LocalLabImages(ids), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestRerunAfterAHostRebootKeepsEverySwarmAndTheStudentsWork(t *testing.T) {
 
 	restartAll(t, c)
 	start := time.Now()
-	again, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, opts)
+	again, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, bootstrap.LocalLabImages(ids), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestRerunAfterAHostRebootKeepsEverySwarmAndTheStudentsWork(t *testing.T) {
 
 	t.Run("a removed reference stack is put back, the student's service stays", func(t *testing.T) {
 		c.run("team1-m1", "docker service rm day2_web >/dev/null")
-		res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, opts)
+		res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, bootstrap.LocalLabImages(ids), opts)
 		if err != nil {
 			t.Fatal(err)
 		}

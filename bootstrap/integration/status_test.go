@@ -97,7 +97,7 @@ func TestStatusOfACohort(t *testing.T) {
 	cfg := testConfig("lfit-st", 24100, "10.61.0.0/16")
 	cfg.Teams, cfg.NodeMemory, cfg.Day2Stack = 2, "1g", true
 	c := newCohort(t, cfg)
-	results, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, bootstrap.Options{Report: steps.Lines(func(m string) { t.Log(m) })})
+	results, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, bootstrap.LocalLabImages(ids), bootstrap.Options{Report: steps.Lines(func(m string) { t.Log(m) })})
 	if err != nil {
 		t.Fatal(err)
 	}

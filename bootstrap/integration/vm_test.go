@@ -45,7 +45,7 @@ func TestVMNodes(t *testing.T) {
 	c := newCohortOf(t, cfg, vmImage)
 	var logs logBook
 	start := time.Now()
-	res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, bootstrap.Options{Report: logs.log(t)})
+	res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, bootstrap.LocalLabImages(ids), bootstrap.Options{Report: logs.log(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestVMNodes(t *testing.T) {
 		if _, err := docker(context.Background(), "start", w1.ContainerName); err != nil {
 			t.Fatal(err)
 		}
-		back, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, bootstrap.Options{Report: logs.log(t)})
+		back, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, bootstrap.LocalLabImages(ids), bootstrap.Options{Report: logs.log(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestVMNodes(t *testing.T) {
 
 	t.Run("a replaced VM node rejoins its swarm", func(t *testing.T) {
 		c.replaceNode("team1-w1")
-		healed, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, ids, bootstrap.Options{Report: logs.log(t)})
+		healed, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, bootstrap.LocalLabImages(ids), bootstrap.Options{Report: logs.log(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

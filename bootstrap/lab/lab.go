@@ -322,16 +322,17 @@ func ParseReplicas(s string) (running, desired int, err error) {
 	return running, desired, nil
 }
 
-// Images pairs the lab images with their host image IDs (by name); their archives go to dir,
+// Images pairs the lab images with their image IDs (by name) on the host whose engine is e;
+// their archives go to dir,
 // written only if some node needs them, and transfers wait for a slot of streams.
-func Images(dir string, imgs []day2.Image, ids map[string]string, streams *steps.Limit) ([]Image, error) {
+func Images(e plan.Engine, dir string, imgs []day2.Image, ids map[string]string, streams *steps.Limit) ([]Image, error) {
 	var out []Image
 	for _, img := range imgs {
 		id := ids[img.Name]
 		if id == "" {
 			return nil, fmt.Errorf("image %s: no image ID", img.Name)
 		}
-		out = append(out, Image{Name: img.Name, Image: images.New(img.NodeRef(), id, dir, streams)})
+		out = append(out, Image{Name: img.Name, Image: images.New(e, img.NodeRef(), id, dir, streams)})
 	}
 	return out, nil
 }

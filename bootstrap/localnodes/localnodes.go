@@ -1,11 +1,10 @@
-// Package localnodes creates a cohort's networks, volumes and node containers on the local
-// Docker engine with the docker CLI, from the same nodecontainer.Spec the Pulumi program
-// renders, in the same order the provider uses (create, copy uploads, start). The
+// Package localnodes creates a cohort's networks, volumes and node containers with the
+// docker CLI, each team on its host's engine, from the same nodecontainer.Spec the Pulumi
+// program renders, in the same order the provider uses (create, copy uploads, start). The
 // integration tests and the benchmark use it where `pulumi up` cannot run.
 package localnodes
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,31 +14,24 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/infra/nodecontainer"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
-// Docker runs the docker CLI (legacy builder: hosts without buildx exist) and returns
-// stdout, or an error that carries the command and stderr.
+// Docker runs the docker CLI on the local engine; see engine.Docker.
 func Docker(ctx context.Context, args ...string) (string, error) {
-	cmd := Command(ctx, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), nil
+	return engine.Docker(ctx, plan.Engine{}, args...)
 }
 
 // Command is the docker CLI command Docker runs, for callers that stream its stdin.
 func Command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	cmd, _ := engine.Command(ctx, plan.Engine{}, args...) // only a remote engine's settings can fail
 	return cmd
 }
 
-// Cohort is a planned cohort on the local engine.
+// Cohort is a planned cohort on its hosts' engines.
 type Cohort struct {
 	Plan  *plan.Plan
 	Keys  *sshkeys.Keys
@@ -52,8 +44,8 @@ func Create(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, image string)
 	c := &Cohort{Plan: p, Keys: keys, Image: image}
 	c.Remove(ctx)
 	for _, team := range p.Teams {
-		if _, err := Docker(ctx, "network", "create", "--driver", "bridge", "--subnet", team.Subnet.String(),
-			"--gateway", team.Gateway.String(), "--label", "labfleet.cohort="+p.Cohort, team.NetworkName); err != nil {
+		if _, err := c.docker(ctx, team.Host, "network", "create", "--driver", "bridge", "--subnet", team.Subnet.String(),
+			"--gateway", team.Gateway.String(), "--label", "labfleet.cohort="+p.Cohort, "--label", "labfleet.team="+team.Name, team.NetworkName); err != nil {
 			return c, err
 		}
 	}
@@ -90,10 +82,10 @@ func (c *Cohort) StartNode(ctx context.Context, nodeName string) error {
 		return err
 	}
 	spec := nodecontainer.For(c.Plan, team, n, c.Image, c.Keys)
-	if _, err := Docker(ctx, "volume", "create", "--label", "labfleet.cohort="+c.Plan.Cohort, spec.Volume); err != nil {
+	if _, err := c.docker(ctx, n.Host, "volume", "create", "--label", "labfleet.cohort="+c.Plan.Cohort, "--label", "labfleet.team="+team.Name, spec.Volume); err != nil {
 		return err
 	}
-	if _, err := Docker(ctx, append([]string{"create"}, spec.DockerCreateArgs()...)...); err != nil {
+	if _, err := c.docker(ctx, n.Host, append([]string{"create"}, spec.DockerCreateArgs()...)...); err != nil {
 		return err
 	}
 	staging, err := os.MkdirTemp("", "labfleet-uploads-")
@@ -114,10 +106,10 @@ func (c *Cohort) StartNode(ctx context.Context, nodeName string) error {
 			return err
 		}
 	}
-	if _, err := Docker(ctx, "cp", staging+"/.", spec.Name+":/"); err != nil {
+	if _, err := c.docker(ctx, n.Host, "cp", staging+"/.", spec.Name+":/"); err != nil {
 		return err
 	}
-	_, err = Docker(ctx, "start", spec.Name)
+	_, err = c.docker(ctx, n.Host, "start", spec.Name)
 	return err
 }
 
@@ -128,24 +120,32 @@ func (c *Cohort) ReplaceNode(ctx context.Context, nodeName string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := Docker(ctx, "rm", "-f", "-v", n.ContainerName); err != nil {
+	if _, err := c.docker(ctx, n.Host, "rm", "-f", "-v", n.ContainerName); err != nil {
 		return err
 	}
-	if _, err := Docker(ctx, "volume", "rm", n.VolumeName); err != nil {
+	if _, err := c.docker(ctx, n.Host, "volume", "rm", n.VolumeName); err != nil {
 		return err
 	}
 	return c.StartNode(ctx, n.Name)
 }
 
-// Remove deletes every container, volume and network labelled with the cohort.
+// Remove deletes every container, volume and network labelled with the cohort, on every
+// host of the plan.
 func (c *Cohort) Remove(ctx context.Context) {
 	filter := "label=labfleet.cohort=" + c.Plan.Cohort
-	for _, kind := range [][]string{{"ps", "-aq"}, {"volume", "ls", "-q"}, {"network", "ls", "-q"}} {
-		ids, _ := Docker(ctx, append(kind, "--filter", filter)...)
-		if strings.TrimSpace(ids) == "" {
-			continue
+	for _, h := range c.Plan.Hosts {
+		for _, kind := range [][]string{{"ps", "-aq"}, {"volume", "ls", "-q"}, {"network", "ls", "-q"}} {
+			ids, _ := c.docker(ctx, h.Name, append(kind, "--filter", filter)...)
+			if strings.TrimSpace(ids) == "" {
+				continue
+			}
+			rm := map[string][]string{"ps": {"rm", "-f", "-v"}, "volume": {"volume", "rm", "-f"}, "network": {"network", "rm"}}[kind[0]]
+			c.docker(ctx, h.Name, append(rm, strings.Fields(ids)...)...)
 		}
-		rm := map[string][]string{"ps": {"rm", "-f", "-v"}, "volume": {"volume", "rm", "-f"}, "network": {"network", "rm"}}[kind[0]]
-		Docker(ctx, append(rm, strings.Fields(ids)...)...)
 	}
+}
+
+// docker runs the docker CLI on a host's engine.
+func (c *Cohort) docker(ctx context.Context, host string, args ...string) (string, error) {
+	return engine.Docker(ctx, c.Plan.Host(host).Engine, args...)
 }

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -62,13 +63,13 @@ func (r Report) WriteTable(w io.Writer, colour bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cohort %s: %s, %s, checked in %s\n\n", r.Cohort, count(len(r.Teams), "team"), count(nodes, "node"), time.Duration(r.TookMS)*time.Millisecond)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TEAM\tNODES\tSWARM\tDAY-2 STACK\tSTUDENTS' SERVICES\tKIND\tSTATE")
+	fmt.Fprintln(tw, "TEAM\tHOST\tNODES\tSWARM\tDAY-2 STACK\tSTUDENTS' SERVICES\tKIND\tSTATE")
 	for _, t := range r.Teams {
 		state := paint(green, "ready")
 		if !t.Ready {
 			state = paint(red, "NOT READY")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Team, t.nodesCell(), t.swarmCell(), day2Cell(t.Day2), studentsCell(t.Students), kindCell(t.Kind), state)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Team, cmp.Or(t.Host, "-"), t.nodesCell(), t.swarmCell(), day2Cell(t.Day2), studentsCell(t.Students), kindCell(t.Kind), state)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 // services), team2 with an unreachable node and a lab service short of a task, on day 3.
 func sampleReport() Report {
 	return Report{Cohort: "spring-26", TookMS: 1234, Teams: []TeamStatus{
-		{Team: "team1", Ready: true, Problems: []string{},
+		{Team: "team1", Host: "local", Ready: true, Problems: []string{},
 			Nodes: []NodeStatus{
 				{Name: "team1-m1", Role: "manager", Reachable: true, LocalState: "active", Status: "Ready", Availability: "Active", ManagerStatus: "Leader"},
 				{Name: "team1-w1", Role: "worker", Reachable: true, LocalState: "active", Status: "Ready", Availability: "Active"},
@@ -23,7 +23,7 @@ func sampleReport() Report {
 				{Name: "c", Mode: "global", Running: 3, Desired: 3}, {Name: "d", Mode: "replicated", Running: 1, Desired: 1},
 				{Name: "e", Mode: "replicated", Running: 1, Desired: 1},
 			}},
-		{Team: "team2", Problems: []string{"team2-w1: unreachable: connection refused", "day2_web: 2 of 3 tasks running"},
+		{Team: "team2", Host: "big2", Problems: []string{"team2-w1: unreachable: connection refused", "day2_web: 2 of 3 tasks running"},
 			Nodes: []NodeStatus{
 				{Name: "team2-m1", Role: "manager", Reachable: true, LocalState: "active", Status: "Ready", Availability: "Active", ManagerStatus: "Leader"},
 				{Name: "team2-w1", Role: "worker", Error: "unreachable: connection refused", Status: "Down", Availability: "Active"},
@@ -42,9 +42,9 @@ func TestTable(t *testing.T) {
 	}
 	want := `cohort spring-26: 2 teams, 6 nodes, checked in 1.234s
 
-TEAM   NODES  SWARM                           DAY-2 STACK  STUDENTS' SERVICES            KIND       STATE
-team1  3/3    3/3 Ready, m1 leader, w2 drain  web 3/3      a 1/1, b 0/2, c 3/3, +2 more  -          ready
-team2  2/3    2/3 Ready, m1 leader            web 2/3      -                             1/2 Ready  NOT READY
+TEAM   HOST   NODES  SWARM                           DAY-2 STACK  STUDENTS' SERVICES            KIND       STATE
+team1  local  3/3    3/3 Ready, m1 leader, w2 drain  web 3/3      a 1/1, b 0/2, c 3/3, +2 more  -          ready
+team2  big2   2/3    2/3 Ready, m1 leader            web 2/3      -                             1/2 Ready  NOT READY
 
 team2 is not ready:
   team2-w1: unreachable: connection refused

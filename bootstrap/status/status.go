@@ -81,6 +81,7 @@ type Report struct {
 // wrong; the team is ready when there are none.
 type TeamStatus struct {
 	Team     string       `json:"team"`
+	Host     string       `json:"host"` // the Docker host its nodes run on
 	Ready    bool         `json:"ready"`
 	Problems []string     `json:"problems"`
 	Nodes    []NodeStatus `json:"nodes"`
@@ -204,7 +205,7 @@ func checkTeam(ctx context.Context, t Team, keys *sshkeys.Keys, opts Options) Te
 // probe reads the team's state through the nodes that answered (conns); dialErrs says why
 // the others did not.
 func probe(ctx context.Context, t Team, conns map[string]steps.Runner, dialErrs map[string]error) TeamStatus {
-	s := TeamStatus{Team: t.Name, Nodes: make([]NodeStatus, len(t.Outputs.Nodes)), Day2: []Service{}, Students: []Service{}}
+	s := TeamStatus{Team: t.Name, Host: t.Outputs.Host, Nodes: make([]NodeStatus, len(t.Outputs.Nodes)), Day2: []Service{}, Students: []Service{}}
 	var swarmErr error
 	var kindProblems []string
 	var list []swarmEntry

@@ -10,6 +10,7 @@ import (
 // the Markdown card, the printable HTML card and the ssh_config file.
 type card struct {
 	Team    string
+	Host    string // the Docker host the nodes run on
 	Network string
 	SSHUser string
 	Nodes   []cardNode
@@ -44,7 +45,7 @@ type cluster struct {
 
 func newCard(name string, t Team, kubeconfig string) (*card, error) {
 	c := &card{
-		Team: name, Network: t.Network, SSHUser: t.SSHUser,
+		Team: name, Host: t.Host, Network: t.Network, SSHUser: t.SSHUser,
 		KeyFile: name + ".key", KnownHostsFile: name + ".known_hosts", ConfigFile: name + ".ssh_config",
 		AppURLs: t.AppURLs, RoutingMesh: t.RoutingMesh,
 	}
@@ -90,7 +91,11 @@ func (c *card) FirstNode() string { return c.Nodes[0].Name }
 func (c *card) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Team %s\n\n", c.Team)
-	fmt.Fprintf(&b, "Your swarm has %d nodes on the team network %s. Log in with the team key:\n\n", len(c.Nodes), c.Network)
+	on := ""
+	if c.Host != "" {
+		on = ", on Docker host " + c.Host
+	}
+	fmt.Fprintf(&b, "Your swarm has %d nodes on the team network %s%s. Log in with the team key:\n\n", len(c.Nodes), c.Network, on)
 	fmt.Fprintf(&b, "    chmod 600 %s\n    ssh -F %s %s\n\n", c.KeyFile, c.ConfigFile, c.FirstNode())
 	b.WriteString("| node | role | address | direct ssh |\n|---|---|---|---|\n")
 	for _, n := range c.Nodes {

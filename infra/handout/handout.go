@@ -28,6 +28,7 @@ type Outputs struct {
 
 // Team is one team's entry of the `teams` output.
 type Team struct {
+	Host        string            `json:"host"` // the Docker host the team's nodes run on
 	Nodes       []Node            `json:"nodes"`
 	SSHUser     string            `json:"sshUser"`
 	Network     string            `json:"network"`
@@ -68,6 +69,7 @@ func (t Team) firstSSHPort() int {
 // NodesFor describes a planned team's nodes; the program exports exactly this.
 func NodesFor(p *plan.Plan, t plan.Team, keys *sshkeys.Keys) []Node {
 	var out []Node
+	public := p.Host(t.Host).PublicHost
 	for _, n := range t.Nodes {
 		target := p.SSHTarget(n)
 		hostKey := strings.TrimSpace(keys.Host(n.Name).AuthorizedKey(""))
@@ -76,8 +78,8 @@ func NodesFor(p *plan.Plan, t plan.Team, keys *sshkeys.Keys) []Node {
 			Role:       string(n.Role),
 			IP:         n.IP.String(),
 			SSH:        target,
-			SSHCommand: fmt.Sprintf("ssh -i %s.key -p %d %s@%s", t.Name, n.SSHPort, p.SSHUser, p.PublicHost),
-			KnownHost:  fmt.Sprintf("[%s]:%d %s", p.PublicHost, n.SSHPort, hostKey),
+			SSHCommand: fmt.Sprintf("ssh -i %s.key -p %d %s@%s", t.Name, n.SSHPort, p.SSHUser, public),
+			KnownHost:  fmt.Sprintf("[%s]:%d %s", public, n.SSHPort, hostKey),
 		})
 	}
 	return out

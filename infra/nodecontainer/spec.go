@@ -69,7 +69,7 @@ func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Key
 		Tmpfs:       map[string]string{"/run": "rw,exec,nosuid,nodev,size=64m", "/tmp": "rw,exec,nosuid,nodev"},
 		Volume:      n.VolumeName,
 		DataPath:    DockerDataPath,
-		PublishIP:   p.SSHAddress,
+		PublishIP:   p.Host(n.Host).SSHAddress,
 		PublishPort: n.SSHPort,
 		MemoryMB:    p.ContainerMemoryMB(),
 		CPUs:        p.NodeCPUs,
@@ -88,7 +88,7 @@ func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Key
 		s.DataPath = VMDataPath
 		s.CapAdd = []string{"NET_ADMIN"}
 		s.Devices = []string{"/dev/net/tun"}
-		if p.VM.KVMDevice {
+		if p.Host(n.Host).KVMDevice {
 			s.Devices = append(s.Devices, "/dev/kvm")
 		}
 		s.Env = map[string]string{
@@ -108,7 +108,9 @@ func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Key
 		// Everything --privileged grants that a nested dockerd needs, minus CAP_SYS_RESOURCE,
 		// which some hosts' capability bounding sets lack (docker then refuses to start).
 		s.CapAdd = []string{"ALL"}
-		s.CapDrop = []string{"CAP_SYS_RESOURCE"} // the spelling Docker reports back
+		if !p.Host(n.Host).NoCapDrop {
+			s.CapDrop = []string{"CAP_SYS_RESOURCE"} // the spelling Docker reports back
+		}
 		// Docker's masked and read-only /proc paths stay as they are (no systempaths=unconfined):
 		// /proc/sysrq-trigger, /proc/kcore, /proc/sys/kernel (core_pattern) and the rest.
 		// The node's entrypoint makes only /proc/sys/net writable, which is per network

@@ -37,9 +37,8 @@ func Build(cfg Config) (*Plan, error) {
 	p.Privilege = v.privilege(cfg.Privilege)
 	p.NodeKind, p.VM = v.nodeKind(cfg)
 	p.Image = v.image(cfg, p.NodeKind)
-	p.SSHAddress, p.PublicHost = v.addresses(cfg)
-	subnets := v.subnets(cfg.AddressPool, len(names))
-	v.portRange(cfg.SSHPortBase, len(names))
+	p.Hosts = v.hosts(cfg, len(names))
+	v.teamHosts(cfg.TeamHosts, names, p.Hosts)
 	p.Day2 = v.day2(cfg)
 	memoryKey, memory, memoryMB := "nodeMemory", cfg.NodeMemory, p.NodeMemoryMB
 	if p.NodeKind == NodeKindVM {
@@ -48,12 +47,22 @@ func Build(cfg Config) (*Plan, error) {
 	p.Day3 = v.day3(cfg, memoryKey, memory, memoryMB)
 	p.ResetSwarms = v.resetSwarms(cfg.ResetSwarms, names)
 	p.Parallel = v.parallel(cfg)
-
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	// Placement needs a valid shape (the memory of a team) and reports its own problems.
+	teamMB := (cfg.Managers + cfg.Workers) * p.ContainerMemoryMB()
+	where := v.place(cfg, names, p.Hosts, teamMB)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
 	for i, name := range names {
-		p.Teams = append(p.Teams, layoutTeam(p.Cohort, name, i, subnets[i], cfg.Managers, cfg.Workers, cfg.SSHPortBase))
+		h := p.Host(where[name])
+		subnet := netip.PrefixFrom(nthAddr(h.AddressPool.Addr(), i<<(32-TeamPrefixBits)), TeamPrefixBits)
+		p.Teams = append(p.Teams, layoutTeam(p.Cohort, name, h.Name, i, subnet, cfg.Managers, cfg.Workers, h.SSHPortBase))
+		if was, ok := cfg.Current[name]; ok && was != h.Name {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("labfleet:teamHosts moves team %s from host %s to host %s: its nodes on %s are deleted and it starts over, empty, on %s", name, was, h.Name, was, h.Name))
+		}
 	}
 	if p.Day3.Clusters && p.Privilege == PrivilegeReduced && p.NodeKind == NodeKindDind {
 		p.Warnings = append(p.Warnings, "labfleet:day is 3 with labfleet:privilege reduced: kind's node containers start, but Kubernetes components miss CAP_SYS_RESOURCE; prefer privileged where the Docker host allows --privileged")
@@ -66,9 +75,10 @@ func Build(cfg Config) (*Plan, error) {
 	return p, nil
 }
 
-func layoutTeam(cohort, name string, index int, subnet netip.Prefix, managers, workers, portBase int) Team {
+func layoutTeam(cohort, name, host string, index int, subnet netip.Prefix, managers, workers, portBase int) Team {
 	t := Team{
 		Name:        name,
+		Host:        host,
 		Index:       index,
 		NetworkName: cohort + "-" + name,
 		Subnet:      subnet,
@@ -80,6 +90,7 @@ func layoutTeam(cohort, name string, index int, subnet netip.Prefix, managers, w
 			n := Node{
 				Name:    fmt.Sprintf("%s-%s%d", name, letter, k),
 				Team:    name,
+				Host:    host,
 				Role:    role,
 				Index:   i,
 				IP:      nthAddr(subnet.Addr(), FirstNodeHost+i),
@@ -267,13 +278,14 @@ func (v *validator) image(cfg Config, kind NodeKind) Image {
 	return Image{Ref: cfg.NodeImage}
 }
 
-func (v *validator) addresses(cfg Config) (bind, public string) {
-	a, err := netip.ParseAddr(cfg.SSHAddress)
+// addresses checks a host's bind address and public host name (defaulted from the bind
+// address when empty).
+func (v *validator) addresses(h Host, bind, public string) (string, string) {
+	a, err := netip.ParseAddr(bind)
 	if err != nil || !a.Is4() {
-		v.fail("sshAddress", "%q is not an IPv4 address: use 127.0.0.1 (this machine only) or 0.0.0.0 / the host's LAN address (students' laptops)", cfg.SSHAddress)
+		v.fail(h.Key("sshAddress"), "%q is not an IPv4 address: use 127.0.0.1 (this machine only) or 0.0.0.0 / the host's LAN address (students' laptops)", bind)
 		return "", ""
 	}
-	public = cfg.PublicHost
 	if public == "" {
 		public = a.String()
 		if a.IsUnspecified() {
@@ -281,40 +293,38 @@ func (v *validator) addresses(cfg Config) (bind, public string) {
 		}
 	} else if !hostPattern.MatchString(public) {
 		// It ends up in ssh_config and on command lines: no spaces, controls or leading '-'.
-		v.fail("publicHost", "%q is not a host name or address: use the name or IP students type, e.g. lab.example.org", public)
+		v.fail(h.Key("publicHost"), "%q is not a host name or address: use the name or IP students type, e.g. lab.example.org", public)
 	}
 	return a.String(), public
 }
 
-func (v *validator) subnets(pool string, teams int) []netip.Prefix {
+// pool checks an address pool (key names its setting) that teams' /24 subnets are cut
+// from, by team position.
+func (v *validator) pool(key, pool string, teams int) netip.Prefix {
 	p, err := netip.ParsePrefix(pool)
 	if err != nil || !p.Addr().Is4() {
-		v.fail("addressPool", "%q is not an IPv4 CIDR: use e.g. 172.30.0.0/16", pool)
-		return nil
+		v.fail(key, "%q is not an IPv4 CIDR: use e.g. 172.30.0.0/16", pool)
+		return netip.Prefix{}
 	}
 	if p.Masked() != p {
-		v.fail("addressPool", "%q has host bits set: use %s", pool, p.Masked())
-		return nil
+		v.fail(key, "%q has host bits set: use %s", pool, p.Masked())
+		return netip.Prefix{}
 	}
 	if p.Bits() > TeamPrefixBits {
-		v.fail("addressPool", "%q is smaller than one team subnet (/%d): use e.g. 172.30.0.0/16", pool, TeamPrefixBits)
-		return nil
+		v.fail(key, "%q is smaller than one team subnet (/%d): use e.g. 172.30.0.0/16", pool, TeamPrefixBits)
+		return netip.Prefix{}
 	}
 	if !privatePools.overlaps(p) {
-		v.fail("addressPool", "%q is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16): team networks there would hide real hosts (loopback, multicast and public addresses are out): use e.g. 172.30.0.0/16", pool)
-		return nil
+		v.fail(key, "%q is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16): team networks there would hide real hosts (loopback, multicast and public addresses are out): use e.g. 172.30.0.0/16", pool)
+		return netip.Prefix{}
 	}
 	capacity := 1 << (TeamPrefixBits - p.Bits())
 	if teams > capacity {
-		v.fail("addressPool", "%q holds %d team subnets (/%d) but the cohort has %d teams: use a larger pool, e.g. /%d",
+		v.fail(key, "%q holds %d team subnets (/%d) but the cohort has %d teams: use a larger pool, e.g. /%d",
 			pool, capacity, TeamPrefixBits, teams, bitsFor(teams))
-		return nil
+		return netip.Prefix{}
 	}
-	out := make([]netip.Prefix, teams)
-	for i := range out {
-		out[i] = netip.PrefixFrom(nthAddr(p.Addr(), i<<(32-TeamPrefixBits)), TeamPrefixBits)
-	}
-	return out
+	return p
 }
 
 func bitsFor(teams int) int {
@@ -398,16 +408,18 @@ func (v *validator) day3(cfg Config, memoryKey, memory string, memoryMB int) Day
 	return d
 }
 
-func (v *validator) portRange(base, teams int) {
+// portRange checks a host's SSH port base: every team's block of ports must be usable.
+func (v *validator) portRange(h Host, base, teams int) {
+	key := h.Key("sshPortBase")
 	if base < 1024 {
-		v.fail("sshPortBase", "%d is a privileged port range that may clash with the host's own services: use 1024 or above, e.g. 2200", base)
+		v.fail(key, "%d is a privileged port range that may clash with the host's own services: use 1024 or above, e.g. 2200", base)
 		return
 	}
 	last := base + teams*NodeSlotsPerTeam - 1
 	if last > 65535 {
-		v.fail("sshPortBase", "%d with %d teams needs ports %d-%d (%d per team), past 65535: lower labfleet:sshPortBase", base, teams, base, last, NodeSlotsPerTeam)
+		v.fail(key, "%d with %d teams needs ports %d-%d (%d per team), past 65535: lower labfleet:sshPortBase", base, teams, base, last, NodeSlotsPerTeam)
 	} else if base <= ephemeralLast && last >= ephemeralFirst {
-		v.fail("sshPortBase", "%d with %d teams needs ports %d-%d, which reach into the host's ephemeral range %d-%d (any outgoing connection may take them): use e.g. 2200", base, teams, base, last, ephemeralFirst, ephemeralLast)
+		v.fail(key, "%d with %d teams needs ports %d-%d, which reach into the host's ephemeral range %d-%d (any outgoing connection may take them): use e.g. 2200", base, teams, base, last, ephemeralFirst, ephemeralLast)
 	}
 }
 
@@ -439,7 +451,7 @@ func (v *validator) parallel(cfg Config) Parallel {
 	return Parallel{Teams: cfg.ParallelTeams, Streams: cfg.ParallelStreams}
 }
 
-func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 type prefixes []netip.Prefix
 

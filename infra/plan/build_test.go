@@ -123,8 +123,8 @@ func TestBuildNamedTeamsAndOptions(t *testing.T) {
 		t.Errorf("image = %+v", p.Image)
 	}
 	// 0.0.0.0 binds every address; students and the bootstrap still need one to dial.
-	if p.SSHAddress != "0.0.0.0" || p.PublicHost != "127.0.0.1" {
-		t.Errorf("addresses = %s %s", p.SSHAddress, p.PublicHost)
+	if h := p.Host(p.Teams[0].Host); h.SSHAddress != "0.0.0.0" || h.PublicHost != "127.0.0.1" {
+		t.Errorf("addresses = %s %s", h.SSHAddress, h.PublicHost)
 	}
 	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "labfleet:managers is 2") {
 		t.Errorf("warnings = %v", p.Warnings)
@@ -371,12 +371,12 @@ func TestVMNodesInThePlan(t *testing.T) {
 		t.Errorf("image %+v", p.Image)
 	}
 	// The host decides whether /dev/kvm goes in: never with tcg, and kvm without one fails.
-	if err := p.CheckHost(HostFacts{KVM: true}); err != nil || p.VM.KVMDevice {
-		t.Errorf("tcg: kvm device %v, %v", p.VM.KVMDevice, err)
+	if err := p.CheckHost(HostFacts{KVM: true}); err != nil || p.Hosts[0].KVMDevice {
+		t.Errorf("tcg: kvm device %v, %v", p.Hosts[0].KVMDevice, err)
 	}
 	p.VM.Accel = AccelAuto
-	if err := p.CheckHost(HostFacts{KVM: true}); err != nil || !p.VM.KVMDevice {
-		t.Errorf("auto with /dev/kvm: kvm device %v, %v", p.VM.KVMDevice, err)
+	if err := p.CheckHost(HostFacts{KVM: true}); err != nil || !p.Hosts[0].KVMDevice {
+		t.Errorf("auto with /dev/kvm: kvm device %v, %v", p.Hosts[0].KVMDevice, err)
 	}
 	p.VM.Accel = AccelKVM
 	if err := p.CheckHost(HostFacts{}); err == nil || !strings.Contains(err.Error(), "labfleet:vmAccel") {

@@ -52,6 +52,15 @@ type Config struct {
 	VMCPUs   int    // labfleet:vmCpus, the guest's virtual CPUs
 	VMAccel  string // labfleet:vmAccel, "auto", "kvm" or "tcg"
 
+	// Hosts is labfleet:hosts, the Docker hosts teams are spread over; empty means one host,
+	// the local engine. TeamHosts is labfleet:teamHosts: team name -> host name, placing a
+	// team explicitly.
+	Hosts     []HostConfig
+	TeamHosts map[string]string
+	// Current is not a config key: it is where the cohort's teams live now (team -> host),
+	// read from the hosts before planning, so that placement never moves a team.
+	Current map[string]string
+
 	ParallelTeams   int // labfleet:parallelTeams, teams bootstrapped at once
 	ParallelStreams int // labfleet:parallelStreams, image transfers into nodes at once
 }

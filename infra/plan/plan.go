@@ -1,10 +1,6 @@
 package plan
 
-import (
-	"net"
-	"net/netip"
-	"strconv"
-)
+import "net/netip"
 
 // Role is a node's Swarm role.
 type Role string
@@ -49,9 +45,6 @@ type VM struct {
 	MemoryMB int // the guest's memory
 	CPUs     int
 	Accel    Accel
-	// KVMDevice passes the host's /dev/kvm into the node containers; set from the host
-	// facts (the host has it, and vmAccel is not tcg).
-	KVMDevice bool
 }
 
 // VMOverheadMB is what a VM node's container needs besides its guest's memory: QEMU itself
@@ -84,12 +77,12 @@ type Plan struct {
 	Privilege    Privilege
 	NodeMemoryMB int
 	NodeCPUs     string
-	SSHAddress   string // bind address of the published SSH ports
-	PublicHost   string // where students (and the bootstrap) reach those ports
-	SSHUser      string
-	Teams        []Team
-	Day2         Day2
-	Day3         Day3
+	// Hosts are the Docker hosts of the cohort; every team lives on one of them.
+	Hosts   []Host
+	SSHUser string
+	Teams   []Team
+	Day2    Day2
+	Day3    Day3
 	// ResetSwarms maps a team to the cluster ID of its swarm to start over (see Config).
 	ResetSwarms map[string]string
 	Parallel    Parallel
@@ -160,6 +153,7 @@ type Image struct {
 // Team is one team's isolated swarm: its own bridge network and nodes.
 type Team struct {
 	Name        string
+	Host        string // the Docker host it lives on (its swarm traffic stays there)
 	Index       int
 	NetworkName string
 	Subnet      netip.Prefix
@@ -171,10 +165,11 @@ type Team struct {
 type Node struct {
 	Name          string // also the hostname, e.g. "team1-m1"
 	Team          string
+	Host          string // the team's Docker host
 	Role          Role
 	Index         int // position within the team; managers come first
 	IP            netip.Addr
-	SSHPort       int // published on Plan.SSHAddress
+	SSHPort       int // published on its host's SSHAddress
 	ContainerName string
 	VolumeName    string // holds the node's /var/lib/docker
 }
@@ -193,11 +188,6 @@ func (t Team) withRole(r Role) []Node {
 		}
 	}
 	return out
-}
-
-// SSHTarget is "host:port" where students and the bootstrap reach the node's sshd.
-func (p *Plan) SSHTarget(n Node) string {
-	return net.JoinHostPort(p.PublicHost, strconv.Itoa(n.SSHPort))
 }
 
 // Labels are the Docker labels every labfleet object of a node carries, so an instructor
