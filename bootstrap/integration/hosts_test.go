@@ -28,25 +28,12 @@ func secondEngine(t *testing.T) plan.Engine {
 	cfg := plan.Defaults("lfit-eng")
 	cfg.Teams, cfg.TeamNames, cfg.Workers = 1, []string{"engine"}, 0
 	cfg.SSHPortBase, cfg.AddressPool, cfg.NodeMemory, cfg.Day2Stack = 24300, "10.62.0.0/16", "3g", false
-	p, err := plan.Build(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := sshkeys.New(testSeed, p.Cohort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := p.Teams[0].Nodes[0]
-	c, err := localnodes.Create(context.Background(), p, keys, nodeImage)
-	t.Cleanup(func() {
-		// A graceful stop first: removing a running engine with nested containers leaves
-		// their cgroups behind on this cgroup v1 host.
-		docker(context.Background(), "stop", "-t", "30", node.ContainerName)
-		c.Remove(context.Background())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCohort(t, cfg)
+	node := c.plan.Teams[0].Nodes[0]
+	// Cleanups run last first: a graceful stop before newCohort's removal, because removing
+	// a running engine with nested containers leaves their cgroups on this cgroup v1 host.
+	t.Cleanup(func() { docker(context.Background(), "stop", "-t", "30", node.ContainerName) })
+	keys := c.keys
 	dir := t.TempDir()
 	key, knownHosts := filepath.Join(dir, "admin.key"), filepath.Join(dir, "known_hosts")
 	if err := os.WriteFile(key, []byte(keys.Admin().PrivateKeyPEM("labfleet")), 0o600); err != nil {
@@ -60,7 +47,7 @@ func secondEngine(t *testing.T) plan.Engine {
 		SSHOpts: []string{"-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=" + knownHosts,
 			"-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10"},
 	}
-	err = steps.Poll(context.Background(), "the second engine over ssh://", time.Minute, time.Second, func(ctx context.Context) (bool, error) {
+	err := steps.Poll(context.Background(), "the second engine over ssh://", time.Minute, time.Second, func(ctx context.Context) (bool, error) {
 		_, err := engine.Docker(ctx, e, "info")
 		return err == nil, nil
 	})
