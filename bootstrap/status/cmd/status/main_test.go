@@ -74,7 +74,7 @@ func TestUnreachableTeamExitsWith1(t *testing.T) {
 	if code != exitNotReady || stderr != "" || strings.Count(stdout, notReady) != 1 {
 		t.Errorf("exit %d, stderr %q, want exit 1, nothing on stderr and %q once in the table:\n%s", code, stderr, notReady, stdout)
 	}
-	for _, want := range []string{"team1  0/1    ?      -", "NOT READY", "team1-m1: unreachable: ssh 127.0.0.1:", "connection refused", "swarm: no manager answers SSH"} {
+	for _, want := range []string{"team1  -     0/1    ?      -", "NOT READY", "team1-m1: unreachable: ssh 127.0.0.1:", "connection refused", "swarm: no manager answers SSH"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
