@@ -1,0 +1,309 @@
+package machines
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
+)
+
+const (
+	debian = "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nNAME=\"Debian GNU/Linux\"\nID=debian\n"
+	mint   = "NAME=\"Linux Mint\"\nID=linuxmint\nID_LIKE=\"ubuntu debian\"\n"
+	fedora = "NAME=\"Fedora Linux\"\nPRETTY_NAME=\"Fedora Linux 42 (Workstation Edition)\"\nID=fedora\n"
+
+	studentKey = "ssh-ed25519 AAAAstudent student@team1"
+	adminKey   = "ssh-ed25519 AAAAadmin labfleet@cohort"
+)
+
+var setup = Setup{Node: "team1-m1", StudentKey: studentKey + "\n", AdminKey: adminKey}
+
+// cmd is the command a step script runs as, for a root login (sudo "") or not ("sudo -n ").
+func cmd(sudo, step string) string { return sudo + "sh -s -- " + step }
+
+// allInstalled is check-packages on a machine that has every package and Docker.
+func allInstalled() string {
+	var b strings.Builder
+	for _, p := range Packages {
+		b.WriteString(p + " ii \n")
+	}
+	return b.String() + "command docker\ncommand dockerd\n"
+}
+
+// fresh is a Debian machine with nothing of labfleet's: no packages, no docker, no accounts.
+func fresh(sudo string) *stepstest.Node {
+	n := (&stepstest.Node{}).On("cat /etc/os-release", debian)
+	if sudo == "" {
+		n.On("id -u", "0\n")
+	} else {
+		n.On("id -u", "1000\n")
+	}
+	return n.On(cmd(sudo, "install-packages"), "installed "+strings.Join(Packages, " ")+"\n")
+}
+
+// ready is a machine that a Prepare already made a node: everything is there.
+func ready(sudo string) *stepstest.Node {
+	rec := record{packages: Packages, accounts: []string{"student", "labfleet"},
+		files: []string{"/etc/sudoers.d/labfleet-student", "/etc/sudoers.d/labfleet-admin"},
+		keys:  map[string]string{"student": studentKey, "labfleet": adminKey}}
+	return fresh(sudo).
+		On(cmd(sudo, "check-packages"), allInstalled()).
+		On(cmd(sudo, "check-docker"), "answers\n").
+		On(cmd(sudo, "check-accounts"), "account student /home/student student,docker,sudo\naccount labfleet /home/labfleet labfleet,docker\n").
+		On(sudo+"cat "+RecordPath, rec.String()).
+		On(sudo+"cat /etc/sudoers.d/labfleet-student", "student ALL=(ALL) NOPASSWD:ALL\n").
+		On(sudo+"cat /etc/sudoers.d/labfleet-admin", "labfleet ALL=(ALL) NOPASSWD:ALL\n").
+		On(sudo+"cat /home/student/.ssh/authorized_keys", studentKey+"\n").
+		On(sudo+"cat /home/labfleet/.ssh/authorized_keys", "ssh-rsa AAAAmine me@laptop\n"+adminKey+"\n")
+}
+
+func TestPrepareOnAReadyMachineDoesNothing(t *testing.T) {
+	for _, sudo := range []string{"", "sudo -n "} {
+		n := ready(sudo)
+		actions, err := Prepare(context.Background(), n, setup)
+		if err != nil || len(actions) != 0 {
+			t.Fatalf("sudo %q: actions %q, err %v", sudo, actions, err)
+		}
+		for _, c := range n.Commands() {
+			if strings.Contains(c, "install-packages") || strings.Contains(c, "apt") || strings.Contains(c, "tee ") ||
+				strings.Contains(c, "useradd") || strings.Contains(c, "systemctl") || strings.Contains(c, "start-dockerd") {
+				t.Errorf("sudo %q: a ready machine ran %q", sudo, c)
+			}
+		}
+	}
+}
+
+func TestPrepareAFreshMachineAsRoot(t *testing.T) {
+	n := fresh("")
+	actions, err := Prepare(context.Background(), n, setup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"install " + strings.Join(Packages, ", ") + " on team1-m1",
+		"start dockerd in the background on team1-m1 (no systemd there; log /var/log/labfleet-dockerd.log; not restarted after a reboot)",
+		"create account student on team1-m1",
+		"allow student sudo without a password (/etc/sudoers.d/labfleet-student) on team1-m1",
+		"put labfleet's key for student in /home/student/.ssh/authorized_keys on team1-m1",
+		"create account labfleet on team1-m1",
+		"allow labfleet sudo without a password (/etc/sudoers.d/labfleet-admin) on team1-m1",
+		"put labfleet's key for labfleet in /home/labfleet/.ssh/authorized_keys on team1-m1",
+	}
+	if !slices.Equal(actions, want) {
+		t.Errorf("actions:\n%s\nwant:\n%s", strings.Join(actions, "\n"), strings.Join(want, "\n"))
+	}
+	// Every package is asked for, docker-cli only where the distribution has it.
+	var install string
+	for _, c := range n.Commands() {
+		if strings.HasPrefix(c, "sudo") || strings.Contains(c, "&& sudo") {
+			t.Errorf("a root login went through sudo: %q", c)
+		}
+		if strings.HasPrefix(c, cmd("", "install-packages")) {
+			install = c
+		}
+	}
+	if !strings.Contains(install, " docker.io 'docker-cli?' sudo ") || !strings.HasSuffix(install, " dnsutils") {
+		t.Errorf("install command %q", install)
+	}
+	if !n.Ran("useradd --create-home --home-dir /home/student --shell /bin/bash --groups docker,sudo student") ||
+		!n.Ran("useradd --create-home --home-dir /home/labfleet --shell /bin/bash --groups docker labfleet") {
+		t.Errorf("accounts: %q", n.Commands())
+	}
+	// What was written: the record (first the packages, finally every account, file and
+	// key), the sudoers files and the keys.
+	stdin := n.Stdin()
+	written := strings.Join(stdin, "\n")
+	for _, w := range []string{"package docker.io\n", "account student\n", "account labfleet\n", "file /etc/sudoers.d/labfleet-admin\n",
+		"key student " + studentKey + "\n", "student ALL=(ALL) NOPASSWD:ALL\n", "labfleet ALL=(ALL) NOPASSWD:ALL\n"} {
+		if !strings.Contains(written, w) {
+			t.Errorf("nothing written contains %q", w)
+		}
+	}
+	if !slices.Contains(stdin, studentKey+"\n") || !slices.Contains(stdin, adminKey+"\n") {
+		t.Errorf("the keys were not written alone in new accounts: %q", stdin)
+	}
+}
+
+// The account is recorded as labfleet's before it is created: a run that stops right after
+// useradd must not leave an account that the teardown would take for the machine's own.
+func TestPrepareRecordsAnAccountBeforeCreatingIt(t *testing.T) {
+	n := fresh("").Fail("useradd", errors.New("exit code 1"))
+	if _, err := Prepare(context.Background(), n, setup); err == nil || !strings.Contains(err.Error(), "machine team1-m1: accounts: exit code 1") {
+		t.Fatalf("err = %v", err)
+	}
+	if last := n.Stdin()[len(n.Stdin())-1]; !strings.Contains(last, "account student\n") {
+		t.Errorf("last record written before useradd: %q", last)
+	}
+}
+
+func TestPrepareThroughSudoUsesItForEverythingButTheChecks(t *testing.T) {
+	n := fresh("sudo -n ")
+	if _, err := Prepare(context.Background(), n, setup); err != nil {
+		t.Fatal(err)
+	}
+	cmds := n.Commands()
+	if !slices.Equal(cmds[:3], []string{"cat /etc/os-release", "id -u", "sudo -n true"}) {
+		t.Errorf("first commands %q", cmds[:3])
+	}
+	for _, c := range cmds[3:] {
+		for _, part := range strings.Split(strings.ReplaceAll(c, "(umask 077 && ", ""), " && ") {
+			if !strings.HasPrefix(part, "sudo -n ") {
+				t.Errorf("not through sudo -n: %q in %q", part, c)
+			}
+		}
+	}
+}
+
+func TestPrepareNeedsRootOrPasswordlessSudo(t *testing.T) {
+	n := fresh("sudo -n ").Fail("sudo -n true", errors.New("exit code 1: sudo: a password is required"))
+	_, err := Prepare(context.Background(), n, setup)
+	if err == nil || !strings.Contains(err.Error(), "machine team1-m1: the admin user (uid 1000) is not root and cannot use sudo without a password") ||
+		!strings.Contains(err.Error(), "a password is required") {
+		t.Fatalf("err = %v", err)
+	}
+	if n.Count("") != 3 {
+		t.Errorf("ran more than the checks: %q", n.Commands())
+	}
+}
+
+func TestPrepareRefusesAnOSWithoutApt(t *testing.T) {
+	n := fresh("").On("cat /etc/os-release", fedora)
+	_, err := Prepare(context.Background(), n, setup)
+	if err == nil {
+		t.Fatal("Fedora accepted")
+	}
+	for _, w := range []string{"machine team1-m1", "Fedora Linux 42 (Workstation Edition)", "labfleet supports Debian and Ubuntu"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if n.Count("") != 1 {
+		t.Errorf("went on after the OS check: %q", n.Commands())
+	}
+	// A derivative of Ubuntu is fine.
+	if err := supportedOS("m", mint); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestPrepareEnablesDockerWhereSystemdRuns(t *testing.T) {
+	n := ready("").On(cmd("", "check-docker"), "answers\nsystemd\n")
+	actions, err := Prepare(context.Background(), n, setup)
+	if err != nil || !slices.Equal(actions, []string{"enable and start docker.service (systemctl enable --now docker) on team1-m1"}) {
+		t.Fatalf("actions %q err %v", actions, err)
+	}
+	if n.Ran(cmd("", "start-dockerd")) {
+		t.Error("started dockerd by hand beside systemd")
+	}
+}
+
+func TestMissingPackagesNeverReplaceAnotherDocker(t *testing.T) {
+	// Docker CE: dockerd and docker exist, docker.io and docker-cli are not installed.
+	ce := strings.ReplaceAll(strings.ReplaceAll(allInstalled(), "docker.io ii", "docker.io un"), "docker-cli ii", "docker-cli un")
+	if got := missingPackages(ce); len(got) != 0 {
+		t.Errorf("with Docker CE: %q", got)
+	}
+	// Ubuntu's docker.io carries the docker command: no docker-cli wanted.
+	ubuntu := strings.ReplaceAll(allInstalled(), "docker-cli ii", "docker-cli un")
+	if got := missingPackages(ubuntu); len(got) != 0 {
+		t.Errorf("with Ubuntu's docker.io: %q", got)
+	}
+	// Removed with its configuration kept ("rc") is missing.
+	if got := missingPackages(strings.ReplaceAll(allInstalled(), "jq ii", "jq rc")); !slices.Equal(got, []string{"jq"}) {
+		t.Errorf("jq removed: %q", got)
+	}
+}
+
+func TestKeyLinesKeepTheOwnersKeys(t *testing.T) {
+	mine := "ssh-rsa AAAAmine me@laptop\n"
+	for _, tc := range []struct{ file, old, want string }{
+		{"", "", "NEW\n"},
+		{"NEW\n", "", "NEW\n"},
+		{mine, "", mine + "NEW\n"},
+		{mine + "OLD\n", "OLD", mine + "NEW\n"},
+		{"OLD\n" + mine + "NEW", "OLD", mine + "NEW\n"},
+	} {
+		if got := withKey(tc.file, "NEW", tc.old); got != tc.want {
+			t.Errorf("withKey(%q, old %q) = %q, want %q", tc.file, tc.old, got, tc.want)
+		}
+	}
+	if got := withoutKey(mine+"NEW\n", "NEW"); got != mine {
+		t.Errorf("withoutKey = %q", got)
+	}
+}
+
+func TestRecordReadsBackWhatItWrote(t *testing.T) {
+	r := record{packages: []string{"jq"}, accounts: []string{"student"}, files: []string{"/etc/sudoers.d/labfleet-student"},
+		keys: map[string]string{"admin": adminKey, "student": studentKey}}
+	if got := parseRecord(r.String()); got.String() != r.String() {
+		t.Errorf("read back:\n%s\nwrote:\n%s", got, r)
+	}
+	if (record{}).String() != "" || !parseRecord("").empty() {
+		t.Error("an empty record is not empty")
+	}
+}
+
+func TestTeardownOfAMachineNeverPreparedDoesNothing(t *testing.T) {
+	n := (&stepstest.Node{}).On("id -u", "1000\n")
+	actions, err := Teardown(context.Background(), n, "team1-m1")
+	if err != nil || len(actions) != 0 {
+		t.Fatalf("actions %q err %v", actions, err)
+	}
+	if got := n.Commands(); !slices.Equal(got, []string{"id -u", "sudo -n true", "sudo -n cat /etc/labfleet/machine 2>/dev/null || true"}) {
+		t.Errorf("commands %q", got)
+	}
+}
+
+func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
+	// labfleet created student; the admin login "labfleet" was the machine's own.
+	rec := record{packages: []string{"jq"}, accounts: []string{"student"},
+		files: []string{"/etc/sudoers.d/labfleet-student", "/etc/sudoers.d/labfleet-admin"},
+		keys:  map[string]string{"student": studentKey, "labfleet": adminKey}}
+	n := (&stepstest.Node{}).On("id -u", "0\n").
+		On("cat "+RecordPath, rec.String()).
+		On("docker info --format '{{.Swarm.LocalNodeState}}'", "active\n").
+		On("sh -c 'if [ -x /usr/local/bin/kind ]", "day3\n").
+		On(cmd("", "remove-tools"), "/usr/local/bin/kind\n/usr/local/bin/kubectl\n").
+		On(cmd("", "remove-images"), "memory-leak-app:latest\nkindest/node:v1.33.1\n").
+		On(cmd("", "check-accounts"), "account student /home/student student,docker,sudo\naccount labfleet /home/labfleet labfleet,docker\n").
+		On("cat /home/labfleet/.ssh/authorized_keys", "ssh-rsa AAAAmine me@laptop\n"+adminKey+"\n").
+		On(cmd("", "remove-files"), "/etc/sudoers.d/labfleet-student\n/etc/sudoers.d/labfleet-admin\n")
+	actions, err := Teardown(context.Background(), n, "team1-m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"leave the swarm on team1-m1",
+		"delete kind cluster day3 on team1-m1",
+		"remove /usr/local/bin/kind, /usr/local/bin/kubectl on team1-m1",
+		"remove images memory-leak-app:latest, kindest/node:v1.33.1 on team1-m1",
+		"delete account student and its home on team1-m1",
+		"take labfleet's key out of /home/labfleet/.ssh/authorized_keys (the account was there before labfleet) on team1-m1",
+		"remove /etc/sudoers.d/labfleet-student, /etc/sudoers.d/labfleet-admin on team1-m1",
+		"remove /etc/labfleet on team1-m1",
+	}
+	if !slices.Equal(actions, want) {
+		t.Errorf("actions:\n%s\nwant:\n%s", strings.Join(actions, "\n"), strings.Join(want, "\n"))
+	}
+	if !n.Ran("docker swarm leave --force") || !n.Ran("/usr/local/bin/kind delete cluster --name day3") || !n.Ran("rm -rf /etc/labfleet") {
+		t.Errorf("commands %q", n.Commands())
+	}
+	if n.Count(cmd("", "delete-account")) != 1 || !slices.Contains(n.Stdin(), "ssh-rsa AAAAmine me@laptop\n") {
+		t.Errorf("deleted or rewrote the wrong accounts: %q, wrote %q", n.Commands(), n.Stdin())
+	}
+}
+
+func TestTeardownNeedsDockerToLeaveTheSwarm(t *testing.T) {
+	n := (&stepstest.Node{}).On("id -u", "0\n").On("cat "+RecordPath, "account student\n").
+		Fail("docker info", errors.New("exit code 1: Cannot connect to the Docker daemon"))
+	_, err := Teardown(context.Background(), n, "team1-m1")
+	if err == nil || !strings.Contains(err.Error(), "machine team1-m1: teardown: leave the swarm: dockerd does not answer") {
+		t.Fatalf("err = %v", err)
+	}
+	if n.Ran("rm -rf") || n.Ran(cmd("", "delete-account")) {
+		t.Error("went on without leaving the swarm")
+	}
+}
