@@ -77,8 +77,11 @@ status: prereq-cli
 	pulumi stack output --stack $(STACK) --json | bin/status -cohort $(STACK) \
 		-seed-file <(pulumi config get labfleet:keySeed --stack $(STACK)) $(STATUS_FLAGS)
 
+# --run-program: the program registers the hook that removes labfleet from existing machines
+# (Pulumi refuses a plain destroy of a stack with delete hooks); LABFLEET_DESTROY=1 makes it
+# do only that, so nothing is converged before everything is deleted.
 destroy: prereq
-	pulumi destroy --yes --skip-preview --stack $(STACK)
+	LABFLEET_DESTROY=1 pulumi destroy --yes --skip-preview --run-program --stack $(STACK)
 
 docker-host:
 	bash .ci/docker-host.sh

@@ -4,14 +4,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/engine"
+	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
@@ -43,4 +46,9 @@ func (b sshBootstrapper) Bootstrap(goctx context.Context, p *plan.Plan, keys *ss
 		cancel()
 	})()
 	return bootstrap.Cohort(goctx, p, keys, labImageIDs, bootstrap.Options{Report: report})
+}
+
+func (b sshBootstrapper) TeardownMachines(goctx context.Context, team string, machines []bootstrap.Machine, signer ssh.Signer) error {
+	b.ctx.Log.Info(fmt.Sprintf("removing labfleet from team %s's %d machines", team, len(machines)), nil)
+	return bootstrap.TeardownMachines(goctx, team, machines, signer, sshexec.DefaultOptions)
 }

@@ -44,9 +44,11 @@ type TeamResult struct {
 	// Accel is how the team's VM nodes run ("kvm" or "tcg", as their launcher chose); empty
 	// for dind nodes.
 	Accel string
-	Swarm swarm.Result
-	Lab   *lab.Result      // nil when the Day-2 stack is off
-	Kind  *kindprep.Result // Day-3 preparation and cluster
+	// Machines is what preparing the team's existing machines changed (nil for containers).
+	Machines []string
+	Swarm    swarm.Result
+	Lab      *lab.Result      // nil when the Day-2 stack is off
+	Kind     *kindprep.Result // Day-3 preparation and cluster
 }
 
 // LabImages are the Day-2 lab images' IDs on each host: host name -> image name -> ID.
@@ -160,7 +162,7 @@ func vmBootWaits(ssh sshexec.Options, sw swarm.Timing) (sshexec.Options, swarm.T
 
 // actions lists everything a team's run changed, in the order it did them.
 func (r TeamResult) actions() []string {
-	actions := slices.Clone(r.Swarm.Actions)
+	actions := slices.Concat(r.Machines, r.Swarm.Actions)
 	if r.Lab != nil {
 		actions = append(actions, r.Lab.Actions...)
 	}
@@ -186,12 +188,16 @@ func Connect(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Ke
 	var mu sync.Mutex
 	admin := keys.Admin().Signer()
 	err := steps.Each(team.Nodes, func(n plan.Node) error {
+		hostKey, err := nodeHostKey(n, keys)
+		if err != nil {
+			return err
+		}
 		c, err := sshexec.Dial(ctx, sshexec.Target{
 			Node:    n.Name,
 			Addr:    p.SSHTarget(n),
 			User:    plan.AdminUser,
 			Signer:  admin,
-			HostKey: keys.Host(n.Name).PublicKey(),
+			HostKey: hostKey,
 		}, opts)
 		if err != nil {
 			return err
@@ -216,21 +222,30 @@ func CloseAll(clients map[string]*sshexec.Client) {
 }
 
 func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, labImages []lab.Image, day3 day3Inputs, opts Options) (TeamResult, error) {
+	var r TeamResult
 	var clients map[string]*sshexec.Client
+	var connect []steps.Step
+	if team.OnMachines() {
+		// Existing machines become nodes first: after this step nothing tells them apart.
+		connect = append(connect, steps.Step{Name: "prepare the machines", Run: func(ctx context.Context) (err error) {
+			r.Machines, err = prepareMachines(ctx, p, team, keys, opts.SSH)
+			return err
+		}})
+	}
 	// A step of its own: VM nodes can take minutes to answer SSH, and the heartbeat says so.
-	err := steps.Run(ctx, team.Name, []steps.Step{{Name: "connect", Run: func(ctx context.Context) (err error) {
+	connect = append(connect, steps.Step{Name: "connect", Run: func(ctx context.Context) (err error) {
 		clients, err = Connect(ctx, p, team, keys, opts.SSH)
 		return err
-	}}})
-	if err != nil {
-		return TeamResult{}, err
+	}})
+	if err := steps.Run(ctx, team.Name, connect); err != nil {
+		return r, err
 	}
 	defer CloseAll(clients)
 	nodes := make([]steps.Node, len(team.Nodes))
 	for i, n := range team.Nodes {
 		nodes[i] = steps.Node{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
 	}
-	var r TeamResult
+	var err error
 	if p.NodeKind == plan.NodeKindVM {
 		out, err := clients[team.Nodes[0].Name].Run(ctx, "cat /etc/labfleet/accel")
 		if err != nil {
@@ -257,11 +272,12 @@ func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshke
 	return r, err
 }
 
-// usedHosts are the hosts that have teams, in plan order.
+// usedHosts are the hosts whose images some team uses, in plan order: their own teams',
+// and those of teams on existing machines (the local engine).
 func usedHosts(p *plan.Plan) []plan.Host {
 	var out []plan.Host
 	for _, h := range p.Hosts {
-		if len(p.TeamsOn(h.Name)) > 0 {
+		if len(p.TeamsServedBy(h.Name)) > 0 {
 			out = append(out, h)
 		}
 	}
@@ -289,7 +305,7 @@ func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, archives
 		if len(p.Hosts) > 1 {
 			on, where = " on host "+h.Name, "host "+h.Name+": "
 		}
-		teams := p.TeamsOn(h.Name)
+		teams := p.TeamsServedBy(h.Name)
 		first := teams[0]
 		clients, err := Connect(ctx, p, plan.Team{Name: first.Name, Nodes: first.Nodes[:1]}, keys, opts.SSH)
 		if err != nil {

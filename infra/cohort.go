@@ -9,6 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
@@ -27,10 +28,11 @@ const (
 )
 
 // Bootstrapper converges the teams' swarms (and the Day-2 lab) once their node containers
-// run, telling report how it goes. The real one works over SSH (bootstrap.Cohort); tests
-// inject their own.
+// run, telling report how it goes, and removes labfleet from a deleted team's existing
+// machines. The real one works over SSH (package bootstrap); tests inject their own.
 type Bootstrapper interface {
 	Bootstrap(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs bootstrap.LabImages, report steps.Reporter) (map[string]bootstrap.TeamResult, error)
+	TeardownMachines(ctx context.Context, team string, machines []bootstrap.Machine, signer ssh.Signer) error
 }
 
 // Cohort is every resource of one stack.
@@ -46,8 +48,10 @@ type Cohort struct {
 	Failure pulumi.StringOutput
 }
 
-// NewCohort registers the images, every team, and the bootstrap.
-func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapper Bootstrapper, opts ...pulumi.ResourceOption) (*Cohort, error) {
+// NewCohort registers the images, every team, and the bootstrap. A team on existing
+// machines has no Docker resource: its component carries the hook that tears labfleet down
+// from them; its lab images are built on the local engine and streamed over SSH.
+func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapper Bootstrapper, teardown *pulumi.ResourceHook, opts ...pulumi.ResourceOption) (*Cohort, error) {
 	c := &Cohort{}
 	if err := ctx.RegisterComponentResource("labfleet:index:Cohort", p.Cohort, c, opts...); err != nil {
 		return nil, err
@@ -57,8 +61,7 @@ func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapp
 	var containers []pulumi.Resource
 	labImages := pulumi.Map{}
 	for _, h := range p.Hosts {
-		teams := p.TeamsOn(h.Name)
-		if len(teams) == 0 {
+		if len(p.TeamsServedBy(h.Name)) == 0 {
 			continue
 		}
 		provider, err := docker.NewProvider(ctx, "host-"+h.Name, providerArgs(h.Engine), pulumi.Parent(c))
@@ -66,22 +69,33 @@ func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapp
 			return nil, err
 		}
 		on := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(provider)}
-		image, err := nodeImage(ctx, p, h, on)
-		if err != nil {
-			return nil, err
+		if teams := p.TeamsOn(h.Name); len(teams) > 0 {
+			image, err := nodeImage(ctx, p, h, on)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range teams {
+				team, err := NewTeam(ctx, p, t, image, keys, pulumi.Parent(c), pulumi.Providers(provider))
+				if err != nil {
+					return nil, err
+				}
+				c.Teams = append(c.Teams, team)
+				for _, n := range team.Nodes {
+					containers = append(containers, n.Container)
+				}
+			}
 		}
 		if labImages[h.Name], err = labImagesOn(ctx, p, h, on); err != nil {
 			return nil, err
 		}
-		for _, t := range teams {
-			team, err := NewTeam(ctx, p, t, image, keys, pulumi.Parent(c), pulumi.Providers(provider))
+	}
+	for _, t := range p.Teams {
+		if t.OnMachines() {
+			team, err := newMachineTeam(ctx, t, teardown, pulumi.Parent(c))
 			if err != nil {
 				return nil, err
 			}
 			c.Teams = append(c.Teams, team)
-			for _, n := range team.Nodes {
-				containers = append(containers, n.Container)
-			}
 		}
 	}
 	// Plan order, whatever host a team is on.

@@ -8,14 +8,22 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
+// Secrets are the cohort's secret settings, kept out of the plan.
+type Secrets struct {
+	KeySeed    string // labfleet:keySeed
+	MachineKey string // labfleet:machineKey, for a cohort on existing machines
+}
+
 // LoadConfig reads the cohort's labfleet:* keys. Pulumi fills in the defaults declared in
 // Pulumi.yaml; plan.Defaults covers a key that is missing anyway (an older Pulumi.yaml).
-// It returns the configuration and the key seed, or an error naming the bad key.
-func LoadConfig(ctx *pulumi.Context) (plan.Config, string, error) {
+// The machines of labfleet:machinesFrom are read from that stack's outputs here. It returns
+// the configuration and the secrets, or an error naming the bad key.
+func LoadConfig(ctx *pulumi.Context) (plan.Config, Secrets, error) {
 	cfg := plan.Defaults(ctx.Stack())
 	r := configReader{ctx: ctx}
 	r.int("teams", &cfg.Teams)
@@ -44,23 +52,66 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, string, error) {
 	r.string("vmMemory", &cfg.VMMemory)
 	r.int("vmCpus", &cfg.VMCPUs)
 	r.string("vmAccel", &cfg.VMAccel)
-	r.hosts(&cfg.Hosts)
+	decodeList(&r, "hosts", &cfg.Hosts, `a list of hosts, e.g. [{name: local}, {name: big2, docker: "ssh://admin@big2", maxTeams: 6}]`)
 	r.stringMap("teamHosts", &cfg.TeamHosts)
+	decodeList(&r, "machines", &cfg.Machines, "a list of machines, e.g. [{address: 10.0.0.11, user: admin, hostKey: \"ssh-ed25519 AAAA...\"}]")
 	r.int("parallelTeams", &cfg.ParallelTeams)
 	r.int("parallelStreams", &cfg.ParallelStreams)
+	if from, ok := r.raw("machinesFrom"); ok && from != "" {
+		if len(cfg.Machines) > 0 {
+			r.fail("%s:machinesFrom and %s:machines are both set: keep one", plan.Namespace, plan.Namespace)
+		} else if err := machinesFrom(ctx, from, &cfg.Machines); err != nil {
+			r.fail("%s:machinesFrom: %v", plan.Namespace, err)
+		}
+	}
 	if len(r.problems) > 0 {
-		return plan.Config{}, "", errors.New("invalid cohort configuration:\n  - " + strings.Join(r.problems, "\n  - "))
+		return plan.Config{}, Secrets{}, errors.New("invalid cohort configuration:\n  - " + strings.Join(r.problems, "\n  - "))
 	}
 	if hasTLS(cfg.Hosts) && !ctx.IsConfigSecret(plan.Namespace+":hosts") {
-		return plan.Config{}, "", fmt.Errorf("%s:hosts holds TLS client material in plain text in Pulumi.%s.yaml: set each tls value again with pulumi config set --secret --path '%s:hosts[N].tls.key' \"$(cat key.pem)\"",
+		return plan.Config{}, Secrets{}, fmt.Errorf("%s:hosts holds TLS client material in plain text in Pulumi.%s.yaml: set each tls value again with pulumi config set --secret --path '%s:hosts[N].tls.key' \"$(cat key.pem)\"",
 			plan.Namespace, ctx.Stack(), plan.Namespace)
 	}
-	seedKey := plan.Namespace + ":keySeed"
-	seed, _ := ctx.GetConfig(seedKey)
-	if seed != "" && !ctx.IsConfigSecret(seedKey) {
-		ctx.Log.Warn(seedKey+" is stored in plain text in Pulumi."+ctx.Stack()+".yaml: set it again with --secret", nil)
+	var secrets Secrets
+	for key, dst := range map[string]*string{"keySeed": &secrets.KeySeed, "machineKey": &secrets.MachineKey} {
+		full := plan.Namespace + ":" + key
+		*dst, _ = ctx.GetConfig(full)
+		if *dst != "" && !ctx.IsConfigSecret(full) {
+			ctx.Log.Warn(full+" is stored in plain text in Pulumi."+ctx.Stack()+".yaml: set it again with --secret", nil)
+		}
 	}
-	return cfg, seed, nil
+	return cfg, secrets, nil
+}
+
+// machinesFrom reads the `machines` output of another stack (one that created the VMs with
+// any cloud provider), in the form of labfleet:machines. The read is known in preview too.
+func machinesFrom(ctx *pulumi.Context, stack string, dst *[]plan.MachineConfig) error {
+	ref, err := pulumi.NewStackReference(ctx, "machines-from", &pulumi.StackReferenceArgs{Name: pulumi.String(stack)})
+	if err != nil {
+		return err
+	}
+	out, err := internals.UnsafeAwaitOutput(ctx.Context(), ref.GetOutput(pulumi.String("machines")))
+	if err != nil {
+		return fmt.Errorf("reading stack %s: %w", stack, err)
+	}
+	if out.Value == nil {
+		return fmt.Errorf("stack %s has no output named machines: export a list of {address, user, hostKey, team} there (see the README)", stack)
+	}
+	raw, err := json.Marshal(out.Value)
+	if err != nil {
+		return err
+	}
+	if err := strictJSON(string(raw), dst); err != nil {
+		return fmt.Errorf("stack %s's machines output: %v", stack, err)
+	}
+	return nil
+}
+
+// strictJSON decodes v into dst, refusing unknown fields: a misspelt one would silently
+// fall back to a default.
+func strictJSON(v string, dst any) error {
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	return dec.Decode(dst)
 }
 
 // configReader reads typed keys and collects every type error, so all are reported at once.
@@ -128,16 +179,14 @@ func (r *configReader) stringMap(key string, dst *map[string]string) {
 	}
 }
 
-func (r *configReader) hosts(dst *[]plan.HostConfig) {
-	v, ok := r.raw("hosts")
+// decodeList reads a key holding a list of objects (labfleet:hosts, labfleet:machines).
+func decodeList[T any](r *configReader, key string, dst *[]T, example string) {
+	v, ok := r.raw(key)
 	if !ok || v == "" {
 		return
 	}
-	dec := json.NewDecoder(strings.NewReader(v))
-	dec.DisallowUnknownFields() // a misspelt field would silently fall back to a default
-	if err := dec.Decode(dst); err != nil {
-		r.fail("%s:hosts: %v: write it in Pulumi.%s.yaml as a list of hosts, e.g. [{name: local}, {name: big2, docker: \"ssh://admin@big2\", maxTeams: 6}]",
-			plan.Namespace, err, r.ctx.Stack())
+	if err := strictJSON(v, dst); err != nil {
+		r.fail("%s:%s: %v: write it in Pulumi.%s.yaml as %s", plan.Namespace, key, err, r.ctx.Stack(), example)
 	}
 }
 

@@ -2,13 +2,18 @@ package infra
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"slices"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/status"
 	"github.com/labfleet/labfleet/infra/handout"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day3"
@@ -17,9 +22,18 @@ import (
 // Program is labfleet's Pulumi program: config → validated plan → placed on and checked
 // against the Docker hosts → resources → swarm bootstrap → stack outputs. Nothing is
 // registered unless the whole config is valid and fits the hosts.
+//
+// With LABFLEET_DESTROY=1 (what `make destroy` runs `pulumi destroy --run-program` with) it
+// only registers the teardown hook of existing machines: Pulumi deletes everything else
+// from its state, and nothing is converged first.
 func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cfg, seed, err := LoadConfig(ctx)
+		if os.Getenv(DestroyEnv) == "1" {
+			key, _ := ctx.GetConfig(plan.Namespace + ":machineKey")
+			_, err := teardownHook(ctx, bootstrapper, key)
+			return err
+		}
+		cfg, secrets, err := LoadConfig(ctx)
 		if err != nil {
 			return err
 		}
@@ -39,9 +53,17 @@ func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 		if err := p.CheckHosts(facts); err != nil {
 			return err
 		}
-		keys, err := sshkeys.New(seed, p.Cohort)
+		keys, err := sshkeys.New(secrets.KeySeed, p.Cohort)
 		if err != nil {
 			return err
+		}
+		if len(cfg.Machines) > 0 {
+			if secrets.MachineKey == "" {
+				return errors.New("labfleet:machineKey is not set: the cohort runs on existing machines, which labfleet logs in to as their admin user with this key: pulumi config set --secret labfleet:machineKey < ~/.ssh/lab_admin")
+			}
+			if err := keys.WithMachineKey(secrets.MachineKey); err != nil {
+				return err
+			}
 		}
 		if p.Day3.Prepare {
 			// Render every team's kind config now, so a bad one stops before any resource.
@@ -54,7 +76,13 @@ func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 		for _, w := range p.Warnings {
 			ctx.Log.Warn(w, nil)
 		}
-		cohort, err := NewCohort(ctx, p, keys, bootstrapper)
+		var teardown *pulumi.ResourceHook
+		if len(cfg.Machines) > 0 {
+			if teardown, err = teardownHook(ctx, bootstrapper, secrets.MachineKey); err != nil {
+				return err
+			}
+		}
+		cohort, err := NewCohort(ctx, p, keys, bootstrapper, teardown)
 		if err != nil {
 			return err
 		}
@@ -73,6 +101,59 @@ func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 		}
 		return nil
 	}
+}
+
+// DestroyEnv tells the program that `pulumi destroy --run-program` runs it (see Program).
+const DestroyEnv = "LABFLEET_DESTROY"
+
+// teardownHook registers the hook that removes labfleet from a team's existing machines
+// when Pulumi deletes the team: on `pulumi destroy --run-program` (Pulumi refuses a plain
+// destroy of a stack with delete hooks, naming that flag) and when a team leaves the config.
+// It reads the machines from the team's last outputs, and logs in with machineKey.
+func teardownHook(ctx *pulumi.Context, bootstrapper Bootstrapper, machineKey string) (*pulumi.ResourceHook, error) {
+	return ctx.RegisterResourceHook(TeardownHook, func(args *pulumi.ResourceHookArgs) error {
+		machines, err := machinesOf(args.OldOutputs)
+		if err != nil {
+			return fmt.Errorf("team %s: %w", args.Name, err)
+		}
+		if len(machines) == 0 {
+			return nil
+		}
+		signer, err := ssh.ParsePrivateKey([]byte(machineKey))
+		if err != nil {
+			return fmt.Errorf("team %s: labfleet:machineKey is needed to remove labfleet from its machines: %v", args.Name, err)
+		}
+		return bootstrapper.TeardownMachines(ctx.Context(), args.Name, machines, signer)
+	}, nil)
+}
+
+// TeardownHook is the name the teardown hook is registered, and recorded in state, under.
+const TeardownHook = "labfleet-machines-teardown"
+
+// machinesOf reads a machine team's component outputs back.
+func machinesOf(outputs resource.PropertyMap) ([]bootstrap.Machine, error) {
+	list, ok := outputs[MachinesOutput]
+	if !ok {
+		return nil, nil
+	}
+	if !list.IsArray() {
+		return nil, fmt.Errorf("its %s output is not a list", MachinesOutput)
+	}
+	var out []bootstrap.Machine
+	for _, v := range list.ArrayValue() {
+		if !v.IsObject() {
+			return nil, fmt.Errorf("its %s output holds %v", MachinesOutput, v)
+		}
+		o := v.ObjectValue()
+		str := func(k string) string {
+			if x, ok := o[resource.PropertyKey(k)]; ok && x.IsString() {
+				return x.StringValue()
+			}
+			return ""
+		}
+		out = append(out, bootstrap.Machine{Node: str("node"), Target: str("target"), User: str("user"), HostKey: str("hostKey")})
+	}
+	return out, nil
 }
 
 // inspected are the hosts read before planning: the cohort's, and the local engine even
@@ -104,8 +185,12 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 				"knownHost":  pulumi.String(n.KnownHost),
 			})
 		}
+		host := t.Plan.Host
+		if t.Plan.OnMachines() {
+			host = status.MachinesHost
+		}
 		teams[t.Plan.Name] = pulumi.Map{
-			"host":        pulumi.String(t.Plan.Host),
+			"host":        pulumi.String(host),
 			"nodes":       nodes,
 			"sshUser":     pulumi.String(p.SSHUser),
 			"network":     pulumi.String(t.Plan.Subnet.String()),

@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/kindprep"
@@ -30,7 +31,8 @@ type registered struct {
 	inputs              resource.PropertyMap
 	deleteBeforeReplace bool
 	ignoreChanges       []string
-	provider            string // "urn::id" of its explicit provider
+	provider            string   // "urn::id" of its explicit provider
+	beforeDelete        []string // names of its before-delete hooks
 }
 
 // mocks records every registration; custom resources echo their inputs as state.
@@ -46,6 +48,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.deleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.ignoreChanges = rpc.GetIgnoreChanges()
 		r.provider = rpc.GetProvider()
+		r.beforeDelete = rpc.GetHooks().GetBeforeDelete()
 	}
 	m.mu.Lock()
 	m.resources = append(m.resources, r)
@@ -56,6 +59,14 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		state["repoDigest"] = resource.NewStringProperty("sha256:id-of-" + args.Name)
 	case "docker:index/remoteImage:RemoteImage":
 		state["imageId"] = resource.NewStringProperty("sha256:4567")
+	case "pulumi:pulumi:StackReference":
+		// The machines a cloud stack exports, as labfleet:machinesFrom reads them.
+		state["outputs"] = resource.NewObjectProperty(resource.NewPropertyMapFromMap(map[string]any{
+			"machines": []any{
+				map[string]any{"address": "10.0.0.11", "user": "admin", "hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfMachine11"},
+				map[string]any{"address": "10.0.0.12", "user": "admin"},
+			},
+		}))
 	}
 	return args.Name + "-id", state, nil
 }
@@ -91,6 +102,14 @@ type fakeBootstrapper struct {
 	labImageIDs bootstrap.LabImages
 	fail        error
 	failTeam    string // this team fails; the others converge
+	teardowns   []string
+}
+
+func (f *fakeBootstrapper) TeardownMachines(_ context.Context, team string, machines []bootstrap.Machine, _ ssh.Signer) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.teardowns = append(f.teardowns, fmt.Sprint(team, machines))
+	return nil
 }
 
 func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys.Keys, labImageIDs bootstrap.LabImages, report steps.Reporter) (map[string]bootstrap.TeamResult, error) {
@@ -805,5 +824,91 @@ func TestATeamStaysWhereItLives(t *testing.T) {
 	r = runProgramOn(t, fakeHost{}, &fakeBootstrapper{}, true, map[string]string{"labfleet:hosts": `[{"name":"big2","dokcer":"ssh://x"}]`})
 	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:hosts") || !strings.Contains(r.err.Error(), `unknown field "dokcer"`) || len(r.m.resources) != 0 {
 		t.Errorf("misspelt field: %v", r.err)
+	}
+}
+
+// machineKey is an instructor's key for existing machines, as labfleet:machineKey holds it.
+const machineKey = `-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACDY2WNp5JQpUab2uF8+eUVMQmq5zOadHl2noOJbNzwbVAAAAJBn+R/xZ/kf
+8QAAAAtzc2gtZWQyNTUxOQAAACDY2WNp5JQpUab2uF8+eUVMQmq5zOadHl2noOJbNzwbVA
+AAAEAvpcJAbOoA1CRqQxF3m63XE7PnUTHcdfAJ+SgRCvfHP9jZY2nklClRpva4Xz55RUxC
+arnM5p0eXaeg4ls3PBtUAAAACHRlc3RAbGFiAQIDBAU=
+-----END OPENSSH PRIVATE KEY-----
+`
+
+// A cohort on existing machines: no Docker resource for its teams (only the lab images,
+// built on the local engine), each team's component carries the teardown hook and records
+// its machines for it, and the outputs point at the machines.
+func TestTeamsOnExistingMachines(t *testing.T) {
+	machines := `[{"address":"10.0.0.11","user":"admin","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfMachine11"},{"address":"10.0.0.12","user":"admin"},
+		{"address":"10.0.0.21","port":2222},{"address":"10.0.0.22","team":"team2"}]`
+	r := runProgramOn(t, fakeHost{}, &fakeBootstrapper{}, false, map[string]string{
+		"labfleet:workers": "1", "labfleet:machines": machines, "labfleet:machineKey": machineKey})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, typ := range []string{"docker:index/container:Container", "docker:index/network:Network", "docker:index/volume:Volume"} {
+		if n := len(r.m.ofType(typ)); n != 0 {
+			t.Errorf("%d %s on existing machines", n, typ)
+		}
+	}
+	if r.m.named("docker:index/image:Image", "node-image").typ != "" || r.m.named("docker:index/image:Image", "improved-app").typ == "" {
+		t.Error("want the lab images and no node image")
+	}
+	for _, team := range r.m.ofType("labfleet:index:Team") {
+		if fmt.Sprint(team.beforeDelete) != "["+TeardownHook+"]" {
+			t.Errorf("team %s hooks %v", team.name, team.beforeDelete)
+		}
+	}
+	team2 := r.exports["teams"].Value.(map[string]any)["team2"].(map[string]any)
+	nodes := team2["nodes"].([]any)
+	if team2["host"] != "machines" || nodes[0].(map[string]any)["ssh"] != "10.0.0.22:22" || nodes[1].(map[string]any)["ssh"] != "10.0.0.21:2222" {
+		t.Errorf("team2 = %v", team2)
+	}
+	if kh := nodes[0].(map[string]any)["knownHost"]; kh != "" {
+		t.Errorf("an unpinned machine got a known_hosts line: %v", kh)
+	}
+	team1 := r.exports["teams"].Value.(map[string]any)["team1"].(map[string]any)
+	if kh := team1["nodes"].([]any)[0].(map[string]any)["knownHost"]; kh != "10.0.0.11 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfMachine11" {
+		t.Errorf("team1-m1 known host %v", kh)
+	}
+	if r.b.plan.Teams[0].Nodes[1].Machine.User != "admin" || r.b.plan.Teams[1].Nodes[0].IP.String() != "10.0.0.22" {
+		t.Errorf("the bootstrap got %+v", r.b.plan.Teams)
+	}
+	// Without the key, nothing is registered.
+	r = runProgramOn(t, fakeHost{}, &fakeBootstrapper{}, true, map[string]string{"labfleet:workers": "1", "labfleet:machines": machines})
+	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:machineKey is not set") || len(r.m.ofType("labfleet:index:Team")) != 0 {
+		t.Errorf("no machine key: %v", r.err)
+	}
+}
+
+// labfleet:machinesFrom reads the machines another stack exports.
+func TestMachinesFromAnotherStack(t *testing.T) {
+	r := runProgramOn(t, fakeHost{}, &fakeBootstrapper{}, false, map[string]string{
+		"labfleet:teams": "1", "labfleet:workers": "1", "labfleet:machinesFrom": "org/cloud-vms/spring", "labfleet:machineKey": machineKey})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	nodes := r.exports["teams"].Value.(map[string]any)["team1"].(map[string]any)["nodes"].([]any)
+	if nodes[0].(map[string]any)["ssh"] != "10.0.0.11:22" || nodes[1].(map[string]any)["ssh"] != "10.0.0.12:22" {
+		t.Errorf("nodes %v", nodes)
+	}
+}
+
+// The teardown hook reads a team's machines back from its last outputs.
+func TestTheTeardownHookReadsTheTeamsMachines(t *testing.T) {
+	outputs := resource.NewPropertyMapFromMap(map[string]any{
+		"status": "ready",
+		MachinesOutput: []any{
+			map[string]any{"node": "team1-m1", "target": "10.0.0.11:22", "user": "admin", "hostKey": "ssh-ed25519 AAAA"},
+		},
+	})
+	got, err := machinesOf(outputs)
+	if err != nil || len(got) != 1 || got[0] != (bootstrap.Machine{Node: "team1-m1", Target: "10.0.0.11:22", User: "admin", HostKey: "ssh-ed25519 AAAA"}) {
+		t.Errorf("machines %+v, %v", got, err)
+	}
+	if got, err := machinesOf(resource.PropertyMap{}); err != nil || got != nil {
+		t.Errorf("a team of containers: %v %v", got, err)
 	}
 }

@@ -27,6 +27,30 @@ type Team struct {
 	RoutingMesh pulumi.StringOutput      `pulumi:"routingMesh"`
 	AppURLs     pulumi.StringArrayOutput `pulumi:"appUrls"`
 	Kind        pulumi.StringMapOutput   `pulumi:"kind"`
+	// machines describes a team's existing machines for the teardown hook, which reads them
+	// from the component's last outputs (the team may be gone from the config by then).
+	machines pulumi.Array
+}
+
+// MachinesOutput is the component output the teardown hook reads.
+const MachinesOutput = "machines"
+
+// newMachineTeam registers a team whose nodes are existing machines: a component with no
+// Docker resource, whose deletion (pulumi destroy --run-program, or the team leaving the
+// config) runs the teardown hook on its machines.
+func newMachineTeam(ctx *pulumi.Context, t plan.Team, teardown *pulumi.ResourceHook, opts ...pulumi.ResourceOption) (*Team, error) {
+	team := &Team{Plan: t}
+	for _, n := range t.Nodes {
+		m := n.Machine
+		team.machines = append(team.machines, pulumi.Map{
+			"node":    pulumi.String(n.Name),
+			"target":  pulumi.String(m.Target()),
+			"user":    pulumi.String(m.User),
+			"hostKey": pulumi.String(m.HostKey),
+		})
+	}
+	opts = append(opts, pulumi.ResourceHooks(&pulumi.ResourceHookBinding{BeforeDelete: []*pulumi.ResourceHook{teardown}}))
+	return team, ctx.RegisterComponentResource("labfleet:index:Team", t.Name, team, opts...)
 }
 
 // Node is one node container and the volume that holds its /var/lib/docker.
@@ -107,14 +131,18 @@ func (t *Team) finish(ctx *pulumi.Context, results pulumi.AnyOutput) error {
 		}
 		return map[string]string{"cluster": k.ClusterName, "hostNode": k.HostNode, "apiServer": k.APIServer, "state": state}
 	}).(pulumi.StringMapOutput)
-	return ctx.RegisterResourceOutputs(t, pulumi.Map{
+	outputs := pulumi.Map{
 		"status":      t.Status,
 		"clusterId":   t.ClusterID,
 		"managerAddr": t.ManagerAddr,
 		"routingMesh": t.RoutingMesh,
 		"appUrls":     t.AppURLs,
 		"kind":        t.Kind,
-	})
+	}
+	if t.machines != nil {
+		outputs[MachinesOutput] = t.machines
+	}
+	return ctx.RegisterResourceOutputs(t, outputs)
 }
 
 // NewNode registers a node's volume and container, rendered from its spec.

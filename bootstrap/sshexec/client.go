@@ -20,11 +20,13 @@ import (
 
 // Target is one node's sshd and how to log in to it.
 type Target struct {
-	Node    string // for errors: the node name
-	Addr    string // host:port
-	User    string
-	Signer  ssh.Signer
-	HostKey ssh.PublicKey // pinned: any other key is refused
+	Node   string // for errors: the node name
+	Addr   string // host:port
+	User   string
+	Signer ssh.Signer
+	// HostKey is pinned: any other key is refused. nil trusts the key the node presents
+	// (an existing machine whose key the instructor did not give), which Client.HostKey tells.
+	HostKey ssh.PublicKey
 }
 
 // Options tune dialing and liveness. The zero value gets DefaultOptions.
@@ -55,10 +57,14 @@ var ErrAuthRefused = errors.New("authentication refused")
 
 // Client is an open SSH connection to one node.
 type Client struct {
-	target Target
-	conn   *ssh.Client
-	stop   chan struct{}
+	target  Target
+	conn    *ssh.Client
+	stop    chan struct{}
+	hostKey ssh.PublicKey
 }
+
+// HostKey is the key the node presented (the pinned one, when one was given).
+func (c *Client) HostKey() ssh.PublicKey { return c.hostKey }
 
 // Dial connects to t, retrying transient failures (refused connections, resets, a sshd
 // that is not ready) with exponential backoff until opts.RetryFor or ctx ends.
@@ -66,18 +72,25 @@ func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
 	if opts == (Options{}) {
 		opts = DefaultOptions
 	}
+	var presented ssh.PublicKey
 	config := &ssh.ClientConfig{
 		User: t.User,
 		Auth: []ssh.AuthMethod{ssh.PublicKeys(t.Signer)},
-		// Offer only the pinned key's algorithm, or the server may present another of its
-		// keys and a correct host would look like a mismatch (golang/go#29286).
-		HostKeyAlgorithms: []string{t.HostKey.Type()},
 		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			presented = key
+			if t.HostKey == nil {
+				return nil
+			}
 			if !bytes.Equal(key.Marshal(), t.HostKey.Marshal()) {
 				return fmt.Errorf("%w: got %s, want %s", ErrHostKeyMismatch, ssh.FingerprintSHA256(key), ssh.FingerprintSHA256(t.HostKey))
 			}
 			return nil
 		},
+	}
+	if t.HostKey != nil {
+		// Offer only the pinned key's algorithm, or the server may present another of its
+		// keys and a correct host would look like a mismatch (golang/go#29286).
+		config.HostKeyAlgorithms = []string{t.HostKey.Type()}
 	}
 	deadline := time.Now().Add(opts.RetryFor)
 	backoff := 200 * time.Millisecond
@@ -85,7 +98,7 @@ func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
 	for attempt := 1; ; attempt++ {
 		conn, err := dialOnce(ctx, t.Addr, config, opts.AttemptTimeout)
 		if err == nil {
-			c := &Client{target: t, conn: conn, stop: make(chan struct{})}
+			c := &Client{target: t, conn: conn, stop: make(chan struct{}), hostKey: presented}
 			go c.keepalive(opts.KeepaliveInterval, opts.KeepaliveMisses)
 			return c, nil
 		}

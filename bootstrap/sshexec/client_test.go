@@ -1,6 +1,7 @@
 package sshexec
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -179,6 +180,22 @@ func TestRunWithInputStreamsStdin(t *testing.T) {
 	out, err := c.RunWithInput(context.Background(), "wc -c", strings.NewReader(strings.Repeat("x", 100000)))
 	if err != nil || strings.TrimSpace(out) != "100000" {
 		t.Fatalf("out=%q err=%v", out, err)
+	}
+}
+
+// A machine whose key the instructor did not give: the key it presents is trusted and told.
+func TestAnUnpinnedHostKeyIsTrustedAndTold(t *testing.T) {
+	user := newKey(t)
+	s := startServer(t, "127.0.0.1:0", user.PublicKey())
+	tg := target(s, user)
+	tg.HostKey = nil
+	c, err := Dial(context.Background(), tg, fastOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.HostKey(); got == nil || !bytes.Equal(got.Marshal(), s.hostKey.PublicKey().Marshal()) {
+		t.Errorf("presented key %v, want the server's", got)
 	}
 }
 

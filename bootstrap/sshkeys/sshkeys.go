@@ -31,7 +31,24 @@ type KeyPair struct {
 type Keys struct {
 	seed   []byte
 	cohort string
+	// machine logs in to existing machines as their own admin user (labfleet:machineKey);
+	// nil for a cohort of node containers.
+	machine ssh.Signer
 }
+
+// WithMachineKey adds the instructor's key for existing machines (labfleet:machineKey, an
+// OpenSSH private key without a passphrase).
+func (k *Keys) WithMachineKey(pemText string) error {
+	s, err := ssh.ParsePrivateKey([]byte(pemText))
+	if err != nil {
+		return fmt.Errorf("labfleet:machineKey is not an unencrypted OpenSSH private key (%v): pulumi config set --secret labfleet:machineKey < ~/.ssh/lab_admin", err)
+	}
+	k.machine = s
+	return nil
+}
+
+// Machine is the key labfleet logs in to existing machines with, as their admin user.
+func (k *Keys) Machine() ssh.Signer { return k.machine }
 
 // New checks the seed and returns the cohort's key source.
 func New(seed, cohort string) (*Keys, error) {

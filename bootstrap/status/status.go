@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
@@ -173,6 +175,9 @@ func Check(ctx context.Context, cohort string, teams []Team, keys *sshkeys.Keys,
 	return r
 }
 
+// MachinesHost is the host the teams output names for a team on existing machines.
+const MachinesHost = "machines"
+
 // checkTeam opens an SSH connection to every node of the team and probes it.
 func checkTeam(ctx context.Context, t Team, keys *sshkeys.Keys, opts Options) TeamStatus {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
@@ -182,8 +187,17 @@ func checkTeam(ctx context.Context, t Team, keys *sshkeys.Keys, opts Options) Te
 	dialErrs := map[string]error{}
 	var mu sync.Mutex
 	_ = steps.Each(t.Outputs.Nodes, func(n handout.Node) error {
+		hostKey := keys.Host(n.Name).PublicKey()
+		if t.Outputs.Host == MachinesHost {
+			// An existing machine's own key, as its known_hosts line records it; nil (trust
+			// what it presents) when the instructor did not pin it.
+			hostKey = nil
+			if _, _, k, _, _, err := ssh.ParseKnownHosts([]byte(n.KnownHost)); err == nil {
+				hostKey = k
+			}
+		}
 		c, err := sshexec.Dial(ctx, sshexec.Target{
-			Node: n.Name, Addr: n.SSH, User: plan.AdminUser, Signer: admin, HostKey: keys.Host(n.Name).PublicKey(),
+			Node: n.Name, Addr: n.SSH, User: plan.AdminUser, Signer: admin, HostKey: hostKey,
 		}, opts.SSH)
 		mu.Lock()
 		defer mu.Unlock()

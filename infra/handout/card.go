@@ -53,28 +53,48 @@ func newCard(name string, t Team, kubeconfig string) (*card, error) {
 		return nil, fmt.Errorf("team %s has no nodes in the teams output: run `pulumi up` first", name)
 	}
 	var known, perNode strings.Builder
-	var publicHost string
-	names := make([]string, 0, len(t.Nodes))
+	hosts := map[string]bool{}
+	pinned := true
 	for _, n := range t.Nodes {
-		host, port, err := net.SplitHostPort(n.SSH)
+		host, _, err := net.SplitHostPort(n.SSH)
 		if err != nil {
 			return nil, fmt.Errorf("team %s node %s: ssh %q: %w", name, n.Name, n.SSH, err)
 		}
-		if publicHost == "" {
-			publicHost = host
-		} else if host != publicHost {
-			return nil, fmt.Errorf("team %s node %s: ssh %q is not on %s like the team's other nodes: a cohort has one labfleet:publicHost", name, n.Name, n.SSH, publicHost)
+		hosts[host] = true
+		pinned = pinned && n.KnownHost != ""
+	}
+	// Node containers share their host's address (one HostName for all); existing machines
+	// each have their own.
+	var publicHost string
+	names := make([]string, 0, len(t.Nodes))
+	for _, n := range t.Nodes {
+		host, port, _ := net.SplitHostPort(n.SSH)
+		if n.KnownHost != "" {
+			known.WriteString(n.KnownHost + "\n")
 		}
-		known.WriteString(n.KnownHost + "\n")
-		fmt.Fprintf(&perNode, "Host %s\n  Port %s\n", n.Name, port)
+		if len(hosts) == 1 {
+			publicHost = host
+			fmt.Fprintf(&perNode, "Host %s\n  Port %s\n", n.Name, port)
+		} else {
+			fmt.Fprintf(&perNode, "Host %s\n  HostName %s\n  Port %s\n", n.Name, host, port)
+		}
 		names = append(names, n.Name)
 		c.Nodes = append(c.Nodes, cardNode{Name: n.Name, Role: n.Role, IP: n.IP,
 			SSHCommand: fmt.Sprintf("ssh -i %s -p %s %s@%s", c.KeyFile, port, t.SSHUser, host)})
 	}
 	c.KnownHosts = known.String()
 	c.SSHConfigNodes = perNode.String()
-	c.SSHConfigShared = fmt.Sprintf("Host %s\n  HostName %s\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n",
-		strings.Join(names, " "), publicHost, t.SSHUser, c.KeyFile, c.KnownHostsFile)
+	hostName := ""
+	if publicHost != "" {
+		hostName = "  HostName " + publicHost + "\n"
+	}
+	// A machine whose host key the instructor did not give cannot be pinned on the card.
+	checking := "yes"
+	if !pinned {
+		checking = "accept-new"
+	}
+	c.SSHConfigShared = fmt.Sprintf("Host %s\n%s  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking %s\n",
+		strings.Join(names, " "), hostName, t.SSHUser, c.KeyFile, c.KnownHostsFile, checking)
 	c.SSHConfig = c.SSHConfigNodes + "\n" + c.SSHConfigShared
 	if t.Kind["state"] == "running" {
 		c.Cluster = &cluster{Name: t.Kind["cluster"], HostNode: t.Kind["hostNode"], APIServer: t.Kind["apiServer"]}

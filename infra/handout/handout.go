@@ -69,20 +69,35 @@ func (t Team) firstSSHPort() int {
 // NodesFor describes a planned team's nodes; the program exports exactly this.
 func NodesFor(p *plan.Plan, t plan.Team, keys *sshkeys.Keys) []Node {
 	var out []Node
-	public := p.Host(t.Host).PublicHost
 	for _, n := range t.Nodes {
 		target := p.SSHTarget(n)
+		public, port, _ := net.SplitHostPort(target)
 		hostKey := strings.TrimSpace(keys.Host(n.Name).AuthorizedKey(""))
+		if n.Machine != nil {
+			hostKey = n.Machine.HostKey // "" when the instructor did not pin it
+		}
+		known := ""
+		if hostKey != "" {
+			known = knownHostsLine(public, port, hostKey)
+		}
 		out = append(out, Node{
 			Name:       n.Name,
 			Role:       string(n.Role),
 			IP:         n.IP.String(),
 			SSH:        target,
-			SSHCommand: fmt.Sprintf("ssh -i %s.key -p %d %s@%s", t.Name, n.SSHPort, p.SSHUser, public),
-			KnownHost:  fmt.Sprintf("[%s]:%d %s", public, n.SSHPort, hostKey),
+			SSHCommand: fmt.Sprintf("ssh -i %s.key -p %s %s@%s", t.Name, port, p.SSHUser, public),
+			KnownHost:  known,
 		})
 	}
 	return out
+}
+
+// knownHostsLine is how OpenSSH records a host key: bare for port 22, "[host]:port" otherwise.
+func knownHostsLine(host, port, key string) string {
+	if port == "22" {
+		return host + " " + key
+	}
+	return fmt.Sprintf("[%s]:%s %s", host, port, key)
 }
 
 // An Option changes what Files renders.

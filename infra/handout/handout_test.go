@@ -95,10 +95,8 @@ func TestMissingKeyIsExplained(t *testing.T) {
 
 func TestInconsistentNodesAreExplained(t *testing.T) {
 	for want, edit := range map[string]func(*Team){
-		"team red has no nodes in the teams output: run `pulumi up` first": func(t *Team) { t.Nodes = nil },
-		`team red node red-w1: ssh "lab2.example.org:2201" is not on lab.example.org like the team's other nodes`: func(t *Team) {
-			t.Nodes[1].SSH = "lab2.example.org:2201"
-		},
+		"team red has no nodes in the teams output: run `pulumi up` first":                     func(t *Team) { t.Nodes = nil },
+		`team red node red-w1: ssh "lab2.example.org": address lab2.example.org: missing port`: func(t *Team) { t.Nodes[1].SSH = "lab2.example.org" },
 	} {
 		o := sample()
 		red := o.Teams["red"]
@@ -107,6 +105,29 @@ func TestInconsistentNodesAreExplained(t *testing.T) {
 		if _, err := Files(o); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want %q", err, want)
 		}
+	}
+}
+
+// A team on existing machines: each node has its own address, and a machine whose host key
+// the instructor did not give is not pinned on the card.
+func TestATeamOnMachinesGetsAHostNamePerNode(t *testing.T) {
+	o := sample()
+	red := o.Teams["red"]
+	red.Nodes[0].SSH, red.Nodes[1].SSH = "10.0.0.11:22", "10.0.0.12:22"
+	red.Nodes[1].KnownHost = ""
+	o.Teams["red"] = red
+	files, err := Files(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := files["red.ssh_config"]
+	for _, want := range []string{"Host red-m1\n  HostName 10.0.0.11\n  Port 22\n", "Host red-w1\n  HostName 10.0.0.12\n  Port 22\n", "StrictHostKeyChecking accept-new"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("ssh_config lacks %q:\n%s", want, cfg)
+		}
+	}
+	if strings.Count(files["red.known_hosts"], "\n") != len(red.Nodes)-1 {
+		t.Errorf("known_hosts has a line for the unpinned machine:\n%s", files["red.known_hosts"])
 	}
 }
 

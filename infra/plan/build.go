@@ -37,6 +37,7 @@ func Build(cfg Config) (*Plan, error) {
 	p.Privilege = v.privilege(cfg.Privilege)
 	p.NodeKind, p.VM = v.nodeKind(cfg)
 	p.Image = v.image(cfg, p.NodeKind)
+	machines := v.machines(cfg, names)
 	p.Hosts = v.hosts(cfg, len(names))
 	v.teamHosts(cfg.TeamHosts, names, p.Hosts)
 	p.Day2 = v.day2(cfg)
@@ -52,19 +53,31 @@ func Build(cfg Config) (*Plan, error) {
 	}
 	// Placement needs a valid shape (the memory of a team) and reports its own problems.
 	teamMB := (cfg.Managers + cfg.Workers) * p.ContainerMemoryMB()
-	where := v.place(cfg, names, p.Hosts, teamMB)
+	where := map[string]string{}
+	if machines == nil {
+		where = v.place(cfg, names, p.Hosts, teamMB)
+	} else {
+		for _, name := range names {
+			where[name] = LocalHost // the host its lab images are built on
+		}
+	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
 	for i, name := range names {
 		h := p.Host(where[name])
 		subnet := netip.PrefixFrom(nthAddr(h.AddressPool.Addr(), i<<(32-TeamPrefixBits)), TeamPrefixBits)
-		p.Teams = append(p.Teams, layoutTeam(p.Cohort, name, h.Name, i, subnet, cfg.Managers, cfg.Workers, h.SSHPortBase))
+		t := layoutTeam(p.Cohort, name, h.Name, i, subnet, cfg.Managers, cfg.Workers, h.SSHPortBase)
+		if machines != nil {
+			onMachines(&t, machines[name])
+		}
+		p.Teams = append(p.Teams, t)
 		if was, ok := cfg.Current[name]; ok && was != h.Name {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("labfleet:teamHosts moves team %s from host %s to host %s: its nodes on %s are deleted and it starts over, empty, on %s", name, was, h.Name, was, h.Name))
 		}
 	}
-	if p.Day3.Clusters && p.Privilege == PrivilegeReduced && p.NodeKind == NodeKindDind {
+	p.Warnings = append(p.Warnings, machineWarnings(p.Teams)...)
+	if p.Day3.Clusters && p.Privilege == PrivilegeReduced && p.NodeKind == NodeKindDind && machines == nil {
 		p.Warnings = append(p.Warnings, "labfleet:day is 3 with labfleet:privilege reduced: kind's node containers start, but Kubernetes components miss CAP_SYS_RESOURCE; prefer privileged where the Docker host allows --privileged")
 	}
 	if cfg.Managers%2 == 0 {

@@ -57,6 +57,10 @@ type Config struct {
 	// team explicitly.
 	Hosts     []HostConfig
 	TeamHosts map[string]string
+	// Machines is labfleet:machines: existing machines, one per node, that the cohort runs
+	// on instead of node containers.
+	Machines []MachineConfig
+
 	// Current is not a config key: it is where the cohort's teams live now (team -> host),
 	// read from the hosts before planning, so that placement never moves a team.
 	Current map[string]string

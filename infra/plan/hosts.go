@@ -104,8 +104,20 @@ func (p *Plan) Host(name string) Host {
 	return Host{}
 }
 
-// TeamsOn returns the teams placed on a host, in plan order.
+// TeamsOn returns the teams whose node containers run on a host, in plan order.
 func (p *Plan) TeamsOn(host string) []Team {
+	var out []Team
+	for _, t := range p.TeamsServedBy(host) {
+		if !t.OnMachines() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// TeamsServedBy returns the teams whose images a host builds: its own teams, and the teams
+// on existing machines for the local host (their lab images are streamed over SSH).
+func (p *Plan) TeamsServedBy(host string) []Team {
 	var out []Team
 	for _, t := range p.Teams {
 		if t.Host == host {
@@ -333,5 +345,8 @@ func capacities(hosts []Host, count map[string]int, teamMB int) string {
 
 // SSHTarget is "host:port" where students and the bootstrap reach the node's sshd.
 func (p *Plan) SSHTarget(n Node) string {
+	if n.Machine != nil {
+		return n.Machine.Target()
+	}
 	return net.JoinHostPort(p.Host(n.Host).PublicHost, strconv.Itoa(n.SSHPort))
 }

@@ -172,6 +172,9 @@ type Node struct {
 	SSHPort       int // published on its host's SSHAddress
 	ContainerName string
 	VolumeName    string // holds the node's /var/lib/docker
+	// Machine is the existing machine the node is, for a cohort on labfleet:machines; nil
+	// for a node container.
+	Machine *Machine
 }
 
 // Managers returns the team's manager nodes, in plan order.

@@ -1,0 +1,101 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/labfleet/labfleet/bootstrap/machines"
+	"github.com/labfleet/labfleet/bootstrap/sshexec"
+	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/steps"
+	"github.com/labfleet/labfleet/infra/plan"
+)
+
+// Machine is an existing machine as a team's outputs record it, for its teardown.
+type Machine struct {
+	Node    string
+	Target  string // host:port
+	User    string // its admin login
+	HostKey string // pinned, or "" to trust the key it presents
+}
+
+// prepareMachines makes a team's existing machines look like node containers, logged in as
+// each machine's own admin user: Docker and the tools installed, dockerd running, the student
+// account with the team key and labfleet's account with its own key. After it, the team's
+// bootstrap is the same as anywhere. It returns what it changed.
+func prepareMachines(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, opts sshexec.Options) ([]string, error) {
+	var mu sync.Mutex
+	var actions []string
+	err := steps.Each(team.Nodes, func(n plan.Node) error {
+		c, err := dialMachine(ctx, Machine{Node: n.Name, Target: n.Machine.Target(), User: n.Machine.User, HostKey: n.Machine.HostKey}, keys.Machine(), opts)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		did, err := machines.Prepare(ctx, c, machines.Setup{
+			Node:       n.Name,
+			StudentKey: keys.Student(team.Name).AuthorizedKey(p.SSHUser + "@" + team.Name),
+			AdminKey:   keys.Admin().AuthorizedKey(plan.AdminUser + "@" + p.Cohort),
+		})
+		mu.Lock()
+		actions = append(actions, did...)
+		mu.Unlock()
+		return err
+	})
+	return actions, err
+}
+
+// TeardownMachines removes labfleet from a team's machines, all at once, leaving them
+// reusable (see machines.Teardown). Every failure names the team and the machine.
+func TeardownMachines(ctx context.Context, team string, ms []Machine, signer ssh.Signer, opts sshexec.Options) error {
+	return steps.Each(ms, func(m Machine) error {
+		c, err := dialMachine(ctx, m, signer, opts)
+		if err != nil {
+			return fmt.Errorf("team %s: removing labfleet from its machines: %w", team, err)
+		}
+		defer c.Close()
+		if _, err := machines.Teardown(ctx, c, m.Node); err != nil {
+			return fmt.Errorf("team %s: removing labfleet from machine %s (node %s): %w", team, m.Target, m.Node, err)
+		}
+		return nil
+	})
+}
+
+// dialMachine logs in to a machine as its admin user, checking its pinned host key when one
+// was given.
+func dialMachine(ctx context.Context, m Machine, signer ssh.Signer, opts sshexec.Options) (*sshexec.Client, error) {
+	if signer == nil {
+		return nil, fmt.Errorf("node %s: no labfleet:machineKey to log in to machine %s with", m.Node, m.Target)
+	}
+	hostKey, err := parseHostKey(m.HostKey)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: machine %s: %w", m.Node, m.Target, err)
+	}
+	return sshexec.Dial(ctx, sshexec.Target{Node: m.Node, Addr: m.Target, User: m.User, Signer: signer, HostKey: hostKey}, opts)
+}
+
+// parseHostKey reads a known_hosts-style key ("ssh-ed25519 AAAA..."); "" gives nil, which
+// trusts the key the machine presents.
+func parseHostKey(line string) (ssh.PublicKey, error) {
+	if strings.TrimSpace(line) == "" {
+		return nil, nil
+	}
+	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	if err != nil {
+		return nil, fmt.Errorf("host key %q: %w", line, err)
+	}
+	return key, nil
+}
+
+// nodeHostKey is the host key labfleet pins for a node: derived for a node container,
+// given for an existing machine (nil when not given: trusted as presented).
+func nodeHostKey(n plan.Node, keys *sshkeys.Keys) (ssh.PublicKey, error) {
+	if n.Machine != nil {
+		return parseHostKey(n.Machine.HostKey)
+	}
+	return keys.Host(n.Name).PublicKey(), nil
+}

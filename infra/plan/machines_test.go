@@ -1,0 +1,78 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+)
+
+func fourMachines(cfg *Config) {
+	cfg.Workers = 1
+	cfg.Machines = []MachineConfig{
+		{Address: "10.0.0.11", User: "admin", HostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK11"},
+		{Address: "10.0.0.12", Port: 2222},
+		{Address: "10.0.0.21", Team: "team2", PublicHost: "vm21.lab"},
+		{Address: "10.0.0.22"},
+	}
+}
+
+func TestTeamsOnMachines(t *testing.T) {
+	cfg := Defaults("spring")
+	fourMachines(&cfg)
+	p, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1, t2 := p.Teams[0], p.Teams[1]
+	if !t1.OnMachines() || t1.NetworkName != "" || t1.Subnet.IsValid() {
+		t.Errorf("team1 %+v", t1)
+	}
+	// team2's own machine first, then the next unassigned one.
+	if t2.Nodes[0].IP.String() != "10.0.0.21" || t2.Nodes[1].IP.String() != "10.0.0.22" || t1.Nodes[1].IP.String() != "10.0.0.12" {
+		t.Errorf("assignment: %s %s %s", t2.Nodes[0].IP, t2.Nodes[1].IP, t1.Nodes[1].IP)
+	}
+	if p.SSHTarget(t1.Nodes[1]) != "10.0.0.12:2222" || p.SSHTarget(t2.Nodes[0]) != "vm21.lab:22" || t1.Nodes[0].Machine.User != "admin" || t1.Nodes[1].Machine.User != "root" {
+		t.Errorf("targets %s %s, users %s %s", p.SSHTarget(t1.Nodes[1]), p.SSHTarget(t2.Nodes[0]), t1.Nodes[0].Machine.User, t1.Nodes[1].Machine.User)
+	}
+	if len(p.TeamsOn(LocalHost)) != 0 || len(p.TeamsServedBy(LocalHost)) != 2 {
+		t.Error("teams on machines run no container, but their lab images are built locally")
+	}
+	if w := strings.Join(p.Warnings, "\n"); !strings.Contains(w, "machine 10.0.0.12:2222 (node team1-w1) has no hostKey") || strings.Contains(w, "10.0.0.11") {
+		t.Errorf("warnings %v", p.Warnings)
+	}
+}
+
+func TestBadMachinesAreRefused(t *testing.T) {
+	cases := []struct {
+		name   string
+		edit   func(*Config)
+		expect []string
+	}{
+		{"too few", func(c *Config) { c.Machines = c.Machines[:3] }, []string{"labfleet:machines", "lists 3 machines, but 2 teams of 2 nodes need 4: list 1 more"}},
+		{"with hosts", func(c *Config) { c.Hosts = []HostConfig{{Name: "a"}} }, []string{"labfleet:machines", "cannot be combined with labfleet:hosts"}},
+		{"vm kind", func(c *Config) { c.NodeKind = "vm" }, []string{"labfleet:nodeKind", "their own nodes"}},
+		{"a name", func(c *Config) { c.Machines[0].Address = "vm1.lab" }, []string{"labfleet:machines[0].address", "not an IPv4 address"}},
+		{"twice", func(c *Config) { c.Machines[3].Address, c.Machines[3].Port = "10.0.0.12", 2222 }, []string{"labfleet:machines[3]", "10.0.0.12:2222 is listed twice"}},
+		{"bad user", func(c *Config) { c.Machines[1].User = "root; rm" }, []string{"labfleet:machines[1].user"}},
+		{"bad host key", func(c *Config) { c.Machines[0].HostKey = "10.0.0.11 ssh-ed25519 AAAA" }, []string{"labfleet:machines[0].hostKey", "ssh-keyscan"}},
+		{"unknown team", func(c *Config) { c.Machines[2].Team = "blue" }, []string{"labfleet:machines[2].team", `"blue" is not a team`}},
+		{"team full", func(c *Config) {
+			c.Machines[0].Team, c.Machines[1].Team, c.Machines[3].Team = "team2", "team2", "team2"
+		}, []string{"labfleet:machines[3].team", "team team2 has 2 machines already"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Defaults("dev")
+			fourMachines(&cfg)
+			tc.edit(&cfg)
+			_, err := Build(cfg)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, frag := range tc.expect {
+				if !strings.Contains(err.Error(), frag) {
+					t.Errorf("error lacks %q:\n%v", frag, err)
+				}
+			}
+		})
+	}
+}
