@@ -31,7 +31,7 @@ func prepareMachines(ctx context.Context, p *plan.Plan, team plan.Team, keys *ss
 	var mu sync.Mutex
 	var actions []string
 	err := steps.Each(team.Nodes, func(n plan.Node) error {
-		c, err := dialMachine(ctx, Machine{Node: n.Name, Target: n.Machine.Target(), User: n.Machine.User, HostKey: n.Machine.HostKey}, keys.Machine(), opts)
+		c, err := DialMachine(ctx, Machine{Node: n.Name, Target: n.Machine.Target(), User: n.Machine.User, HostKey: n.Machine.HostKey}, keys.Machine(), opts)
 		if err != nil {
 			return err
 		}
@@ -53,7 +53,7 @@ func prepareMachines(ctx context.Context, p *plan.Plan, team plan.Team, keys *ss
 // reusable (see machines.Teardown). Every failure names the team and the machine.
 func TeardownMachines(ctx context.Context, team string, ms []Machine, signer ssh.Signer, opts sshexec.Options) error {
 	return steps.Each(ms, func(m Machine) error {
-		c, err := dialMachine(ctx, m, signer, opts)
+		c, err := DialMachine(ctx, m, signer, opts)
 		if err != nil {
 			return fmt.Errorf("team %s: removing labfleet from its machines: %w", team, err)
 		}
@@ -65,9 +65,9 @@ func TeardownMachines(ctx context.Context, team string, ms []Machine, signer ssh
 	})
 }
 
-// dialMachine logs in to a machine as its admin user, checking its pinned host key when one
+// DialMachine logs in to a machine as its admin user, checking its pinned host key when one
 // was given.
-func dialMachine(ctx context.Context, m Machine, signer ssh.Signer, opts sshexec.Options) (*sshexec.Client, error) {
+func DialMachine(ctx context.Context, m Machine, signer ssh.Signer, opts sshexec.Options) (*sshexec.Client, error) {
 	if signer == nil {
 		return nil, fmt.Errorf("node %s: no labfleet:machineKey to log in to machine %s with", m.Node, m.Target)
 	}

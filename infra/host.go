@@ -3,6 +3,7 @@ package infra
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -11,7 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
+	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/engine"
+	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
@@ -21,6 +26,8 @@ import (
 type HostInspector interface {
 	// Facts reads every host at once; a host it cannot read has its Err set.
 	Facts(ctx context.Context, hosts []plan.Host) map[string]plan.HostFacts
+	// Machines reads every existing machine of the plan at once, by node name.
+	Machines(ctx context.Context, p *plan.Plan, signer ssh.Signer) map[string]plan.MachineFacts
 }
 
 // DockerHosts inspects the hosts' engines through the docker CLI, with the same engine
@@ -125,8 +132,15 @@ func readKernel(ctx context.Context, e plan.Engine) (*plan.Kernel, bool) {
 	default:
 		return nil, false
 	}
-	f := strings.Fields(out)
-	if err != nil || len(f) != 5 {
+	if err != nil {
+		return nil, false
+	}
+	return parseKernel(strings.Fields(out))
+}
+
+// parseKernel reads kernelScript's output.
+func parseKernel(f []string) (*plan.Kernel, bool) {
+	if len(f) != 5 {
 		return nil, false
 	}
 	capBnd, _ := strconv.ParseUint(f[4], 16, 64)
@@ -134,6 +148,67 @@ func readKernel(ctx context.Context, e plan.Engine) (*plan.Kernel, bool) {
 	k.InotifyWatches, _ = strconv.Atoi(f[1])
 	k.InotifyInstances, _ = strconv.Atoi(f[2])
 	return k, f[3] == "kvm"
+}
+
+// machineScript prints, one per line, an existing machine's OS, Docker version ("-" when not
+// installed), memory in MB and cgroup version, then what kernelScript prints.
+const machineScript = `. /etc/os-release; echo "$PRETTY_NAME"; ` +
+	`v=$(docker version --format '{{.Server.Version}}' 2>/dev/null || sudo -n docker version --format '{{.Server.Version}}' 2>/dev/null); echo "${v:--}"; ` +
+	`awk '/^MemTotal/ {print int($2/1024)}' /proc/meminfo; ` +
+	`if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo 2; else echo 1; fi; ` + kernelScript
+
+// machineTimeout bounds the reading of one machine; one that does not answer in it is
+// reported unreachable.
+const machineTimeout = 20 * time.Second
+
+// Machines reads every existing machine of the plan at once, over SSH as its admin user. It
+// only reads.
+func (DockerHosts) Machines(ctx context.Context, p *plan.Plan, signer ssh.Signer) map[string]plan.MachineFacts {
+	out := map[string]plan.MachineFacts{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	opts := sshexec.DefaultOptions
+	opts.RetryFor = 5 * time.Second
+	for _, t := range p.Teams {
+		for _, n := range t.Nodes {
+			if n.Machine == nil {
+				continue
+			}
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(ctx, machineTimeout)
+				defer cancel()
+				f := readMachine(ctx, bootstrap.Machine{Node: n.Name, Target: n.Machine.Target(), User: n.Machine.User, HostKey: n.Machine.HostKey}, signer, opts)
+				mu.Lock()
+				out[n.Name] = f
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	return out
+}
+
+func readMachine(ctx context.Context, m bootstrap.Machine, signer ssh.Signer, opts sshexec.Options) plan.MachineFacts {
+	c, err := bootstrap.DialMachine(ctx, m, signer, opts)
+	if err != nil {
+		return plan.MachineFacts{Err: err.Error()}
+	}
+	defer c.Close()
+	out, err := c.Run(ctx, machineScript)
+	if err != nil {
+		return plan.MachineFacts{Err: err.Error()}
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 5 {
+		return plan.MachineFacts{Err: fmt.Sprintf("unexpected answer %q", out)}
+	}
+	f := plan.MachineFacts{OS: lines[0], Cgroup: lines[3]}
+	if lines[1] != "-" {
+		f.Docker = lines[1]
+	}
+	f.MemoryMB, _ = strconv.Atoi(lines[2])
+	f.Kernel, f.KVM = parseKernel(strings.Fields(strings.Join(lines[4:], " ")))
+	return f
 }
 
 func lines(s string) []string {

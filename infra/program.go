@@ -64,6 +64,11 @@ func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 			if err := keys.WithMachineKey(secrets.MachineKey); err != nil {
 				return err
 			}
+			machines := host.Machines(ctx.Context(), p, keys.Machine())
+			ctx.Log.Info("preflight of the machines, before any work:\n"+p.MachinePreflightTable(machines), nil)
+			if err := p.CheckMachines(machines); err != nil {
+				return err
+			}
 		}
 		if p.Day3.Prepare {
 			// Render every team's kind config now, so a bad one stops before any resource.

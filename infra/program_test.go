@@ -147,11 +147,22 @@ func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys
 	return out, nil
 }
 
-// fakeHost stands in for the Docker hosts' facts: every host has the same ones, or the same
-// error.
+// fakeHost stands in for the Docker hosts' and machines' facts: every host has the same
+// ones, or the same error; every machine has the same facts.
 type fakeHost struct {
-	facts plan.HostFacts
-	err   error
+	facts    plan.HostFacts
+	err      error
+	machines plan.MachineFacts
+}
+
+func (f fakeHost) Machines(_ context.Context, p *plan.Plan, _ ssh.Signer) map[string]plan.MachineFacts {
+	out := map[string]plan.MachineFacts{}
+	for _, t := range p.Teams {
+		for _, n := range t.Nodes {
+			out[n.Name] = f.machines
+		}
+	}
+	return out
 }
 
 func (f fakeHost) Facts(_ context.Context, hosts []plan.Host) map[string]plan.HostFacts {
@@ -876,6 +887,13 @@ func TestTeamsOnExistingMachines(t *testing.T) {
 	if r.b.plan.Teams[0].Nodes[1].Machine.User != "admin" || r.b.plan.Teams[1].Nodes[0].IP.String() != "10.0.0.22" {
 		t.Errorf("the bootstrap got %+v", r.b.plan.Teams)
 	}
+	// A machine that cannot be reached stops the run before anything is registered.
+	down := fakeHost{machines: plan.MachineFacts{Err: "ssh: connect: connection refused"}}
+	r = runProgramOn(t, down, &fakeBootstrapper{}, true, map[string]string{"labfleet:workers": "1", "labfleet:machines": machines, "labfleet:machineKey": machineKey})
+	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:machines (team team1, node team1-m1): cannot log in to admin@10.0.0.11:22: ssh: connect") || len(r.m.resources) != 0 {
+		t.Errorf("an unreachable machine: %v, %d resources", r.err, len(r.m.resources))
+	}
+
 	// Without the key, nothing is registered.
 	r = runProgramOn(t, fakeHost{}, &fakeBootstrapper{}, true, map[string]string{"labfleet:workers": "1", "labfleet:machines": machines})
 	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:machineKey is not set") || len(r.m.ofType("labfleet:index:Team")) != 0 {

@@ -45,6 +45,9 @@ func Build(cfg Config) (*Plan, error) {
 	if p.NodeKind == NodeKindVM {
 		memoryKey, memory, memoryMB = "vmMemory", cfg.VMMemory, p.VM.MemoryMB // the guest hosts the kind cluster
 	}
+	if machines != nil {
+		memoryMB = 0 // a machine's memory is its own: CheckMachines reads it
+	}
 	p.Day3 = v.day3(cfg, memoryKey, memory, memoryMB)
 	p.ResetSwarms = v.resetSwarms(cfg.ResetSwarms, names)
 	p.Parallel = v.parallel(cfg)

@@ -76,3 +76,29 @@ func TestBadMachinesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestMachinePreflight(t *testing.T) {
+	cfg := Defaults("spring")
+	fourMachines(&cfg)
+	cfg.Day = 3
+	p, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := MachineFacts{OS: "Debian GNU/Linux 13 (trixie)", MemoryMB: 4096, Cgroup: "2", Kernel: &Kernel{IPVS: true, InotifyWatches: 524288, InotifyInstances: 512}}
+	facts := map[string]MachineFacts{"team1-m1": ok, "team1-w1": ok, "team2-m1": {Err: "connection refused"}, "team2-w1": {OS: "Ubuntu 24.04", Docker: "27.5.1", MemoryMB: 1024, Cgroup: "2"}}
+	table := p.MachinePreflightTable(facts)
+	for _, want := range []string{"NODE", "team1-m1  admin@10.0.0.11:22", "Debian GNU/Linux 13 (trixie)", "(to install)", "4.0g", "v2", "524288/512", "team2-m1  root@vm21.lab:22     NO", "27.5.1"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	err = p.CheckMachines(facts)
+	if err == nil || !strings.Contains(err.Error(), "node team2-m1): cannot log in to root@vm21.lab:22: connection refused") {
+		t.Errorf("unreachable: %v", err)
+	}
+	facts["team2-m1"] = MachineFacts{MemoryMB: 1024}
+	if err := p.CheckMachines(facts); err == nil || !strings.Contains(err.Error(), "machine vm21.lab:22 (node team2-m1, team team2's first manager) has 1024m") {
+		t.Errorf("small first manager on day 3: %v", err)
+	}
+}

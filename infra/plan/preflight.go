@@ -47,3 +47,71 @@ func (p *Plan) PreflightTable(facts map[string]HostFacts) string {
 
 // gib writes megabytes as gigabytes with one decimal, e.g. 6144 -> "6.0g".
 func gib(mb int) string { return fmt.Sprintf("%.1fg", float64(mb)/1024) }
+
+// MachineFacts is what labfleet reads on an existing machine over SSH before any work.
+type MachineFacts struct {
+	Err      string // why it could not be read; every other field is then unknown
+	OS       string // PRETTY_NAME of /etc/os-release
+	Docker   string // the engine's version; "" when Docker is not installed yet
+	MemoryMB int
+	Cgroup   string // "1" or "2"
+	Kernel   *Kernel
+	KVM      bool
+}
+
+// MachinePreflightTable shows, one row per machine, what labfleet found on it.
+func (p *Plan) MachinePreflightTable(facts map[string]MachineFacts) string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "NODE\tMACHINE\tREACHABLE\tOS\tDOCKER\tMEMORY\tIPVS\tCGROUP\tINOTIFY\tKVM")
+	for _, t := range p.Teams {
+		for _, n := range t.Nodes {
+			if n.Machine == nil {
+				continue
+			}
+			f := facts[n.Name]
+			if f.Err != "" {
+				fmt.Fprintf(w, "%s\t%s@%s\tNO\t-\t-\t-\t-\t-\t-\t-\n", n.Name, n.Machine.User, n.Machine.Target())
+				continue
+			}
+			docker := f.Docker
+			if docker == "" {
+				docker = "(to install)"
+			}
+			ipvs, inotify := "?", "?"
+			if k := f.Kernel; k != nil {
+				ipvs = map[bool]string{true: "yes", false: "no (host-mode ports)"}[k.IPVS]
+				inotify = fmt.Sprintf("%d/%d", k.InotifyWatches, k.InotifyInstances)
+			}
+			fmt.Fprintf(w, "%s\t%s@%s\tyes\t%s\t%s\t%s\t%s\tv%s\t%s\t%s\n", n.Name, n.Machine.User, n.Machine.Target(), f.OS, docker,
+				gib(f.MemoryMB), ipvs, f.Cgroup, inotify, map[bool]string{true: "yes", false: "no"}[f.KVM])
+		}
+	}
+	w.Flush()
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// CheckMachines refuses to start when a machine cannot be reached, or cannot give what the
+// plan asks of it, naming the node, the machine and the fix.
+func (p *Plan) CheckMachines(facts map[string]MachineFacts) error {
+	v := &validator{}
+	for _, t := range p.Teams {
+		for i, n := range t.Nodes {
+			f, known := facts[n.Name]
+			if n.Machine == nil || !known {
+				continue
+			}
+			key := fmt.Sprintf("machines (team %s, node %s)", t.Name, n.Name)
+			switch {
+			case f.Err != "":
+				v.fail(key, "cannot log in to %s@%s: %s: check the address, the user and labfleet:machineKey", n.Machine.User, n.Machine.Target(), f.Err)
+			case p.Day2.Mesh == MeshIngress && f.Kernel != nil && !f.Kernel.IPVS:
+				v.fail("routingMesh", "is ingress, but the kernel of machine %s (node %s) has no IPVS (ip_vs): run `modprobe ip_vs` there, or use auto", n.Machine.Target(), n.Name)
+			case p.Day3.Clusters && i == 0 && f.MemoryMB > 0 && f.MemoryMB < NodeBaseMB+p.Day3.KindMemoryMB():
+				v.fail("machines", "machine %s (node %s, team %s's first manager) has %dm of memory, its kind cluster needs about %dm besides %dm for itself: use a larger machine, or lower labfleet:kindWorkers",
+					n.Machine.Target(), n.Name, t.Name, f.MemoryMB, p.Day3.KindMemoryMB(), NodeBaseMB)
+			}
+		}
+	}
+	return v.err()
+}
