@@ -47,8 +47,16 @@ func (b *imageBuild) require(t *testing.T, ref string, buildArgs ...string) {
 	}
 }
 
-// requireDocker skips (loudly) or fails when there is no engine to test against.
+// requireDocker skips (loudly) or fails when there is no engine to test against, and builds
+// the node image.
 func requireDocker(t *testing.T) {
+	t.Helper()
+	requireEngine(t)
+	nodeImageBuild.require(t, nodeImage, filepath.Join(repoRoot(), infra.NodeImageContext))
+}
+
+// requireEngine is requireDocker without the node image, for tests that start other containers.
+func requireEngine(t *testing.T) {
 	t.Helper()
 	if err := exec.Command("docker", "info").Run(); err != nil {
 		msg := "NOT RUN (not a pass): no Docker engine answers `docker info`; run .ci/docker-host.sh first"
@@ -57,7 +65,6 @@ func requireDocker(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	nodeImageBuild.require(t, nodeImage, filepath.Join(repoRoot(), infra.NodeImageContext))
 }
 
 func repoRoot() string {

@@ -262,8 +262,9 @@ func supportedOS(node, osRelease string) error {
 		"whose apt installs Docker and the student tools; use a Debian or Ubuntu machine for this node", node, name, f["ID"], f["ID_LIKE"])
 }
 
-const checkPackagesScript = `# Which of the packages are installed, and which Docker commands exist.
-dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null || true
+const checkPackagesScript = `# Every package's state, name and what it provides (dnsutils is only provided, by
+# bind9-dnsutils, on Debian 13), and which Docker commands exist.
+dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Provides}\n'
 for c in docker dockerd; do
   if command -v "$c" >/dev/null; then echo "command $c"; fi
 done`
@@ -288,10 +289,11 @@ done
 $apt install -y --no-install-recommends $pkgs >&2
 echo "installed$pkgs"`
 
-// missingPackages is what to install, given what dpkg-query and command -v found. docker.io
-// is left out where another dockerd is installed (Docker CE: apt would remove docker-ce to
-// put docker.io in its place), docker-cli where a docker command exists (docker.io carries
-// it where the distribution does not split it out), and docker-cli is marked optional.
+// missingPackages is what to install, given what dpkg-query and command -v found: the
+// packages that no installed package is, or provides. docker.io is left out where another
+// dockerd is installed (Docker CE: apt would remove docker-ce to put docker.io in its place),
+// docker-cli where a docker command exists (docker.io carries it where the distribution
+// does not split it out), and docker-cli is marked optional.
 func missingPackages(check string) []string {
 	installed, commands := map[string]bool{}, map[string]bool{}
 	for _, line := range strings.Split(check, "\n") {
@@ -299,8 +301,14 @@ func missingPackages(check string) []string {
 		switch {
 		case len(f) == 2 && f[0] == "command":
 			commands[f[1]] = true
-		case len(f) >= 2 && len(f[1]) >= 2 && f[1][1] == 'i': // Status-Abbrev "ii ": installed
-			installed[f[0]] = true
+		case len(f) >= 2 && len(f[0]) >= 2 && f[0][1] == 'i': // Status-Abbrev "ii": installed
+			installed[f[1]] = true
+			// Provides: "dnsutils (= 1:9.20.15-1), host"
+			for _, p := range strings.Split(strings.Join(f[2:], " "), ",") {
+				if name := strings.Fields(p); len(name) > 0 {
+					installed[name[0]] = true
+				}
+			}
 		}
 	}
 	var missing []string
@@ -319,7 +327,7 @@ func missingPackages(check string) []string {
 }
 
 func (m *machine) installPackages(ctx context.Context) error {
-	check, err := m.script(ctx, "check-packages", checkPackagesScript, Packages...)
+	check, err := m.script(ctx, "check-packages", checkPackagesScript)
 	if err != nil {
 		return err
 	}
@@ -730,8 +738,8 @@ while pgrep -u "$u" >/dev/null; do
   if [ "$i" -gt 50 ]; then echo "processes of $u survive SIGKILL: $(pgrep -u "$u" | tr '\n' ' ')" >&2; exit 1; fi
   sleep 0.2
 done
-userdel -r "$u" 2>&1 | grep -v 'mail spool' >&2 || true
-if getent passwd "$u" >/dev/null; then echo "userdel left $u in place" >&2; exit 1; fi`
+# Its warning about a missing mail spool is noise; a failure shows all it said.
+if ! out=$(userdel -r "$u" 2>&1); then echo "$out" >&2; exit 1; fi`
 
 func (m *machine) removeAccounts(ctx context.Context) error {
 	var users []string

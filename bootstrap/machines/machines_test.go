@@ -28,7 +28,11 @@ func cmd(sudo, step string) string { return sudo + "sh -s -- " + step }
 func allInstalled() string {
 	var b strings.Builder
 	for _, p := range Packages {
-		b.WriteString(p + " ii \n")
+		if p == "dnsutils" { // as on Debian 13, where it is only a virtual package
+			b.WriteString("ii  bind9-dnsutils dnsutils (= 1:9.20.15-1~deb13u1)\nun  dnsutils \n")
+			continue
+		}
+		b.WriteString("ii  " + p + " \n")
 	}
 	return b.String() + "command docker\ncommand dockerd\n"
 }
@@ -202,18 +206,22 @@ func TestPrepareEnablesDockerWhereSystemdRuns(t *testing.T) {
 
 func TestMissingPackagesNeverReplaceAnotherDocker(t *testing.T) {
 	// Docker CE: dockerd and docker exist, docker.io and docker-cli are not installed.
-	ce := strings.ReplaceAll(strings.ReplaceAll(allInstalled(), "docker.io ii", "docker.io un"), "docker-cli ii", "docker-cli un")
+	ce := strings.ReplaceAll(strings.ReplaceAll(allInstalled(), "ii  docker.io", "un  docker.io"), "ii  docker-cli", "un  docker-cli")
 	if got := missingPackages(ce); len(got) != 0 {
 		t.Errorf("with Docker CE: %q", got)
 	}
 	// Ubuntu's docker.io carries the docker command: no docker-cli wanted.
-	ubuntu := strings.ReplaceAll(allInstalled(), "docker-cli ii", "docker-cli un")
+	ubuntu := strings.ReplaceAll(allInstalled(), "ii  docker-cli", "un  docker-cli")
 	if got := missingPackages(ubuntu); len(got) != 0 {
 		t.Errorf("with Ubuntu's docker.io: %q", got)
 	}
 	// Removed with its configuration kept ("rc") is missing.
-	if got := missingPackages(strings.ReplaceAll(allInstalled(), "jq ii", "jq rc")); !slices.Equal(got, []string{"jq"}) {
+	if got := missingPackages(strings.ReplaceAll(allInstalled(), "ii  jq", "rc  jq")); !slices.Equal(got, []string{"jq"}) {
 		t.Errorf("jq removed: %q", got)
+	}
+	// A package that only an uninstalled one provides is missing.
+	if got := missingPackages(strings.ReplaceAll(allInstalled(), "ii  bind9-dnsutils", "rc  bind9-dnsutils")); !slices.Equal(got, []string{"dnsutils"}) {
+		t.Errorf("bind9-dnsutils removed: %q", got)
 	}
 }
 
