@@ -122,7 +122,8 @@ func Prepare(ctx context.Context, r steps.Runner, s Setup) ([]string, error) {
 // that were there before it, and removes RecordDir.
 //
 // It does not uninstall packages: Docker stays installed and running, as do the student
-// tools (RecordPath listed those labfleet installed; `apt-get remove` them by hand if wanted).
+// tools (RecordPath listed those labfleet installed; `apt-get remove` them by hand if wanted),
+// and containers that students started with `docker run` stay too.
 // On a machine without RecordPath (never prepared, or already torn down) it does nothing.
 // It returns the actions it took.
 func Teardown(ctx context.Context, r steps.Runner, node string) ([]string, error) {
@@ -230,8 +231,13 @@ func (m *machine) writeFile(ctx context.Context, p, content, mode, owner, dirMod
 		m.root("tee "+tmp), m.root("chmod "+mode+" "+tmp), m.root("chown "+owner+": "+tmp), m.root("mv "+tmp+" "+quote(p)))
 	if owner == "root" {
 		// A directory of root's (/etc/labfleet, /etc/sudoers.d) keeps its owner and mode.
-		cmd = fmt.Sprintf("%s && (umask 077 && %s >/dev/null) && %s && %s",
-			m.root("mkdir -p -m "+dirMode+" "+dir), m.root("tee "+tmp), m.root("chmod "+mode+" "+tmp), m.root("mv "+tmp+" "+quote(p)))
+		check := ""
+		if path.Dir(p) == "/etc/sudoers.d" {
+			// A broken sudoers file would take sudo away from the machine's admin too.
+			check = " && " + m.root("visudo -c -q -f "+tmp)
+		}
+		cmd = fmt.Sprintf("%s && (umask 077 && %s >/dev/null) && %s%s && %s",
+			m.root("mkdir -p -m "+dirMode+" "+dir), m.root("tee "+tmp), m.root("chmod "+mode+" "+tmp), check, m.root("mv "+tmp+" "+quote(p)))
 	}
 	if _, err := m.r.RunWithInput(ctx, cmd, strings.NewReader(content)); err != nil {
 		return false, err
@@ -273,7 +279,8 @@ done`
 const optional = "?"
 
 const installPackagesScript = `# Install the packages (a trailing ? marks one installed only where the archive has it);
-# apt's output goes to stderr, which an error shows; stdout says what was installed.
+# apt's output goes to stderr, which an error shows; stdout says what was installed. apt
+# waits up to 5 minutes for the dpkg lock (unattended-upgrades on a VM that just booted).
 export DEBIAN_FRONTEND=noninteractive
 apt="apt-get -q -o DPkg::Lock::Timeout=300"
 $apt update >&2
