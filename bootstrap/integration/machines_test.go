@@ -11,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/machines"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
+	"github.com/labfleet/labfleet/infra"
+	"github.com/labfleet/labfleet/infra/handout"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
@@ -277,4 +280,121 @@ func TestExistingMachinesFromNothing(t *testing.T) {
 		}
 	}
 	assertNode("after prepare again")
+}
+
+// TestCohortOnExistingMachines runs a whole cohort on existing machines the way `pulumi up`
+// does: 2 teams of 2 plain Debian machines (no Docker at first, reached over SSH only), the
+// preflight read over SSH, the real bootstrap from nothing through the Day-2 lab, a student's
+// login from the handout, a rerun that changes nothing, the teardown `pulumi destroy` runs,
+// and the whole cohort bootstrapped again on the same machines.
+func TestCohortOnExistingMachines(t *testing.T) {
+	requireEngine(t)
+	ids := labImages(t)
+	instructor, err := sshkeys.New(testSeed, "lfit-mc-instructor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKeys, err := sshkeys.New(testSeed, "lfit-mc-machines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := startMachines(t, hostKeys, instructor.Admin(), 4)
+
+	cfg := testConfig("lfit-mc", 24800, "10.65.0.0/16")
+	cfg.Workers, cfg.Day2Stack = 1, true
+	for i, m := range ms {
+		mc := plan.MachineConfig{Address: m.ip, User: "admin"}
+		if i != 3 { // the last one unpinned: trusted as first seen
+			mc.HostKey = strings.TrimSpace(m.hostKey.AuthorizedKey(""))
+		}
+		cfg.Machines = append(cfg.Machines, mc)
+	}
+	p, err := plan.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := sshkeys.New(testSeed, p.Cohort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WithMachineKey(instructor.Admin().PrivateKeyPEM("instructor")); err != nil {
+		t.Fatal(err)
+	}
+
+	facts := infra.DockerHosts{}.Machines(context.Background(), p, keys.Machine())
+	t.Log("preflight:\n" + p.MachinePreflightTable(facts))
+	if err := p.CheckMachines(facts); err != nil {
+		t.Fatal(err)
+	}
+	for node, f := range facts {
+		if !strings.HasPrefix(f.OS, "Debian") || f.Docker != "" || f.MemoryMB == 0 || f.Kernel == nil {
+			t.Errorf("%s before any work: %+v (want Debian, no Docker yet, memory and kernel read)", node, f)
+		}
+	}
+
+	report := bootstrap.Options{Report: steps.Lines(func(m string) { t.Log(m) })}
+	converge := func(what string) map[string]bootstrap.TeamResult {
+		t.Helper()
+		start := time.Now()
+		res, err := bootstrap.Cohort(context.Background(), p, keys, bootstrap.LocalLabImages(ids), report)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		fmt.Printf("MEASURE %s: 2 teams x 2 existing machines in %s\n", what, time.Since(start).Round(time.Millisecond))
+		return res
+	}
+	first := converge("bootstrapped from nothing through Day 2")
+	for _, team := range p.Teams {
+		r := first[team.Name]
+		if r.Swarm.ClusterID == "" || r.Lab == nil || len(r.Lab.AppURLs) != 2 || !strings.Contains(strings.Join(r.Machines, "\n"), "install docker.io") {
+			t.Errorf("team %s: %+v", team.Name, r)
+		}
+	}
+
+	// A student of team2, with the team key and the card's address, sees the team's swarm.
+	nodes := handout.NodesFor(p, p.Teams[1], keys)
+	student, err := sshexec.Dial(context.Background(), sshexec.Target{Node: nodes[0].Name, Addr: nodes[0].SSH, User: plan.SSHUser,
+		Signer: keys.Student("team2").Signer(), HostKey: ms[2].hostKey.PublicKey()}, sshexec.DefaultOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer student.Close()
+	if out, err := student.Run(context.Background(), "docker node ls --format '{{.Status}}' | sort | uniq -c; docker service ls --format '{{.Name}} {{.Replicas}}'"); err != nil ||
+		!strings.Contains(out, "2 Ready") || !strings.Contains(out, "day2_web 3/3") {
+		t.Errorf("team2 seen by a student: %q %v", out, err)
+	}
+
+	again := converge("rerun with nothing to do")
+	for name, r := range again {
+		if len(r.Machines)+len(r.Swarm.Actions)+len(r.Lab.Actions) > 0 || r.Swarm.ClusterID != first[name].Swarm.ClusterID {
+			t.Errorf("rerun of %s changed %v %v %v", name, r.Machines, r.Swarm.Actions, r.Lab.Actions)
+		}
+	}
+
+	start := time.Now()
+	for _, team := range p.Teams {
+		var recorded []bootstrap.Machine
+		for _, n := range team.Nodes {
+			recorded = append(recorded, bootstrap.Machine{Node: n.Name, Target: n.Machine.Target(), User: n.Machine.User, HostKey: n.Machine.HostKey})
+		}
+		if err := bootstrap.TeardownMachines(context.Background(), team.Name, recorded, keys.Machine(), sshexec.DefaultOptions); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Printf("MEASURE tore labfleet down from 4 machines in %s\n", time.Since(start).Round(time.Millisecond))
+	for _, m := range ms {
+		if c, err := m.login(context.Background(), plan.SSHUser, keys.Student("team1")); !errors.Is(err, sshexec.ErrAuthRefused) && !strings.Contains(fmt.Sprint(err), "unable to authenticate") {
+			if c != nil {
+				c.Close()
+			}
+			t.Errorf("%s: a student login after the teardown: %v", m.name, err)
+		}
+	}
+
+	second := converge("bootstrapped again after the teardown")
+	for name, r := range second {
+		if r.Swarm.ClusterID == "" || r.Swarm.ClusterID == first[name].Swarm.ClusterID || strings.Contains(strings.Join(r.Machines, "\n"), "install ") {
+			t.Errorf("team %s after teardown and bootstrap: cluster %s (was %s), machines %v", name, r.Swarm.ClusterID, first[name].Swarm.ClusterID, r.Machines)
+		}
+	}
 }

@@ -672,9 +672,22 @@ func (m *machine) leaveSwarm(ctx context.Context) error {
 	if _, err := m.r.Run(ctx, m.root("docker swarm leave --force")); err != nil {
 		return err
 	}
+	// dockerd removes the swarm's task containers and networks after `leave` returns: wait
+	// for that, and remove the gateway bridge swarm made, so that a swarm made next on this
+	// machine (the course again) does not meet the old one's leftovers.
+	if _, err := m.script(ctx, "clean-after-swarm", cleanAfterSwarmScript); err != nil {
+		return err
+	}
 	m.changes.Did("leave the swarm on %s", m.node)
 	return nil
 }
+
+const cleanAfterSwarmScript = `for i in $(seq 30); do
+  [ -z "$(docker ps -aq --filter label=com.docker.swarm.service.id)" ] && break
+  sleep 1
+done
+docker ps -aq --filter label=com.docker.swarm.service.id | xargs -r docker rm -f >/dev/null
+docker network rm docker_gwbridge >/dev/null 2>&1 || true`
 
 func (m *machine) deleteKindClusters(ctx context.Context) error {
 	const kind = "/usr/local/bin/kind"
