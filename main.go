@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -50,5 +51,9 @@ func (b sshBootstrapper) Bootstrap(goctx context.Context, p *plan.Plan, keys *ss
 
 func (b sshBootstrapper) TeardownMachines(goctx context.Context, team string, machines []bootstrap.Machine, signer ssh.Signer) error {
 	b.ctx.Log.Info(fmt.Sprintf("removing labfleet from team %s's %d machines", team, len(machines)), nil)
-	return bootstrap.TeardownMachines(goctx, team, machines, signer, sshexec.DefaultOptions)
+	removed, err := bootstrap.TeardownMachines(goctx, team, machines, signer, sshexec.DefaultOptions)
+	if len(removed) > 0 {
+		b.ctx.Log.Info(fmt.Sprintf("team %s: %s", team, strings.Join(removed, "; ")), nil)
+	}
+	return err
 }

@@ -50,19 +50,27 @@ func prepareMachines(ctx context.Context, p *plan.Plan, team plan.Team, keys *ss
 }
 
 // TeardownMachines removes labfleet from a team's machines, all at once, leaving them
-// reusable (see machines.Teardown). Every failure names the team and the machine.
-func TeardownMachines(ctx context.Context, team string, ms []Machine, signer ssh.Signer, opts sshexec.Options) error {
-	return steps.Each(ms, func(m Machine) error {
+// reusable (see machines.Teardown), and returns what it removed. Every failure names the
+// team and the machine.
+func TeardownMachines(ctx context.Context, team string, ms []Machine, signer ssh.Signer, opts sshexec.Options) ([]string, error) {
+	var mu sync.Mutex
+	var actions []string
+	err := steps.Each(ms, func(m Machine) error {
 		c, err := DialMachine(ctx, m, signer, opts)
 		if err != nil {
 			return fmt.Errorf("team %s: removing labfleet from its machines: %w", team, err)
 		}
 		defer c.Close()
-		if _, err := machines.Teardown(ctx, c, m.Node); err != nil {
+		did, err := machines.Teardown(ctx, c, m.Node)
+		mu.Lock()
+		actions = append(actions, did...)
+		mu.Unlock()
+		if err != nil {
 			return fmt.Errorf("team %s: removing labfleet from machine %s (node %s): %w", team, m.Target, m.Node, err)
 		}
 		return nil
 	})
+	return actions, err
 }
 
 // DialMachine logs in to a machine as its admin user, checking its pinned host key when one

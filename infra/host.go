@@ -153,7 +153,9 @@ func parseKernel(f []string) (*plan.Kernel, bool) {
 // machineScript prints, one per line, an existing machine's OS, Docker version ("-" when not
 // installed), memory in MB and cgroup version, then what kernelScript prints.
 const machineScript = `. /etc/os-release; echo "$PRETTY_NAME"; ` +
-	`v=$(docker version --format '{{.Server.Version}}' 2>/dev/null || sudo -n docker version --format '{{.Server.Version}}' 2>/dev/null); echo "${v:--}"; ` +
+	// A login outside the docker group gets an empty line and a failure from the first: keep
+	// one non-empty line, or "-".
+	`v=$( (docker version --format '{{.Server.Version}}' || sudo -n docker version --format '{{.Server.Version}}') 2>/dev/null | grep -m1 .); echo "${v:--}"; ` +
 	`awk '/^MemTotal/ {print int($2/1024)}' /proc/meminfo; ` +
 	`if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo 2; else echo 1; fi; ` + kernelScript
 

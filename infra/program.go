@@ -13,7 +13,6 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/bootstrap/status"
 	"github.com/labfleet/labfleet/infra/handout"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day3"
@@ -161,6 +160,15 @@ func machinesOf(outputs resource.PropertyMap) ([]bootstrap.Machine, error) {
 	return out, nil
 }
 
+// teamNetwork is a team's subnet; "" for a team on existing machines, whose network is
+// whatever connects them.
+func teamNetwork(t plan.Team) string {
+	if t.OnMachines() {
+		return ""
+	}
+	return t.Subnet.String()
+}
+
 // inspected are the hosts read before planning: the cohort's, and the local engine even
 // when labfleet:hosts leaves it out, so that teams already living there are not moved
 // (placement then refuses the plan, naming them).
@@ -192,13 +200,13 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 		}
 		host := t.Plan.Host
 		if t.Plan.OnMachines() {
-			host = status.MachinesHost
+			host = handout.MachinesHost
 		}
 		teams[t.Plan.Name] = pulumi.Map{
 			"host":        pulumi.String(host),
 			"nodes":       nodes,
 			"sshUser":     pulumi.String(p.SSHUser),
-			"network":     pulumi.String(t.Plan.Subnet.String()),
+			"network":     pulumi.String(teamNetwork(t.Plan)),
 			"status":      t.Status,
 			"managerAddr": t.ManagerAddr,
 			"clusterId":   t.ClusterID,

@@ -377,8 +377,12 @@ func TestCohortOnExistingMachines(t *testing.T) {
 		for _, n := range team.Nodes {
 			recorded = append(recorded, bootstrap.Machine{Node: n.Name, Target: n.Machine.Target(), User: n.Machine.User, HostKey: n.Machine.HostKey})
 		}
-		if err := bootstrap.TeardownMachines(context.Background(), team.Name, recorded, keys.Machine(), sshexec.DefaultOptions); err != nil {
+		removed, err := bootstrap.TeardownMachines(context.Background(), team.Name, recorded, keys.Machine(), sshexec.DefaultOptions)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if all := strings.Join(removed, "\n"); !strings.Contains(all, "leave the swarm on "+team.Nodes[0].Name) || !strings.Contains(all, "delete account student") {
+			t.Errorf("team %s's teardown did:\n%s", team.Name, all)
 		}
 	}
 	fmt.Printf("MEASURE tore labfleet down from 4 machines in %s\n", time.Since(start).Round(time.Millisecond))

@@ -76,6 +76,24 @@ func (s *scriptedTeam) probe() TeamStatus {
 	return probe(context.Background(), s.team, conns, s.dialErrs)
 }
 
+// Existing machines keep their own hostnames: each node is found in the swarm by the ID its
+// own dockerd reports, so a team of machines is ready, and a replaced node's old entry is
+// never taken for it.
+func TestNodesAreFoundByTheirOwnSwarmID(t *testing.T) {
+	s := newScriptedTeam()
+	for name, id := range map[string]string{"team1-m1": "m1id", "team1-w1": "w1id", "team1-w2": "w2id"} {
+		s.nodes[name].On("docker info", "active "+id+"\n")
+	}
+	vm := func(entry, host string) string {
+		return strings.Replace(entry, `"Hostname":"team1-`+host+`"`, `"Hostname":"vm-`+host+`"`, 1)
+	}
+	old := strings.Replace(strings.Replace(w1Ready, `"w1id"`, `"oldid"`, 1), `"Ready"`, `"Down"`, 1)
+	s.nodes["team1-m1"].On(managerQuery, managerAnswer([]string{vm(m1Ready, "m1"), old, vm(w1Ready, "w1"), vm(w2Ready, "w2")}, []string{edge, web}, labIDs))
+	if got := s.probe(); !got.Ready || got.Nodes[1].Status != "Ready" {
+		t.Errorf("machines with their own hostnames: ready %v, problems %q, w1 %+v", got.Ready, got.Problems, got.Nodes[1])
+	}
+}
+
 func TestAReadyTeam(t *testing.T) {
 	s := newScriptedTeam()
 	got := s.probe()
@@ -104,7 +122,7 @@ func TestAReadyTeam(t *testing.T) {
 	// One command asks the manager everything; status changes nothing anywhere.
 	for name, n := range s.nodes {
 		for _, cmd := range n.Commands() {
-			if cmd != "docker info --format '{{.Swarm.LocalNodeState}}'" && cmd != managerQuery {
+			if cmd != localQuery && cmd != managerQuery {
 				t.Errorf("%s ran %q", name, cmd)
 			}
 		}

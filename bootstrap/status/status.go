@@ -103,6 +103,9 @@ type NodeStatus struct {
 	Reachable  bool   `json:"reachable"`
 	LocalState string `json:"localState,omitempty"` // docker info: active, inactive, pending, locked, error
 	Error      string `json:"error,omitempty"`
+	// swarmID is the node's own swarm node ID, which finds its entry in the swarm's list
+	// whatever its hostname (an existing machine keeps its own).
+	swarmID string
 	// Status, Availability and ManagerStatus are `docker node ls`'s columns; empty when
 	// the swarm does not list the node (or no manager answered).
 	Status        string `json:"status,omitempty"`
@@ -175,9 +178,6 @@ func Check(ctx context.Context, cohort string, teams []Team, keys *sshkeys.Keys,
 	return r
 }
 
-// MachinesHost is the host the teams output names for a team on existing machines.
-const MachinesHost = "machines"
-
 // checkTeam opens an SSH connection to every node of the team and probes it.
 func checkTeam(ctx context.Context, t Team, keys *sshkeys.Keys, opts Options) TeamStatus {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
@@ -188,7 +188,7 @@ func checkTeam(ctx context.Context, t Team, keys *sshkeys.Keys, opts Options) Te
 	var mu sync.Mutex
 	_ = steps.Each(t.Outputs.Nodes, func(n handout.Node) error {
 		hostKey := keys.Host(n.Name).PublicKey()
-		if t.Outputs.Host == MachinesHost {
+		if t.Outputs.Host == handout.MachinesHost {
 			// An existing machine's own key, as its known_hosts line records it; nil (trust
 			// what it presents) when the instructor did not pin it.
 			hostKey = nil
@@ -277,14 +277,23 @@ func probeNode(ctx context.Context, n handout.Node, conns map[string]steps.Runne
 		return ns
 	}
 	ns.Reachable = true
-	out, err := c.Run(ctx, "docker info --format '{{.Swarm.LocalNodeState}}'")
+	out, err := c.Run(ctx, localQuery)
 	if err != nil {
 		ns.Error = "dockerd does not answer: " + strings.TrimPrefix(err.Error(), "node "+n.Name+": ")
 		return ns
 	}
-	ns.LocalState = strings.TrimSpace(out)
+	f := strings.Fields(out)
+	if len(f) > 0 {
+		ns.LocalState = f[0]
+	}
+	if len(f) > 1 {
+		ns.swarmID = f[1]
+	}
 	return ns
 }
+
+// localQuery asks a node's dockerd for its swarm state and its own node ID.
+const localQuery = "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}'"
 
 // managerQuery lists the swarm's nodes, its services, and which services are the day2
 // stack's, in one round trip.
@@ -332,10 +341,16 @@ func matchMembers(nodes []NodeStatus, list []swarmEntry) []string {
 	var problems []string
 	for i := range nodes {
 		n := &nodes[i]
-		// A replaced node leaves a Down entry under its hostname: the Ready one is it.
+		// By the node's own ID; without it (the node does not answer), by hostname, where a
+		// replaced node leaves a Down entry: the Ready one is it.
 		var e *swarmEntry
 		for j := range list {
-			if list[j].Hostname == n.Name && (e == nil || list[j].Status == "Ready") {
+			switch {
+			case n.swarmID != "":
+				if list[j].ID == n.swarmID {
+					e = &list[j]
+				}
+			case list[j].Hostname == n.Name && (e == nil || list[j].Status == "Ready"):
 				e = &list[j]
 			}
 		}

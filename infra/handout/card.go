@@ -26,6 +26,9 @@ type card struct {
 	SSHConfigShared string
 	SSHConfig       string // the content of ConfigFile
 	KnownHosts      string // the content of KnownHostsFile
+	// Unpinned: some node's host key is not known (an existing machine whose key the
+	// instructor did not give); ssh then asks to trust it on the first login.
+	Unpinned bool
 
 	AppURLs     []string // the Day-2 app through each node; empty without the Day-2 stack
 	RoutingMesh string
@@ -90,7 +93,7 @@ func newCard(name string, t Team, kubeconfig string) (*card, error) {
 	}
 	// A machine whose host key the instructor did not give cannot be pinned on the card.
 	checking := "yes"
-	if !pinned {
+	if c.Unpinned = !pinned; c.Unpinned {
 		checking = "accept-new"
 	}
 	c.SSHConfigShared = fmt.Sprintf("Host %s\n%s  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking %s\n",
@@ -111,17 +114,26 @@ func (c *card) FirstNode() string { return c.Nodes[0].Name }
 func (c *card) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Team %s\n\n", c.Team)
-	on := ""
-	if c.Host != "" {
-		on = ", on Docker host " + c.Host
+	where := ""
+	if c.Network != "" {
+		where = " on the team network " + c.Network
 	}
-	fmt.Fprintf(&b, "Your swarm has %d nodes on the team network %s%s. Log in with the team key:\n\n", len(c.Nodes), c.Network, on)
+	switch {
+	case c.Host == MachinesHost:
+		where += ", each on a machine of its own"
+	case c.Host != "":
+		where += ", on Docker host " + c.Host
+	}
+	fmt.Fprintf(&b, "Your swarm has %d nodes%s. Log in with the team key:\n\n", len(c.Nodes), where)
 	fmt.Fprintf(&b, "    chmod 600 %s\n    ssh -F %s %s\n\n", c.KeyFile, c.ConfigFile, c.FirstNode())
 	b.WriteString("| node | role | address | direct ssh |\n|---|---|---|---|\n")
 	for _, n := range c.Nodes {
 		fmt.Fprintf(&b, "| %s | %s | %s | `%s` |\n", n.Name, n.Role, n.IP, n.SSHCommand)
 	}
 	b.WriteString("\nThe host keys are pinned in " + c.KnownHostsFile + ": if ssh warns about a changed key, stop and tell the instructor.\n")
+	if c.Unpinned {
+		b.WriteString("Some machines' keys are not in it yet: ssh records them on your first login there.\n")
+	}
 	if len(c.AppURLs) > 0 {
 		fmt.Fprintf(&b, "\nDay 2: the reference app answers on every node (%s mode): `curl %s`. Measure availability with `labprobe -url http://localhost:8080/health`.\n",
 			c.RoutingMesh, c.AppURLs[0])

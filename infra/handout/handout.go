@@ -26,6 +26,9 @@ type Outputs struct {
 	Kubeconfigs map[string]string `json:"kubeconfigs"`
 }
 
+// MachinesHost is the host the teams output names for a team on existing machines.
+const MachinesHost = "machines"
+
 // Team is one team's entry of the `teams` output.
 type Team struct {
 	Host        string            `json:"host"` // the Docker host the team's nodes run on

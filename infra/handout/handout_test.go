@@ -115,6 +115,7 @@ func TestATeamOnMachinesGetsAHostNamePerNode(t *testing.T) {
 	red := o.Teams["red"]
 	red.Nodes[0].SSH, red.Nodes[1].SSH = "10.0.0.11:22", "10.0.0.12:22"
 	red.Nodes[1].KnownHost = ""
+	red.Host, red.Network = MachinesHost, ""
 	o.Teams["red"] = red
 	files, err := Files(o)
 	if err != nil {
@@ -125,6 +126,9 @@ func TestATeamOnMachinesGetsAHostNamePerNode(t *testing.T) {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("ssh_config lacks %q:\n%s", want, cfg)
 		}
+	}
+	if !strings.Contains(files["red.md"], "Some machines' keys are not in it yet") || strings.Contains(files["red.md"], "team network") {
+		t.Errorf("card:\n%s", files["red.md"])
 	}
 	if strings.Count(files["red.known_hosts"], "\n") != len(red.Nodes)-1 {
 		t.Errorf("known_hosts has a line for the unpinned machine:\n%s", files["red.known_hosts"])
