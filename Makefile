@@ -77,11 +77,18 @@ status: prereq-cli
 	pulumi stack output --stack $(STACK) --json | bin/status -cohort $(STACK) \
 		-seed-file <(pulumi config get labfleet:keySeed --stack $(STACK)) $(STATUS_FLAGS)
 
-# --run-program: the program registers the hook that removes labfleet from existing machines
-# (Pulumi refuses a plain destroy of a stack with delete hooks); LABFLEET_DESTROY=1 makes it
-# do only that, so nothing is converged before everything is deleted.
+# A cohort on existing machines has teams with a delete hook (it removes labfleet from the
+# machines), which Pulumi runs only with --run-program; LABFLEET_DESTROY=1 makes the program
+# register just that hook, so nothing is converged before everything is deleted. Other cohorts
+# skip the program (about 2.5 s).
 destroy: prereq
-	LABFLEET_DESTROY=1 pulumi destroy --yes --skip-preview --run-program --stack $(STACK)
+	@if pulumi stack export --stack $(STACK) | grep -q '"labfleet-machines-teardown"'; then \
+		echo "LABFLEET_DESTROY=1 pulumi destroy --yes --skip-preview --run-program --stack $(STACK)"; \
+		LABFLEET_DESTROY=1 pulumi destroy --yes --skip-preview --run-program --stack $(STACK); \
+	else \
+		echo "pulumi destroy --yes --skip-preview --stack $(STACK)"; \
+		pulumi destroy --yes --skip-preview --stack $(STACK); \
+	fi
 
 docker-host:
 	bash .ci/docker-host.sh
