@@ -186,19 +186,27 @@ func TestBadHostsAreRefusedWithTheSettingAndTheFix(t *testing.T) {
 			[]string{"labfleet:hosts", `team team2 lives on host "gone"`, "list it again", "teamHosts.team2"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := Defaults("dev")
-			tc.edit(&cfg)
-			_, err := Build(cfg)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			for _, frag := range tc.expect {
-				if !strings.Contains(err.Error(), frag) {
-					t.Errorf("error lacks %q:\n%v", frag, err)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectRefused(t, nil, tc.edit, tc.expect) })
+	}
+}
+
+// expectRefused builds the default cohort changed by base (may be nil), then by edit, and
+// checks that the plan is refused with every fragment in its error.
+func expectRefused(t *testing.T, base, edit func(*Config), expect []string) {
+	t.Helper()
+	cfg := Defaults("dev")
+	if base != nil {
+		base(&cfg)
+	}
+	edit(&cfg)
+	_, err := Build(cfg)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, frag := range expect {
+		if !strings.Contains(err.Error(), frag) {
+			t.Errorf("error lacks %q:\n%v", frag, err)
+		}
 	}
 }
 

@@ -60,20 +60,7 @@ func TestBadMachinesAreRefused(t *testing.T) {
 		}, []string{"labfleet:machines[3].team", "team team2 has 2 machines already"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := Defaults("dev")
-			fourMachines(&cfg)
-			tc.edit(&cfg)
-			_, err := Build(cfg)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			for _, frag := range tc.expect {
-				if !strings.Contains(err.Error(), frag) {
-					t.Errorf("error lacks %q:\n%v", frag, err)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectRefused(t, fourMachines, tc.edit, tc.expect) })
 	}
 }
 
