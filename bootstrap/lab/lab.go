@@ -237,7 +237,7 @@ func stackDrift(ctx context.Context, mgr Node, stack day2.Stack) (string, error)
 		}
 	}
 	if len(deployed) == 0 {
-		return "not deployed", nil
+		return "it was not there yet", nil
 	}
 	var drift []string
 	for _, svc := range stack.Services {

@@ -21,7 +21,7 @@ func TestStackDriftSaysWhyTheStackIsDeployedAgain(t *testing.T) {
 		deployed string
 		want     string
 	}{
-		{"nothing deployed", ingress, "", "not deployed"},
+		{"nothing deployed", ingress, "", "it was not there yet"},
 		{"as labfleet left it", ingress, "day2_web " + ingress.Hash + " 3\n", ""},
 		{"as labfleet left it, host mode", host, "day2_web " + host.Hash + " 3\nday2_edge  global\n", ""},
 		{"a new labfleet or new images", ingress, "day2_web 0123456789abcdef 3\n", "the stack changed"},
