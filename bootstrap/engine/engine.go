@@ -7,6 +7,8 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -101,7 +103,8 @@ type store struct {
 func (s *store) dir(e plan.Engine) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d, ok := s.dirs[e.URL]; ok {
+	id := identity(e)
+	if d, ok := s.dirs[id]; ok {
 		return d, nil
 	}
 	d, err := os.MkdirTemp("", "labfleet-engine-")
@@ -128,17 +131,27 @@ func (s *store) dir(e plan.Engine) (string, error) {
 			return "", err
 		}
 	}
-	s.dirs[e.URL] = d
+	s.dirs[id] = d
 	return d, nil
+}
+
+// identity tells engine settings apart: the same URL with other material is another entry.
+func identity(e plan.Engine) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q", e.URL, e.SSHOpts)
+	if e.TLS != nil {
+		fmt.Fprintf(h, " %q %q %q", e.TLS.CA, e.TLS.Cert, e.TLS.Key)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Cleanup removes the TLS files and wrappers written for the engines.
 func Cleanup() {
 	materials.mu.Lock()
 	defer materials.mu.Unlock()
-	for url, d := range materials.dirs {
+	for id, d := range materials.dirs {
 		os.RemoveAll(d)
-		delete(materials.dirs, url)
+		delete(materials.dirs, id)
 	}
 }
 
