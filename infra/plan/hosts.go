@@ -161,7 +161,7 @@ func (v *validator) hosts(cfg Config, teams int) []Host {
 		own("addressPool", hc.AddressPool != "")
 
 		bind, public := cfg.SSHAddress, cfg.PublicHost
-		if !h.Engine.Local() && h.Engine.URL != "" {
+		if !h.Engine.Local() {
 			// A remote engine's nodes must be reachable from the machine running labfleet.
 			bind, public = "0.0.0.0", engineHost(h.Engine.URL)
 		}
@@ -172,7 +172,7 @@ func (v *validator) hosts(cfg Config, teams int) []Host {
 			public = hc.PublicHost
 		}
 		h.SSHAddress, h.PublicHost = v.addresses(h, bind, public)
-		h.SSHPortBase = cmp(hc.SSHPortBase, cfg.SSHPortBase)
+		h.SSHPortBase = orDefault(hc.SSHPortBase, cfg.SSHPortBase)
 		v.portRange(h, h.SSHPortBase, teams)
 		pool := cfg.AddressPool
 		if hc.AddressPool != "" {
@@ -190,7 +190,7 @@ func (v *validator) hosts(cfg Config, teams int) []Host {
 	return out
 }
 
-func cmp(own, cohort int) int {
+func orDefault(own, cohort int) int {
 	if own != 0 {
 		return own
 	}
