@@ -679,8 +679,39 @@ func (m *machine) leaveSwarm(ctx context.Context) error {
 		return err
 	}
 	m.changes.Did("leave the swarm on %s", m.node)
+	// `leave` also leaves the overlay networks' namespaces (/var/run/docker/netns) behind,
+	// and a swarm made next on the machine then has a broken overlay (seen: the next
+	// course's edge proxies never reached the web tasks). With dockerd stopped they go.
+	if _, err := m.script(ctx, "stop-dockerd", stopDockerdScript); err != nil {
+		return err
+	}
+	// Started the way Prepare starts it; its own messages are not the teardown's.
+	restart := &machine{r: m.r, node: m.node, sudo: m.sudo}
+	if err := restart.startDocker(ctx); err != nil {
+		return err
+	}
+	m.changes.Did("restart dockerd on %s to clear the swarm's network namespaces", m.node)
 	return nil
 }
+
+// stopDockerdScript stops dockerd (through systemd where it runs it, else with SIGTERM to the
+// one labfleet started, waiting up to 30 s), then removes the namespaces of the overlay
+// networks the swarm left: dockerd does not remove them itself, even when it restarts.
+const stopDockerdScript = `if [ -d /run/systemd/system ] && systemctl is-active -q docker; then
+  systemctl stop docker.socket docker 2>/dev/null || systemctl stop docker
+else
+  pid=$(pidof dockerd || true)
+  if [ -n "$pid" ]; then
+    kill -TERM $pid
+    for i in $(seq 30); do pidof dockerd >/dev/null || break; sleep 1; done
+    if pidof dockerd >/dev/null; then echo "dockerd did not stop in 30 s" >&2; exit 1; fi
+  fi
+fi
+for ns in /var/run/docker/netns/1-* /var/run/docker/netns/lb_* /var/run/docker/netns/ingress_sbox; do
+  [ -e "$ns" ] || continue
+  umount "$ns" 2>/dev/null || true
+  rm -f "$ns"
+done`
 
 const cleanAfterSwarmScript = `for i in $(seq 30); do
   [ -z "$(docker ps -aq --filter label=com.docker.swarm.service.id)" ] && break

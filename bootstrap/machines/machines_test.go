@@ -285,6 +285,7 @@ func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
 	}
 	want := []string{
 		"leave the swarm on team1-m1",
+		"restart dockerd on team1-m1 to clear the swarm's network namespaces",
 		"delete kind cluster day3 on team1-m1",
 		"remove /usr/local/bin/kind, /usr/local/bin/kubectl on team1-m1",
 		"remove images memory-leak-app:latest, kindest/node:v1.33.1 on team1-m1",
@@ -296,7 +297,7 @@ func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
 	if !slices.Equal(actions, want) {
 		t.Errorf("actions:\n%s\nwant:\n%s", strings.Join(actions, "\n"), strings.Join(want, "\n"))
 	}
-	if !n.Ran("docker swarm leave --force") || !n.Ran("/usr/local/bin/kind delete cluster --name day3") || !n.Ran("rm -rf /etc/labfleet") {
+	if !n.Ran("docker swarm leave --force") || !n.Ran(cmd("", "stop-dockerd")) || !n.Ran("/usr/local/bin/kind delete cluster --name day3") || !n.Ran("rm -rf /etc/labfleet") {
 		t.Errorf("commands %q", n.Commands())
 	}
 	if n.Count(cmd("", "delete-account")) != 1 || !slices.Contains(n.Stdin(), "ssh-rsa AAAAmine me@laptop\n") {
