@@ -23,52 +23,64 @@ type Machine struct {
 	HostKey string // pinned, or "" to trust the key it presents
 }
 
+// MachineOf is a planned node's machine, as labfleet logs in to it.
+func MachineOf(n plan.Node) Machine {
+	return Machine{Node: n.Name, Target: n.Machine.Target(), User: n.Machine.User, HostKey: n.Machine.HostKey}
+}
+
 // prepareMachines makes a team's existing machines look like node containers, logged in as
 // each machine's own admin user: Docker and the tools installed, dockerd running, the student
 // account with the team key and labfleet's account with its own key. After it, the team's
 // bootstrap is the same as anywhere. It returns what it changed.
 func prepareMachines(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, opts sshexec.Options) ([]string, error) {
-	var mu sync.Mutex
-	var actions []string
-	err := steps.Each(team.Nodes, func(n plan.Node) error {
-		c, err := DialMachine(ctx, Machine{Node: n.Name, Target: n.Machine.Target(), User: n.Machine.User, HostKey: n.Machine.HostKey}, keys.Machine(), opts)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		did, err := machines.Prepare(ctx, c, machines.Setup{
-			Node:       n.Name,
-			StudentKey: keys.Student(team.Name).AuthorizedKey(p.SSHUser + "@" + team.Name),
-			AdminKey:   keys.Admin().AuthorizedKey(plan.AdminUser + "@" + p.Cohort),
-		})
-		mu.Lock()
-		actions = append(actions, did...)
-		mu.Unlock()
-		return err
+	ms := make([]Machine, len(team.Nodes))
+	for i, n := range team.Nodes {
+		ms[i] = MachineOf(n)
+	}
+	setup := machines.Setup{
+		StudentKey: keys.Student(team.Name).AuthorizedKey(p.SSHUser + "@" + team.Name),
+		AdminKey:   keys.Admin().AuthorizedKey(plan.AdminUser + "@" + p.Cohort),
+	}
+	return onEachMachine(ctx, ms, keys.Machine(), opts, func(ctx context.Context, c *sshexec.Client, m Machine) ([]string, error) {
+		s := setup
+		s.Node = m.Node
+		return machines.Prepare(ctx, c, s)
 	})
-	return actions, err
 }
 
 // TeardownMachines removes labfleet from a team's machines, all at once, leaving them
 // reusable (see machines.Teardown), and returns what it removed. Every failure names the
 // team and the machine.
 func TeardownMachines(ctx context.Context, team string, ms []Machine, signer ssh.Signer, opts sshexec.Options) ([]string, error) {
+	actions, err := onEachMachine(ctx, ms, signer, opts, func(ctx context.Context, c *sshexec.Client, m Machine) ([]string, error) {
+		did, err := machines.Teardown(ctx, c, m.Node)
+		if err != nil {
+			err = fmt.Errorf("machine %s (node %s): %w", m.Target, m.Node, err)
+		}
+		return did, err
+	})
+	if err != nil {
+		err = fmt.Errorf("team %s: removing labfleet from its machines: %w", team, err)
+	}
+	return actions, err
+}
+
+// onEachMachine logs in to every machine at once as its admin user, runs do there, and
+// gathers what each changed.
+func onEachMachine(ctx context.Context, ms []Machine, signer ssh.Signer, opts sshexec.Options, do func(context.Context, *sshexec.Client, Machine) ([]string, error)) ([]string, error) {
 	var mu sync.Mutex
 	var actions []string
 	err := steps.Each(ms, func(m Machine) error {
 		c, err := DialMachine(ctx, m, signer, opts)
 		if err != nil {
-			return fmt.Errorf("team %s: removing labfleet from its machines: %w", team, err)
+			return err
 		}
 		defer c.Close()
-		did, err := machines.Teardown(ctx, c, m.Node)
+		did, err := do(ctx, c, m)
 		mu.Lock()
 		actions = append(actions, did...)
 		mu.Unlock()
-		if err != nil {
-			return fmt.Errorf("team %s: removing labfleet from machine %s (node %s): %w", team, m.Target, m.Node, err)
-		}
-		return nil
+		return err
 	})
 	return actions, err
 }

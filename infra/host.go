@@ -38,24 +38,29 @@ type DockerHosts struct{}
 // inspectTimeout bounds the reading of one host: an unreachable one must not hang a run.
 const inspectTimeout = 30 * time.Second
 
-// capSysResource is CAP_SYS_RESOURCE's bit in a capability set.
-const capSysResource = 24
-
 // Facts implements HostInspector.
 func (DockerHosts) Facts(ctx context.Context, hosts []plan.Host) map[string]plan.HostFacts {
-	out := make(map[string]plan.HostFacts, len(hosts))
+	return readEach(ctx, hosts, inspectTimeout, func(h plan.Host) string { return h.Name }, func(ctx context.Context, h plan.Host) plan.HostFacts {
+		f, err := inspect(ctx, h.Engine)
+		if err != nil {
+			return plan.HostFacts{Err: err.Error()}
+		}
+		return f
+	})
+}
+
+// readEach reads every item at once, each within timeout, into a map by key.
+func readEach[T, F any](ctx context.Context, items []T, timeout time.Duration, key func(T) string, read func(context.Context, T) F) map[string]F {
+	out := make(map[string]F, len(items))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, h := range hosts {
+	for _, item := range items {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
+			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			f, err := inspect(ctx, h.Engine)
-			if err != nil {
-				f = plan.HostFacts{Err: err.Error()}
-			}
+			f := read(ctx, item)
 			mu.Lock()
-			out[h.Name] = f
+			out[key(item)] = f
 			mu.Unlock()
 		})
 	}
@@ -144,7 +149,7 @@ func parseKernel(f []string) (*plan.Kernel, bool) {
 		return nil, false
 	}
 	capBnd, _ := strconv.ParseUint(f[4], 16, 64)
-	k := &plan.Kernel{IPVS: f[0] != "no", CapSysResource: capBnd&(1<<capSysResource) != 0}
+	k := &plan.Kernel{IPVS: f[0] != "no", CapSysResource: capBnd&(1<<plan.CapSysResource) != 0}
 	k.InotifyWatches, _ = strconv.Atoi(f[1])
 	k.InotifyInstances, _ = strconv.Atoi(f[2])
 	return k, f[3] == "kvm"
@@ -166,28 +171,19 @@ const machineTimeout = 20 * time.Second
 // Machines reads every existing machine of the plan at once, over SSH as its admin user. It
 // only reads.
 func (DockerHosts) Machines(ctx context.Context, p *plan.Plan, signer ssh.Signer) map[string]plan.MachineFacts {
-	out := map[string]plan.MachineFacts{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	opts := sshexec.DefaultOptions
-	opts.RetryFor = 5 * time.Second
+	var machines []bootstrap.Machine
 	for _, t := range p.Teams {
 		for _, n := range t.Nodes {
-			if n.Machine == nil {
-				continue
+			if n.Machine != nil {
+				machines = append(machines, bootstrap.MachineOf(n))
 			}
-			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(ctx, machineTimeout)
-				defer cancel()
-				f := readMachine(ctx, bootstrap.Machine{Node: n.Name, Target: n.Machine.Target(), User: n.Machine.User, HostKey: n.Machine.HostKey}, signer, opts)
-				mu.Lock()
-				out[n.Name] = f
-				mu.Unlock()
-			})
 		}
 	}
-	wg.Wait()
-	return out
+	opts := sshexec.DefaultOptions
+	opts.RetryFor = 5 * time.Second
+	return readEach(ctx, machines, machineTimeout, func(m bootstrap.Machine) string { return m.Node }, func(ctx context.Context, m bootstrap.Machine) plan.MachineFacts {
+		return readMachine(ctx, m, signer, opts)
+	})
 }
 
 func readMachine(ctx context.Context, m bootstrap.Machine, signer ssh.Signer, opts sshexec.Options) plan.MachineFacts {

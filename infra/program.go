@@ -9,7 +9,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
@@ -123,9 +122,9 @@ func teardownHook(ctx *pulumi.Context, bootstrapper Bootstrapper, machineKey str
 		if len(machines) == 0 {
 			return nil
 		}
-		signer, err := ssh.ParsePrivateKey([]byte(machineKey))
+		signer, err := sshkeys.ParseMachineKey(machineKey)
 		if err != nil {
-			return fmt.Errorf("team %s: labfleet:machineKey is needed to remove labfleet from its machines: %v", args.Name, err)
+			return fmt.Errorf("team %s: removing labfleet from its machines: %w", args.Name, err)
 		}
 		return bootstrapper.TeardownMachines(ctx.Context(), args.Name, machines, signer)
 	}, nil)

@@ -41,10 +41,10 @@ const MachinesOutput = "machines"
 func newMachineTeam(ctx *pulumi.Context, t plan.Team, teardown *pulumi.ResourceHook, opts ...pulumi.ResourceOption) (*Team, error) {
 	team := &Team{Plan: t}
 	for _, n := range t.Nodes {
-		m := n.Machine
+		m := bootstrap.MachineOf(n) // machinesOf reads it back
 		team.machines = append(team.machines, pulumi.Map{
-			"node":    pulumi.String(n.Name),
-			"target":  pulumi.String(m.Target()),
+			"node":    pulumi.String(m.Node),
+			"target":  pulumi.String(m.Target),
 			"user":    pulumi.String(m.User),
 			"hostKey": pulumi.String(m.HostKey),
 		})

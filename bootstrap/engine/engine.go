@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
@@ -120,7 +121,11 @@ func (s *store) dir(e plan.Engine) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%s needs the OpenSSH client (ssh): install openssh-client", e.URL)
 		}
-		files["ssh"] = "#!/bin/sh\nexec " + shellQuote(real) + " " + quoteAll(e.SSHOpts) + ` "$@"` + "\n"
+		words := []string{steps.Quote(real)}
+		for _, o := range e.SSHOpts {
+			words = append(words, steps.Quote(o))
+		}
+		files["ssh"] = "#!/bin/sh\nexec " + strings.Join(words, " ") + ` "$@"` + "\n"
 	}
 	for name, content := range files {
 		mode := os.FileMode(0o600)
@@ -154,13 +159,3 @@ func Cleanup() {
 		delete(materials.dirs, id)
 	}
 }
-
-func quoteAll(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		q[i] = shellQuote(a)
-	}
-	return strings.Join(q, " ")
-}
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

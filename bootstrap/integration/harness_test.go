@@ -104,10 +104,6 @@ func newCohortOf(t *testing.T, cfg plan.Config, image string) *cohort {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := sshkeys.New(testSeed, p.Cohort)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if p.NodeKind == plan.NodeKindVM {
 		facts, err := infra.LocalHostFacts(context.Background())
 		if err != nil {
@@ -117,12 +113,23 @@ func newCohortOf(t *testing.T, cfg plan.Config, image string) *cohort {
 			t.Fatal(err)
 		}
 	}
-	local, err := localnodes.Create(context.Background(), p, keys, image)
-	t.Cleanup(func() { local.Remove(context.Background()) })
+	return startCohort(t, p, image)
+}
+
+// startCohort starts a planned (and checked) cohort's networks, volumes and node
+// containers, each team on its host's engine; they are removed when the test ends.
+func startCohort(t *testing.T, p *plan.Plan, image string) *cohort {
+	t.Helper()
+	keys, err := sshkeys.New(testSeed, p.Cohort)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &cohort{t: t, plan: p, keys: keys, Cohort: local}
+	created, err := localnodes.Create(context.Background(), p, keys, image)
+	t.Cleanup(func() { created.Remove(context.Background()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cohort{t: t, plan: p, keys: keys, Cohort: created}
 }
 
 func (c *cohort) find(nodeName string) (plan.Team, plan.Node) {

@@ -12,7 +12,6 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/infra/handout"
@@ -113,16 +112,9 @@ func TestCohortOverTwoEngines(t *testing.T) {
 	if err := p.CheckHosts(facts); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := sshkeys.New(testSeed, p.Cohort)
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
-	c, err := localnodes.Create(context.Background(), p, keys, nodeImage)
-	t.Cleanup(func() { c.Remove(context.Background()) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := startCohort(t, p, nodeImage)
+	keys := c.keys
 	fmt.Printf("MEASURE created 2 teams x 2 nodes over two engines in %s\n", time.Since(start).Round(time.Millisecond))
 	if out, _ := engine.Docker(context.Background(), big2, "ps", "--filter", "label=labfleet.cohort=lfit-2e", "--format", "{{.Names}}"); strings.Join(strings.Fields(out), " ") != "lfit-2e-team2-w1 lfit-2e-team2-m1" &&
 		strings.Join(strings.Fields(out), " ") != "lfit-2e-team2-m1 lfit-2e-team2-w1" {
@@ -157,11 +149,10 @@ func TestCohortOverTwoEngines(t *testing.T) {
 	if !strings.HasPrefix(nodes[0].SSH, engineIP+":2461") || !strings.Contains(nodes[0].SSHCommand, "student@"+engineIP) {
 		t.Errorf("team2's handout: %+v", nodes[0])
 	}
-	student := &cohort{t: t, plan: p, keys: keys, Cohort: c}
-	if out := student.run("team2-m1", "docker node ls --format '{{.Hostname}} {{.Status}}' | sort"); out != "team2-m1 Ready\nteam2-w1 Ready\n" {
+	if out := c.run("team2-m1", "docker node ls --format '{{.Hostname}} {{.Status}}' | sort"); out != "team2-m1 Ready\nteam2-w1 Ready\n" {
 		t.Errorf("team2's swarm, seen by a student: %q", out)
 	}
-	if out := student.run("team2-m1", "docker service ls --format '{{.Name}} {{.Replicas}}' --filter name=day2_"); !strings.Contains(out, "day2_web 3/3") {
+	if out := c.run("team2-m1", "docker service ls --format '{{.Name}} {{.Replicas}}' --filter name=day2_"); !strings.Contains(out, "day2_web 3/3") {
 		t.Errorf("team2's day2 stack: %q", out)
 	}
 

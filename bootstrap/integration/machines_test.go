@@ -375,7 +375,7 @@ func TestCohortOnExistingMachines(t *testing.T) {
 	for _, team := range p.Teams {
 		var recorded []bootstrap.Machine
 		for _, n := range team.Nodes {
-			recorded = append(recorded, bootstrap.Machine{Node: n.Name, Target: n.Machine.Target(), User: n.Machine.User, HostKey: n.Machine.HostKey})
+			recorded = append(recorded, bootstrap.MachineOf(n))
 		}
 		removed, err := bootstrap.TeardownMachines(context.Background(), team.Name, recorded, keys.Machine(), sshexec.DefaultOptions)
 		if err != nil {

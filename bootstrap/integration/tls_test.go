@@ -19,8 +19,6 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/engine"
-	"github.com/labfleet/labfleet/bootstrap/localnodes"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/infra/plan"
 )
@@ -146,16 +144,8 @@ func TestATLSEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	keys, err := sshkeys.New(testSeed, p.Cohort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := localnodes.Create(context.Background(), p, keys, nodeImage)
-	t.Cleanup(func() { c.Remove(context.Background()) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := bootstrap.Cohort(context.Background(), p, keys, nil, bootstrap.Options{})
+	c := startCohort(t, p, nodeImage)
+	res, err := bootstrap.Cohort(context.Background(), p, c.keys, nil, bootstrap.Options{})
 	if err != nil || res["team1"].Swarm.ClusterID == "" {
 		t.Fatalf("team1 on the TLS host: %+v %v", res, err)
 	}

@@ -14,7 +14,6 @@ import (
 const (
 	MinInotifyWatches   = 524288
 	MinInotifyInstances = 512
-	capSysResource      = 24
 )
 
 // Finding is one preflight result. A blocking one stops day 3 before any work; the others
@@ -62,7 +61,7 @@ func Preflight(ctx context.Context, node steps.Runner, d plan.Day3, teams int) (
 			"the Docker host uses cgroup v1 (/sys/fs/cgroup is %s); kind's Kubernetes nodes (%s) need cgroup v2: boot the host with systemd.unified_cgroup_hierarchy=1, or use a host with a recent distribution",
 			f[2], d.NodeImage))
 	}
-	if capBnd&(1<<capSysResource) == 0 {
+	if capBnd&(1<<plan.CapSysResource) == 0 {
 		// Seen here: the nested dockerd still starts kind's privileged node containers, but
 		// kubelet and containerd adjust OOM scores and limits, which CAP_SYS_RESOURCE grants.
 		add(false, "node containers lack CAP_SYS_RESOURCE (labfleet:privilege reduced), which Kubernetes components use to adjust OOM scores and limits: "+

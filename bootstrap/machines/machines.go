@@ -194,23 +194,16 @@ func (m *machine) root(cmd string) string { return m.sudo + cmd }
 func (m *machine) script(ctx context.Context, step, body string, args ...string) (string, error) {
 	cmd := m.root("sh -s -- " + step)
 	for _, a := range args {
-		cmd += " " + quote(a)
+		cmd += " " + steps.Quote(a)
 	}
 	wrapped := "set -eu\nshift\nmain() {\n" + body + "\n}\nmain \"$@\" </dev/null\n"
 	return m.r.RunWithInput(ctx, cmd, strings.NewReader(wrapped))
 }
 
-// quote makes s one shell word, quoting it only when it needs to be.
-func quote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_/:=,+@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
 
 // readFile is the content of a file readable by root, "" when it does not exist.
 func (m *machine) readFile(ctx context.Context, p string) (string, error) {
-	return m.r.Run(ctx, m.root("cat "+quote(p)+" 2>/dev/null || true"))
+	return m.r.Run(ctx, m.root("cat "+steps.Quote(p)+" 2>/dev/null || true"))
 }
 
 // writeFile puts content at p, owned by owner (its login group too) with mode, unless it is
@@ -225,10 +218,10 @@ func (m *machine) writeFile(ctx context.Context, p, content, mode, owner, dirMod
 	if have == content {
 		return false, nil
 	}
-	dir, tmp := quote(path.Dir(p)), quote(p+".new")
+	dir, tmp := steps.Quote(path.Dir(p)), steps.Quote(p+".new")
 	cmd := fmt.Sprintf("%s && %s && %s && (umask 077 && %s >/dev/null) && %s && %s && %s",
 		m.root("mkdir -p "+dir), m.root("chown "+owner+": "+dir), m.root("chmod "+dirMode+" "+dir),
-		m.root("tee "+tmp), m.root("chmod "+mode+" "+tmp), m.root("chown "+owner+": "+tmp), m.root("mv "+tmp+" "+quote(p)))
+		m.root("tee "+tmp), m.root("chmod "+mode+" "+tmp), m.root("chown "+owner+": "+tmp), m.root("mv "+tmp+" "+steps.Quote(p)))
 	if owner == "root" {
 		// A directory of root's (/etc/labfleet, /etc/sudoers.d) keeps its owner and mode.
 		check := ""
@@ -237,7 +230,7 @@ func (m *machine) writeFile(ctx context.Context, p, content, mode, owner, dirMod
 			check = " && " + m.root("visudo -c -q -f "+tmp)
 		}
 		cmd = fmt.Sprintf("%s && (umask 077 && %s >/dev/null) && %s%s && %s",
-			m.root("mkdir -p -m "+dirMode+" "+dir), m.root("tee "+tmp), m.root("chmod "+mode+" "+tmp), check, m.root("mv "+tmp+" "+quote(p)))
+			m.root("mkdir -p -m "+dirMode+" "+dir), m.root("tee "+tmp), m.root("chmod "+mode+" "+tmp), check, m.root("mv "+tmp+" "+steps.Quote(p)))
 	}
 	if _, err := m.r.RunWithInput(ctx, cmd, strings.NewReader(content)); err != nil {
 		return false, err
@@ -727,7 +720,7 @@ func (m *machine) deleteKindClusters(ctx context.Context) error {
 		return err
 	}
 	for _, c := range strings.Fields(out) {
-		if _, err := m.r.Run(ctx, m.root(kind+" delete cluster --name "+quote(c))); err != nil {
+		if _, err := m.r.Run(ctx, m.root(kind+" delete cluster --name "+steps.Quote(c))); err != nil {
 			return err
 		}
 		m.changes.Did("delete kind cluster %s on %s", c, m.node)

@@ -39,12 +39,19 @@ type Keys struct {
 // WithMachineKey adds the instructor's key for existing machines (labfleet:machineKey, an
 // OpenSSH private key without a passphrase).
 func (k *Keys) WithMachineKey(pemText string) error {
+	s, err := ParseMachineKey(pemText)
+	k.machine = s
+	return err
+}
+
+// ParseMachineKey reads labfleet:machineKey, naming the setting and the fix when it is not
+// a key labfleet can use.
+func ParseMachineKey(pemText string) (ssh.Signer, error) {
 	s, err := ssh.ParsePrivateKey([]byte(pemText))
 	if err != nil {
-		return fmt.Errorf("labfleet:machineKey is not an unencrypted OpenSSH private key (%v): pulumi config set --secret labfleet:machineKey < ~/.ssh/lab_admin", err)
+		return nil, fmt.Errorf("labfleet:machineKey is not an unencrypted OpenSSH private key (%v): pulumi config set --secret labfleet:machineKey < ~/.ssh/lab_admin", err)
 	}
-	k.machine = s
-	return nil
+	return s, nil
 }
 
 // Machine is the key labfleet logs in to existing machines with, as their admin user.

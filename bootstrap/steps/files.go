@@ -18,6 +18,14 @@ const (
 	AsRoot = "root"
 )
 
+// Quote makes s one shell word, quoting it only when it needs to be.
+func Quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_/:=,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // WriteFile puts content at dest on a node, unless the node's copy already has the same
 // SHA-256. The file is written beside dest and renamed into place, so a reader never sees
 // half of it. owner is AsLoginUser, AsRoot, or another account (e.g. the student's, for

@@ -128,9 +128,7 @@ func (p *Plan) checkHost(v *validator, h *Host, teams []Team, f HostFacts) {
 		v.fail(fmt.Sprintf("hosts[%d]", h.Index), "host %s has %dm of memory, but its %d teams' nodes may use %dm: %dm missing: lower labfleet:nodeMemory, add a host, or declare this host's memory so fewer teams go there",
 			h.Name, f.MemoryMB, len(teams), need, need-f.MemoryMB)
 	}
-	if p.Day2.Mesh == MeshIngress && f.Kernel != nil && !f.Kernel.IPVS {
-		v.fail("routingMesh", "is ingress, but the kernel of host %s has no IPVS (ip_vs), which the routing mesh needs: run `modprobe ip_vs` there, or use auto", h.Name)
-	}
+	p.checkIPVS(v, "host "+h.Name, f.Kernel)
 	if f.Addresses != nil {
 		bind := netip.MustParseAddr(h.SSHAddress)
 		if !bind.IsUnspecified() && !slices.Contains(f.Addresses, bind) {
@@ -153,6 +151,13 @@ func (p *Plan) checkHost(v *validator, h *Host, teams []Team, f HostFacts) {
 	}
 	if clash := portClash(p.Cohort, h, teams, f.Published); clash != "" {
 		v.fail(h.Key("sshPortBase"), "%s: use labfleet:%s %d (free on this host)", clash, h.Key("sshPortBase"), freePortBase(len(p.Teams), f.Published))
+	}
+}
+
+// checkIPVS refuses labfleet:routingMesh ingress where the kernel is known to lack IPVS.
+func (p *Plan) checkIPVS(v *validator, where string, k *Kernel) {
+	if p.Day2.Mesh == MeshIngress && k != nil && !k.IPVS {
+		v.fail("routingMesh", "is ingress, but the kernel of %s has no IPVS (ip_vs), which the routing mesh needs: run `modprobe ip_vs` there, or use auto", where)
 	}
 }
 

@@ -22,6 +22,10 @@ const (
 	PrivilegeReduced Privilege = "reduced"
 )
 
+// CapSysResource is CAP_SYS_RESOURCE's bit in a capability set (/proc/*/status CapBnd): the
+// capability the reduced mode leaves out, which some hosts' bounding sets lack.
+const CapSysResource = 24
+
 // NodeKind is what a node is: a docker-in-docker container, or a virtual machine run by a
 // container (QEMU; the guest takes over the container's address).
 type NodeKind string

@@ -29,20 +29,27 @@ func (p *Plan) PreflightTable(facts map[string]HostFacts) string {
 		if f.MemoryMB == 0 {
 			memory = gib(need) + " / ?"
 		}
-		ipvs, inotify, kvm := "?", "?", "?"
-		if k := f.Kernel; k != nil {
-			ipvs = map[bool]string{true: "yes", false: "no (host-mode ports)"}[k.IPVS]
-			inotify = fmt.Sprintf("%d/%d", k.InotifyWatches, k.InotifyInstances)
-			kvm = map[bool]string{true: "yes", false: "no"}[f.KVM]
-		}
-		cgroup := "v" + f.Cgroup
-		if f.Cgroup == "" {
-			cgroup = "?"
-		}
-		fmt.Fprintf(w, "%s\t%s\tyes\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", h.Name, describeEngine(h.Engine), f.Version, len(teams), memory, ipvs, cgroup, inotify, kvm)
+		fmt.Fprintf(w, "%s\t%s\tyes\t%s\t%d\t%s\t%s\n", h.Name, describeEngine(h.Engine), f.Version, len(teams), memory, kernelCells(f.Kernel, f.Cgroup, f.KVM))
 	}
 	w.Flush()
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// kernelCells are the IPVS, CGROUP, INOTIFY and KVM cells of a preflight row; "?" where
+// labfleet could not read them.
+func kernelCells(k *Kernel, cgroup string, kvm bool) string {
+	ipvs, inotify, kvmCell := "?", "?", "?"
+	if k != nil {
+		ipvs = map[bool]string{true: "yes", false: "no (host-mode ports)"}[k.IPVS]
+		inotify = fmt.Sprintf("%d/%d", k.InotifyWatches, k.InotifyInstances)
+		kvmCell = map[bool]string{true: "yes", false: "no"}[kvm]
+	}
+	if cgroup == "" {
+		cgroup = "?"
+	} else {
+		cgroup = "v" + cgroup
+	}
+	return strings.Join([]string{ipvs, cgroup, inotify, kvmCell}, "\t")
 }
 
 // gib writes megabytes as gigabytes with one decimal, e.g. 6144 -> "6.0g".
@@ -78,13 +85,8 @@ func (p *Plan) MachinePreflightTable(facts map[string]MachineFacts) string {
 			if docker == "" {
 				docker = "(to install)"
 			}
-			ipvs, inotify := "?", "?"
-			if k := f.Kernel; k != nil {
-				ipvs = map[bool]string{true: "yes", false: "no (host-mode ports)"}[k.IPVS]
-				inotify = fmt.Sprintf("%d/%d", k.InotifyWatches, k.InotifyInstances)
-			}
-			fmt.Fprintf(w, "%s\t%s@%s\tyes\t%s\t%s\t%s\t%s\tv%s\t%s\t%s\n", n.Name, n.Machine.User, n.Machine.Target(), f.OS, docker,
-				gib(f.MemoryMB), ipvs, f.Cgroup, inotify, map[bool]string{true: "yes", false: "no"}[f.KVM])
+			fmt.Fprintf(w, "%s\t%s@%s\tyes\t%s\t%s\t%s\t%s\n", n.Name, n.Machine.User, n.Machine.Target(), f.OS, docker,
+				gib(f.MemoryMB), kernelCells(f.Kernel, f.Cgroup, f.KVM))
 		}
 	}
 	w.Flush()
@@ -101,13 +103,13 @@ func (p *Plan) CheckMachines(facts map[string]MachineFacts) error {
 			if n.Machine == nil || !known {
 				continue
 			}
-			key := fmt.Sprintf("machines (team %s, node %s)", t.Name, n.Name)
-			switch {
-			case f.Err != "":
-				v.fail(key, "cannot log in to %s@%s: %s: check the address, the user and labfleet:machineKey", n.Machine.User, n.Machine.Target(), f.Err)
-			case p.Day2.Mesh == MeshIngress && f.Kernel != nil && !f.Kernel.IPVS:
-				v.fail("routingMesh", "is ingress, but the kernel of machine %s (node %s) has no IPVS (ip_vs): run `modprobe ip_vs` there, or use auto", n.Machine.Target(), n.Name)
-			case p.Day3.Clusters && i == 0 && f.MemoryMB > 0 && f.MemoryMB < NodeBaseMB+p.Day3.KindMemoryMB():
+			if f.Err != "" {
+				v.fail(fmt.Sprintf("machines (team %s, node %s)", t.Name, n.Name), "cannot log in to %s@%s: %s: check the address, the user and labfleet:machineKey",
+					n.Machine.User, n.Machine.Target(), f.Err)
+				continue
+			}
+			p.checkIPVS(v, fmt.Sprintf("machine %s (node %s)", n.Machine.Target(), n.Name), f.Kernel)
+			if p.Day3.Clusters && i == 0 && f.MemoryMB > 0 && f.MemoryMB < NodeBaseMB+p.Day3.KindMemoryMB() {
 				v.fail("machines", "machine %s (node %s, team %s's first manager) has %dm of memory, its kind cluster needs about %dm besides %dm for itself: use a larger machine, or lower labfleet:kindWorkers",
 					n.Machine.Target(), n.Name, t.Name, f.MemoryMB, p.Day3.KindMemoryMB(), NodeBaseMB)
 			}
