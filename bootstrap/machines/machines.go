@@ -200,7 +200,6 @@ func (m *machine) script(ctx context.Context, step, body string, args ...string)
 	return m.r.RunWithInput(ctx, cmd, strings.NewReader(wrapped))
 }
 
-
 // readFile is the content of a file readable by root, "" when it does not exist.
 func (m *machine) readFile(ctx context.Context, p string) (string, error) {
 	return m.r.Run(ctx, m.root("cat "+steps.Quote(p)+" 2>/dev/null || true"))
