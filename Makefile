@@ -50,7 +50,10 @@ up: prereq
 		head -c 32 /dev/urandom | base64 | pulumi config set --secret labfleet:keySeed
 	@# --yes with a preview first would only print the plan it does not wait on; the update
 	@# prints each change as it makes it. `make preview` shows the plan without changing anything.
-	pulumi up --yes --skip-preview --stack $(STACK)
+	@# A run that would replace node containers of a running cohort stops before any change,
+	@# naming them; REPLACE_NODES=team1-w1,... (or all) allows it for this run only, whatever
+	@# the shell has exported.
+	LABFLEET_REPLACE_NODES='$(REPLACE_NODES)' pulumi up --yes --skip-preview --stack $(STACK)
 
 preview: prereq
 	pulumi preview --diff --stack $(STACK)

@@ -69,9 +69,6 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs L
 	}
 	report := opts.Report
 	ctx = steps.WithReporter(ctx, report)
-	if p.NodeKind == plan.NodeKindVM {
-		opts.SSH, opts.Swarm = vmBootWaits(opts.SSH, opts.Swarm)
-	}
 	// Image archives land here, written only when some node needs one.
 	archives, err := os.MkdirTemp("", "labfleet-images-")
 	if err != nil {
@@ -140,26 +137,6 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs L
 	return results, err
 }
 
-// VMSSHOptions is how long to wait for a VM node's sshd; see vmBootWaits.
-func VMSSHOptions() sshexec.Options {
-	o := sshexec.DefaultOptions
-	o.RetryFor = 5 * time.Minute
-	return o
-}
-
-// vmBootWaits gives VM nodes time to boot: a guest under TCG emulation takes a minute or
-// more to answer SSH and start dockerd, where a container takes seconds.
-func vmBootWaits(ssh sshexec.Options, sw swarm.Timing) (sshexec.Options, swarm.Timing) {
-	if ssh == (sshexec.Options{}) {
-		ssh = VMSSHOptions()
-	}
-	if sw == (swarm.Timing{}) {
-		sw = swarm.DefaultTiming
-		sw.DockerReady = 5 * time.Minute
-	}
-	return ssh, sw
-}
-
 // actions lists everything a team's run changed, in the order it did them.
 func (r TeamResult) actions() []string {
 	actions := slices.Concat(r.Machines, r.Swarm.Actions)
@@ -182,8 +159,14 @@ func (r TeamResult) summary() string {
 
 // Connect opens an SSH client to every node of a team, concurrently, as labfleet's own
 // admin user: students cannot lock it out by changing their account or the team key. On error every
-// client already opened is closed.
+// client already opened is closed. How long it waits for a node's sshd to answer scales
+// with the Pace ctx carries: a VM guest under TCG takes a minute to boot.
 func Connect(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, opts sshexec.Options) (map[string]*sshexec.Client, error) {
+	if opts == (sshexec.Options{}) {
+		opts = sshexec.DefaultOptions
+	}
+	pace := steps.PaceOf(ctx)
+	opts.RetryFor, opts.AttemptTimeout = pace.Scale(opts.RetryFor), pace.Scale(opts.AttemptTimeout)
 	clients := map[string]*sshexec.Client{}
 	var mu sync.Mutex
 	admin := keys.Admin().Signer()
@@ -224,10 +207,14 @@ func CloseAll(clients map[string]*sshexec.Client) {
 func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, labImages []lab.Image, day3 day3Inputs, opts Options) (TeamResult, error) {
 	var r TeamResult
 	var clients map[string]*sshexec.Client
+	// Every limit below fits what runs the nodes; for VM nodes the plan's guess is refined
+	// once the launcher says how the guests run.
+	ctx = steps.WithPace(ctx, steps.Pace(p.Pace(team, "")))
 	var connect []steps.Step
 	if team.OnMachines() {
 		// Existing machines become nodes first: after this step nothing tells them apart.
-		connect = append(connect, steps.Step{Name: "prepare the machines", Run: func(ctx context.Context) (err error) {
+		// Installing Docker from the distribution's packages takes a few minutes.
+		connect = append(connect, steps.Step{Name: "prepare the machines", Timeout: 15 * time.Minute, Run: func(ctx context.Context) (err error) {
 			r.Machines, err = prepareMachines(ctx, p, team, keys, opts.SSH)
 			return err
 		}})
@@ -237,21 +224,24 @@ func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshke
 		clients, err = Connect(ctx, p, team, keys, opts.SSH)
 		return err
 	}})
-	if err := steps.Run(ctx, team.Name, connect); err != nil {
+	if p.NodeKind == plan.NodeKindVM {
+		connect = append(connect, steps.Step{Name: "read how the VM guests run", Timeout: time.Minute, Run: func(ctx context.Context) error {
+			out, err := clients[team.Nodes[0].Name].Run(ctx, "cat /etc/labfleet/accel")
+			r.Accel = strings.TrimSpace(out)
+			return err
+		}})
+	}
+	err := steps.Run(ctx, team.Name, connect)
+	defer func() { CloseAll(clients) }() // the clients Connect opened, if any
+	if err != nil {
 		return r, err
 	}
-	defer CloseAll(clients)
+	if r.Accel != "" {
+		ctx = steps.WithPace(ctx, steps.Pace(p.Pace(team, plan.Accel(r.Accel))))
+	}
 	nodes := make([]steps.Node, len(team.Nodes))
 	for i, n := range team.Nodes {
 		nodes[i] = steps.Node{Name: n.Name, Role: n.Role, IP: n.IP.String(), Run: clients[n.Name]}
-	}
-	var err error
-	if p.NodeKind == plan.NodeKindVM {
-		out, err := clients[team.Nodes[0].Name].Run(ctx, "cat /etc/labfleet/accel")
-		if err != nil {
-			return r, fmt.Errorf("team %q: %w", team.Name, err)
-		}
-		r.Accel = strings.TrimSpace(out)
 	}
 	if r.Swarm, err = swarm.Converge(ctx, team.Name, nodes, p.ResetSwarms[team.Name], opts.Swarm); err != nil {
 		return r, err

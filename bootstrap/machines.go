@@ -43,7 +43,7 @@ func prepareMachines(ctx context.Context, p *plan.Plan, team plan.Team, keys *ss
 	}
 	return onEachMachine(ctx, ms, keys.Machine(), opts, func(ctx context.Context, c *sshexec.Client, m Machine) ([]string, error) {
 		s := setup
-		s.Node = m.Node
+		s.Cohort, s.Team, s.Node = p.Cohort, team.Name, m.Node
 		return machines.Prepare(ctx, c, s)
 	})
 }

@@ -2,6 +2,7 @@ package infra
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/engine"
+	"github.com/labfleet/labfleet/bootstrap/machines"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
+	"github.com/labfleet/labfleet/infra/nodecontainer"
 	"github.com/labfleet/labfleet/infra/plan"
 )
 
@@ -87,6 +90,9 @@ func inspect(ctx context.Context, e plan.Engine) (plan.HostFacts, error) {
 	if h.Published, err = hostPorts(ctx, e, &h.Labelled); err != nil {
 		return h, err
 	}
+	if h.Nodes, err = hostNodes(ctx, e); err != nil {
+		return h, err
+	}
 	vols, err := engine.Docker(ctx, e, "volume", "ls", "--filter", "label=labfleet.cohort", "--format", `{{.Label "labfleet.cohort"}}|{{.Label "labfleet.team"}}`)
 	if err != nil {
 		return h, err
@@ -109,22 +115,25 @@ func inspect(ctx context.Context, e plan.Engine) (plan.HostFacts, error) {
 			}
 		}
 	}
-	h.Kernel, h.KVM = readKernel(ctx, e)
+	if h.Kernel, h.KVM, err = readKernel(ctx, e); err != nil {
+		// Unknown is not "no": a kernel read that failed once must not drop /dev/kvm from the
+		// VM nodes' spec (which replaces them) or pass a check it would fail.
+		h.KernelErr = err.Error()
+	}
 	return h, nil
 }
 
 // kernelScript prints what the host kernel offers: IPVS (loaded, or as a module the kernel
 // loads on first use), the inotify limits, /dev/kvm, and the capability bounding set.
-const kernelScript = `if [ -e /proc/net/ip_vs ]; then echo loaded; ` +
-	`elif grep -qs '/ip_vs.ko' /lib/modules/$(uname -r)/modules.dep /lib/modules/$(uname -r)/modules.builtin; then echo module; else echo no; fi; ` +
+const kernelScript = plan.IPVSScript + "; " +
 	`cat /proc/sys/fs/inotify/max_user_watches /proc/sys/fs/inotify/max_user_instances; ` +
 	`if [ -c /dev/kvm ]; then echo kvm; else echo nokvm; fi; ` +
 	`awk '/^CapBnd/ {print $2}' /proc/self/status`
 
 // readKernel runs kernelScript on the host: here for the local engine, over the engine's
-// own SSH for an ssh:// one. A tcp:// host's kernel is not visible (nil); its nodes check
-// what they need when they start.
-func readKernel(ctx context.Context, e plan.Engine) (*plan.Kernel, bool) {
+// own SSH for an ssh:// one. A tcp:// host's kernel is not visible (nil, no error); its
+// nodes check what they need when they start.
+func readKernel(ctx context.Context, e plan.Engine) (*plan.Kernel, bool, error) {
 	var out string
 	var err error
 	switch dest, _ := e.SSHDestination(); {
@@ -135,41 +144,44 @@ func readKernel(ctx context.Context, e plan.Engine) (*plan.Kernel, bool) {
 	case dest != "":
 		out, err = engine.SSH(ctx, e, kernelScript)
 	default:
-		return nil, false
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false
+		return nil, false, fmt.Errorf("reading its kernel: %w", err)
 	}
 	return parseKernel(strings.Fields(out))
 }
 
 // parseKernel reads kernelScript's output.
-func parseKernel(f []string) (*plan.Kernel, bool) {
+func parseKernel(f []string) (*plan.Kernel, bool, error) {
 	if len(f) != 5 {
-		return nil, false
+		return nil, false, fmt.Errorf("reading its kernel: unexpected answer %q", strings.Join(f, " "))
 	}
 	capBnd, _ := strconv.ParseUint(f[4], 16, 64)
-	k := &plan.Kernel{IPVS: f[0] != "no", CapSysResource: capBnd&(1<<plan.CapSysResource) != 0}
+	k := &plan.Kernel{CapSysResource: capBnd&(1<<plan.CapSysResource) != 0}
+	k.IPVS, k.IPVSModule = plan.ParseIPVS(f[0])
 	k.InotifyWatches, _ = strconv.Atoi(f[1])
 	k.InotifyInstances, _ = strconv.Atoi(f[2])
-	return k, f[3] == "kvm"
+	return k, f[3] == "kvm", nil
 }
 
 // machineScript prints, one per line, an existing machine's OS, Docker version ("-" when not
-// installed), memory in MB and cgroup version, then what kernelScript prints.
+// installed), memory in MB, cgroup version and the node it records being ("-" when none),
+// then what kernelScript prints.
 const machineScript = `. /etc/os-release; echo "$PRETTY_NAME"; ` +
 	// A login outside the docker group gets an empty line and a failure from the first: keep
 	// one non-empty line, or "-".
 	`v=$( (docker version --format '{{.Server.Version}}' || sudo -n docker version --format '{{.Server.Version}}') 2>/dev/null | grep -m1 .); echo "${v:--}"; ` +
 	`awk '/^MemTotal/ {print int($2/1024)}' /proc/meminfo; ` +
-	`if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo 2; else echo 1; fi; ` + kernelScript
+	`if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo 2; else echo 1; fi; ` +
+	`n=$(sed -n 's/^node //p' ` + machines.RecordPath + ` 2>/dev/null | head -n 1); echo "${n:--}"; ` + kernelScript
 
 // machineTimeout bounds the reading of one machine; one that does not answer in it is
 // reported unreachable.
 const machineTimeout = 20 * time.Second
 
-// Machines reads every existing machine of the plan at once, over SSH as its admin user. It
-// only reads.
+// Machines reads every existing machine of the plan at once, over SSH as its admin user, by
+// target. It only reads.
 func (DockerHosts) Machines(ctx context.Context, p *plan.Plan, signer ssh.Signer) map[string]plan.MachineFacts {
 	var machines []bootstrap.Machine
 	for _, t := range p.Teams {
@@ -181,7 +193,7 @@ func (DockerHosts) Machines(ctx context.Context, p *plan.Plan, signer ssh.Signer
 	}
 	opts := sshexec.DefaultOptions
 	opts.RetryFor = 5 * time.Second
-	return readEach(ctx, machines, machineTimeout, func(m bootstrap.Machine) string { return m.Node }, func(ctx context.Context, m bootstrap.Machine) plan.MachineFacts {
+	return readEach(ctx, machines, machineTimeout, func(m bootstrap.Machine) string { return m.Target }, func(ctx context.Context, m bootstrap.Machine) plan.MachineFacts {
 		return readMachine(ctx, m, signer, opts)
 	})
 }
@@ -197,7 +209,7 @@ func readMachine(ctx context.Context, m bootstrap.Machine, signer ssh.Signer, op
 		return plan.MachineFacts{Err: err.Error()}
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) < 5 {
+	if len(lines) < 6 {
 		return plan.MachineFacts{Err: fmt.Sprintf("unexpected answer %q", out)}
 	}
 	f := plan.MachineFacts{OS: lines[0], Cgroup: lines[3]}
@@ -205,7 +217,10 @@ func readMachine(ctx context.Context, m bootstrap.Machine, signer ssh.Signer, op
 		f.Docker = lines[1]
 	}
 	f.MemoryMB, _ = strconv.Atoi(lines[2])
-	f.Kernel, f.KVM = parseKernel(strings.Fields(strings.Join(lines[4:], " ")))
+	f.Recorded = machines.ParseRecordedNode(lines[4])
+	if f.Kernel, f.KVM, err = parseKernel(strings.Fields(strings.Join(lines[5:], " "))); err != nil {
+		return plan.MachineFacts{Err: err.Error()}
+	}
 	return f
 }
 
@@ -232,7 +247,7 @@ func hostNetworks(ctx context.Context, e plan.Engine, labelled *[]plan.HostObjec
 		if len(f) != 4 {
 			continue
 		}
-		n := plan.HostNetwork{Name: f[0], Cohort: f[1]}
+		n := plan.HostNetwork{Name: f[0], Cohort: f[1], Team: f[2]}
 		for _, s := range strings.Fields(f[3]) {
 			if p, err := netip.ParsePrefix(s); err == nil && p.Addr().Is4() {
 				n.Subnets = append(n.Subnets, p)
@@ -275,6 +290,50 @@ func hostPorts(ctx context.Context, e plan.Engine, labelled *[]plan.HostObject) 
 		}
 	}
 	return ports, nil
+}
+
+// hostNodes reads every labfleet node container on the host as it was created (its
+// address, its SSH port and its Settings), running or not.
+func hostNodes(ctx context.Context, e plan.Engine) ([]plan.HostNode, error) {
+	ids, err := engine.Docker(ctx, e, "ps", "-aq", "--filter", "label=labfleet.node")
+	if err != nil || strings.TrimSpace(ids) == "" {
+		return nil, err
+	}
+	out, err := engine.Docker(ctx, e, append([]string{"inspect"}, strings.Fields(ids)...)...)
+	if err != nil {
+		return nil, err
+	}
+	return parseHostNodes([]byte(out))
+}
+
+// parseHostNodes reads `docker inspect` of node containers.
+func parseHostNodes(raw []byte) ([]plan.HostNode, error) {
+	var containers []json.RawMessage
+	if err := json.Unmarshal(raw, &containers); err != nil {
+		return nil, fmt.Errorf("reading docker inspect: %w", err)
+	}
+	var nodes []plan.HostNode
+	for _, c := range containers {
+		settings, err := nodecontainer.SettingsFromInspect(c)
+		if err != nil {
+			return nil, err
+		}
+		var name struct{ Name string }
+		_ = json.Unmarshal(c, &name) // cannot fail: SettingsFromInspect read the same object
+		n := plan.HostNode{
+			Container: strings.TrimPrefix(name.Name, "/"),
+			Cohort:    settings["label labfleet.cohort"],
+			Team:      settings["label labfleet.team"],
+			Node:      settings["label labfleet.node"],
+			Settings:  settings,
+		}
+		n.IP, _ = netip.ParseAddr(settings["ip"])
+		if ap, err := netip.ParseAddrPort(settings["publish"]); err == nil {
+			n.SSHPort = int(ap.Port())
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, nil
 }
 
 // LocalHostFacts reads the local engine alone, for tools that run a cohort on it without

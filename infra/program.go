@@ -39,22 +39,18 @@ func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		// Read every host, then place the teams for real: a team that lives on a host stays
-		// there, since moving it would wipe it.
-		hosts := inspected(p)
-		facts := host.Facts(ctx.Context(), hosts)
-		cfg.Current = plan.Placed(p.Cohort, hosts, facts)
-		if p, err = plan.Build(cfg); err != nil {
-			return err
-		}
-		ctx.Log.Info("preflight, before any work:\n"+p.PreflightTable(facts), nil)
-		if err := p.CheckHosts(facts); err != nil {
-			return err
-		}
 		keys, err := sshkeys.New(secrets.KeySeed, p.Cohort)
 		if err != nil {
 			return err
 		}
+		// Read every host (and machine), then plan for real around what exists: a team that
+		// lives on a host stays there, and a team, node or machine keeps its slot, since
+		// moving one would replace it.
+		hosts := inspected(p)
+		facts := host.Facts(ctx.Context(), hosts)
+		cfg.Current = plan.Placed(p.Cohort, hosts, facts)
+		cfg.Slots = plan.ExistingSlots(p, facts)
+		var machines map[string]plan.MachineFacts
 		if len(cfg.Machines) > 0 {
 			if secrets.MachineKey == "" {
 				return errors.New("labfleet:machineKey is not set: the cohort runs on existing machines, which labfleet logs in to as their admin user with this key: pulumi config set --secret labfleet:machineKey < ~/.ssh/lab_admin")
@@ -62,11 +58,24 @@ func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 			if err := keys.WithMachineKey(secrets.MachineKey); err != nil {
 				return err
 			}
-			machines := host.Machines(ctx.Context(), p, keys.Machine())
+			machines = host.Machines(ctx.Context(), p, keys.Machine())
+			cfg.MachineNodes = plan.MachineNodes(machines)
+		}
+		if p, err = plan.Build(cfg); err != nil {
+			return err
+		}
+		ctx.Log.Info("preflight, before any work:\n"+p.PreflightTable(facts), nil)
+		if err := p.CheckHosts(facts); err != nil {
+			return err
+		}
+		if machines != nil {
 			ctx.Log.Info("preflight of the machines, before any work:\n"+p.MachinePreflightTable(machines), nil)
 			if err := p.CheckMachines(machines); err != nil {
 				return err
 			}
+		}
+		if err := checkReplacements(ctx, p, keys, facts); err != nil {
+			return err
 		}
 		if p.Day3.Prepare {
 			// Render every team's kind config now, so a bad one stops before any resource.

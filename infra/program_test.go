@@ -159,7 +159,7 @@ func (f fakeHost) Machines(_ context.Context, p *plan.Plan, _ ssh.Signer) map[st
 	out := map[string]plan.MachineFacts{}
 	for _, t := range p.Teams {
 		for _, n := range t.Nodes {
-			out[n.Name] = f.machines
+			out[n.Machine.Target()] = f.machines
 		}
 	}
 	return out
@@ -189,6 +189,7 @@ type run struct {
 type logLine struct {
 	msg, urn  string
 	ephemeral bool
+	warning   bool
 	resource  pulumi.Resource
 }
 
@@ -208,6 +209,13 @@ func (l *logRecorder) Info(msg string, args *pulumi.LogArgs) error {
 	l.lines = append(l.lines, line)
 	l.mu.Unlock()
 	return l.Log.Info(msg, args)
+}
+
+func (l *logRecorder) Warn(msg string, args *pulumi.LogArgs) error {
+	l.mu.Lock()
+	l.lines = append(l.lines, logLine{msg: msg, warning: true})
+	l.mu.Unlock()
+	return l.Log.Warn(msg, args)
 }
 
 func runProgram(t *testing.T, dryRun bool, config map[string]string) run {
@@ -272,7 +280,7 @@ func TestPreviewRegistersTheTreeAndRunsNoSSH(t *testing.T) {
 		"labfleet:index:Node":                  6,
 		"docker:index/image:Image":             3, // node, memory-leak-app, improved-app
 		"docker:index/network:Network":         2,
-		"docker:index/volume:Volume":           6,
+		"docker:index/volume:Volume":           12, // each node's /var/lib/docker and the student's home
 		"docker:index/container:Container":     6,
 		"docker:index/remoteImage:RemoteImage": 0,
 	}
@@ -328,9 +336,15 @@ func TestContainersNetworksAndVolumes(t *testing.T) {
 	if port["internal"].NumberValue() != 22 || port["external"].NumberValue() != 2211 || port["ip"].StringValue() != "127.0.0.1" {
 		t.Errorf("port = %v", port)
 	}
-	mount := in["mounts"].ArrayValue()[0].ObjectValue()
-	if mount["source"].StringValue() != "spring-team2-w1-docker" || mount["target"].StringValue() != "/var/lib/docker" || mount["type"].StringValue() != "volume" {
-		t.Errorf("mount = %v", mount)
+	mounts := in["mounts"].ArrayValue()
+	for i, want := range [][2]string{{"spring-team2-w1-docker", "/var/lib/docker"}, {"spring-team2-w1-home", "/home/student"}} {
+		m := mounts[i].ObjectValue()
+		if m["source"].StringValue() != want[0] || m["target"].StringValue() != want[1] || m["type"].StringValue() != "volume" {
+			t.Errorf("mount %d = %v, want %s at %s", i, m, want[0], want[1])
+		}
+	}
+	if home := r.m.named("docker:index/volume:Volume", "spring-team2-w1-home"); !strings.HasSuffix(home.parent, "labfleet:index:Node::team2-w1") {
+		t.Errorf("the home volume's parent is %s", home.parent)
 	}
 	if in["memory"].NumberValue() != 1024 || in["memorySwap"].NumberValue() != 1024 || str("cpus") != "1.0" {
 		t.Errorf("limits = %v %v %v", in["memory"], in["memorySwap"], in["cpus"])

@@ -53,12 +53,13 @@ func newMachineTeam(ctx *pulumi.Context, t plan.Team, teardown *pulumi.ResourceH
 	return team, ctx.RegisterComponentResource("labfleet:index:Team", t.Name, team, opts...)
 }
 
-// Node is one node container and the volume that holds its /var/lib/docker.
+// Node is one node container and its volumes (see nodecontainer.Spec.Mounts), which
+// outlive it: a replaced container gets them back.
 type Node struct {
 	pulumi.ResourceState
 	Plan      plan.Node
 	Spec      nodecontainer.Spec
-	Volume    *docker.Volume
+	Volumes   []*docker.Volume
 	Container *docker.Container
 }
 
@@ -151,14 +152,19 @@ func NewNode(ctx *pulumi.Context, n plan.Node, spec nodecontainer.Spec, image pu
 	if err := ctx.RegisterComponentResource("labfleet:index:Node", n.Name, node, opts...); err != nil {
 		return nil, err
 	}
-	volume, err := docker.NewVolume(ctx, spec.Volume, &docker.VolumeArgs{
-		Name:   pulumi.String(spec.Volume),
-		Labels: volumeLabels(spec.Labels),
-	}, pulumi.Parent(node))
-	if err != nil {
-		return nil, err
+	var volumes pulumi.StringArray
+	for _, m := range spec.Mounts {
+		volume, err := docker.NewVolume(ctx, m.Volume, &docker.VolumeArgs{
+			Name:   pulumi.String(m.Volume),
+			Labels: volumeLabels(spec.Labels),
+		}, pulumi.Parent(node))
+		if err != nil {
+			return nil, err
+		}
+		node.Volumes = append(node.Volumes, volume)
+		volumes = append(volumes, volume.Name)
 	}
-	container, err := docker.NewContainer(ctx, spec.Name, ContainerArgs(spec, image, network.Name, volume.Name),
+	container, err := docker.NewContainer(ctx, spec.Name, ContainerArgs(spec, image, network.Name, volumes),
 		pulumi.Parent(node),
 		// Stop the old container before starting its replacement: they share a name,
 		// an address and a published port.
@@ -175,7 +181,7 @@ func NewNode(ctx *pulumi.Context, n plan.Node, spec nodecontainer.Spec, image pu
 	if err != nil {
 		return nil, err
 	}
-	node.Volume, node.Container = volume, container
+	node.Container = container
 	return node, ctx.RegisterResourceOutputs(node, pulumi.Map{
 		"name": pulumi.String(n.Name),
 		"role": pulumi.String(string(n.Role)),
@@ -183,8 +189,10 @@ func NewNode(ctx *pulumi.Context, n plan.Node, spec nodecontainer.Spec, image pu
 	})
 }
 
-// ContainerArgs renders a node spec as the provider's container arguments.
-func ContainerArgs(s nodecontainer.Spec, image, network, volume pulumi.StringInput) *docker.ContainerArgs {
+// ContainerArgs renders a node spec as the provider's container arguments; volumes are the
+// names of the volumes of its mounts, in order (outputs of their resources, so the
+// container waits for them).
+func ContainerArgs(s nodecontainer.Spec, image, network pulumi.StringInput, volumes pulumi.StringArray) *docker.ContainerArgs {
 	args := &docker.ContainerArgs{
 		Name:     pulumi.String(s.Name),
 		Hostname: pulumi.String(s.Hostname),
@@ -192,11 +200,6 @@ func ContainerArgs(s nodecontainer.Spec, image, network, volume pulumi.StringInp
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
 			Name:        network,
 			Ipv4Address: pulumi.String(s.IP),
-		}},
-		Mounts: docker.ContainerMountArray{docker.ContainerMountArgs{
-			Type:   pulumi.String("volume"),
-			Source: volume,
-			Target: pulumi.String(s.DataPath),
 		}},
 		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
 			Internal: pulumi.Int(plan.NodeSSHPort),
@@ -228,6 +231,15 @@ func ContainerArgs(s nodecontainer.Spec, image, network, volume pulumi.StringInp
 		}
 		args.Envs = env
 	}
+	var mounts docker.ContainerMountArray
+	for i, m := range s.Mounts {
+		mounts = append(mounts, docker.ContainerMountArgs{
+			Type:   pulumi.String("volume"),
+			Source: volumes[i],
+			Target: pulumi.String(m.Target),
+		})
+	}
+	args.Mounts = mounts
 	// Always explicit: the privilege mode must show up as a change of this field, because
 	// capabilities and securityOpts are ignored for changes (see NewNode).
 	args.Privileged = pulumi.Bool(s.Privileged)

@@ -9,7 +9,9 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
+	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/infra/plan"
 )
@@ -73,7 +75,9 @@ func bootKind(ctx context.Context, name string, kind plan.NodeKind, img string, 
 		return m, err
 	}
 	start := time.Now()
-	clients, err := bootstrap.Connect(ctx, p, p.Teams[0], keys, bootstrap.VMSSHOptions())
+	// Waits as long as the bootstrap gives these nodes (their pace) for sshd to answer.
+	paced := steps.WithPace(ctx, steps.Pace(p.Pace(p.Teams[0], "")))
+	clients, err := bootstrap.Connect(paced, p, p.Teams[0], keys, sshexec.DefaultOptions)
 	if err != nil {
 		return m, err
 	}

@@ -30,9 +30,12 @@ type Image struct {
 
 	streams *steps.Limit // transfers at once, shared by every image of a run
 	dir     string
-	once    sync.Once
-	path    string
-	err     error
+	// mu guards what is read from the host once for every team: the archive, and files
+	// read out of the image. A failure is not kept: one team's step that ran out of time
+	// while the archive was written must not fail the next team, which tries again.
+	mu    sync.Mutex
+	path  string
+	files map[string][]byte
 }
 
 // New describes image id on a host's engine e, to be known on nodes as nodeRef; dir holds
@@ -52,15 +55,38 @@ func HostID(ctx context.Context, e plan.Engine, ref string) string {
 
 // archive saves the image by ID (which keeps host-side tags out of it) on first use.
 func (i *Image) archive(ctx context.Context) (string, error) {
-	i.once.Do(func() {
-		path := filepath.Join(i.dir, strings.NewReplacer("/", "_", ":", "_").Replace(i.NodeRef)+".tar")
-		if _, err := engine.Docker(ctx, i.Engine, "save", "-o", path, i.ID); err != nil {
-			i.err = fmt.Errorf("%s (%s): %w", i.NodeRef, i.ID, err)
-			return
-		}
-		i.path = path
-	})
-	return i.path, i.err
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.path != "" {
+		return i.path, nil
+	}
+	path := filepath.Join(i.dir, strings.NewReplacer("/", "_", ":", "_").Replace(i.NodeRef)+".tar")
+	if _, err := engine.Docker(ctx, i.Engine, "save", "-o", path, i.ID); err != nil {
+		return "", fmt.Errorf("%s (%s): %w", i.NodeRef, i.ID, err)
+	}
+	i.path = path
+	return path, nil
+}
+
+// ReadFile returns the file at path inside the image, read on the Docker host the first
+// time a caller asks (a container of the image runs /bin/cat there), then from memory. A
+// file copied out once on the host and streamed into nodes costs a node nothing but the
+// transfer, where starting a container on every node is slow on a busy VM guest.
+func (i *Image) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if b, ok := i.files[path]; ok {
+		return b, nil
+	}
+	out, err := engine.Docker(ctx, i.Engine, "run", "--rm", "--network", "none", "--entrypoint", "/bin/cat", i.ID, path)
+	if err != nil {
+		return nil, fmt.Errorf("%s (%s): read %s: %w", i.NodeRef, i.ID, path, err)
+	}
+	if i.files == nil {
+		i.files = map[string][]byte{}
+	}
+	i.files[path] = []byte(out)
+	return i.files[path], nil
 }
 
 // Load streams the image into the node and tags it, unless the node already has it under

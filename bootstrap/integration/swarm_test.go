@@ -220,16 +220,21 @@ func TestSwarmBootstrapConvergesAndHeals(t *testing.T) {
 		assertSwarm(t, c, team2, r)
 	})
 
-	t.Run("a student's demotion is put back", func(t *testing.T) {
-		c.run("team1-m1", "docker node promote team1-w1 >/dev/null")
-		// Wait until the promotion has gone through Raft, as it has long before any rerun.
+	// promote makes a student's promotion of a worker, and waits until it has gone through
+	// Raft, as it has long before any rerun.
+	promote := func(t *testing.T, worker string) {
+		t.Helper()
+		c.run("team1-m1", "docker node promote "+worker+" >/dev/null")
 		deadline := time.Now().Add(30 * time.Second)
-		for strings.TrimSpace(c.run("team1-m1", "docker node inspect team1-w1 --format '{{.ManagerStatus.Reachability}}' 2>/dev/null || true")) != "reachable" {
+		for strings.TrimSpace(c.run("team1-m1", "docker node inspect "+worker+" --format '{{.ManagerStatus.Reachability}}' 2>/dev/null || true")) != "reachable" {
 			if time.Now().After(deadline) {
-				t.Fatal("team1-w1 never became a reachable manager")
+				t.Fatal(worker + " never became a reachable manager")
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
+	}
+	t.Run("a student's promotion is put back", func(t *testing.T) {
+		promote(t, "team1-w1")
 		healed, err, _ := converge(t, c, bootstrap.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -238,6 +243,29 @@ func TestSwarmBootstrapConvergesAndHeals(t *testing.T) {
 			t.Errorf("actions = %v", healed["team1"].Actions)
 		}
 		assertSwarm(t, c, team1, healed["team1"])
+	})
+
+	t.Run("a student's demotion of the only planned manager is put back", func(t *testing.T) {
+		promote(t, "team1-w2")
+		c.run("team1-m1", "docker node demote team1-m1 >/dev/null") // m1 hands the swarm to w2
+		// As long before any rerun, m1 no longer takes part in the swarm's control.
+		deadline := time.Now().Add(30 * time.Second)
+		for strings.TrimSpace(c.run("team1-m1", "docker info --format '{{.Swarm.ControlAvailable}}'")) != "false" {
+			if time.Now().After(deadline) {
+				t.Fatal("team1-m1 still controls the swarm after its demotion")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		start := time.Now()
+		healed, err, _ := converge(t, c, bootstrap.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hasAction(healed["team1"], "promote team1-m1") || !hasAction(healed["team1"], "demote team1-w2") {
+			t.Errorf("actions = %v", healed["team1"].Actions)
+		}
+		assertSwarm(t, c, team1, healed["team1"])
+		t.Logf("MEASURE roles a student swapped put back in %s", time.Since(start).Round(time.Millisecond))
 	})
 
 	t.Run("one team's failure names it and leaves the other alone", func(t *testing.T) {

@@ -5,6 +5,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path"
@@ -97,11 +98,14 @@ func Setup(ctx context.Context, teamName string, nodes []Node, d plan.Day2, imag
 	return res, nil
 }
 
-// HasIPVS reports whether the kernel under node n has IPVS, which swarm's routing mesh and
-// service VIPs need. Every node shares the Docker host's kernel.
+// HasIPVS reports whether the kernel under node n offers IPVS, which swarm's routing mesh
+// and service VIPs need: loaded, or as a module its dockerd loads (a VM guest, a machine; a
+// dind node sees no modules, so there it must be loaded on the Docker host). The host
+// preflight reads the same script.
 func HasIPVS(ctx context.Context, n Node) (bool, error) {
-	out, err := n.Run.Run(ctx, "test -d /proc/sys/net/ipv4/vs && echo yes || echo no")
-	return strings.TrimSpace(out) == "yes", err
+	out, err := n.Run.Run(ctx, plan.IPVSScript)
+	loaded, module := plan.ParseIPVS(out)
+	return loaded || module, err
 }
 
 // ErrNoIPVS explains, in an instructor's words, why ingress mode cannot work here.
@@ -149,7 +153,10 @@ func (t *team) loadImage(ctx context.Context, n Node, img Image) error {
 	return err
 }
 
-// installProbe copies labprobe out of the improved-app image onto every node.
+// installProbe puts labprobe on every node whose copy did not come from this image: read
+// once out of the improved-app image on the Docker host (only when some node needs it, so
+// a rerun reads nothing), then streamed in. Starting a container on every node to copy it
+// out instead took over 2 minutes on a VM guest busy with the stack's first health checks.
 func (t *team) installProbe(ctx context.Context, images []Image) error {
 	var source Image
 	for _, img := range images {
@@ -157,7 +164,7 @@ func (t *team) installProbe(ctx context.Context, images []Image) error {
 			source = img
 		}
 	}
-	if source.ID == "" {
+	if source.Image == nil {
 		return fmt.Errorf("no improved-app image to take labprobe from")
 	}
 	stamp := "/etc/labfleet/labprobe.image"
@@ -166,9 +173,14 @@ func (t *team) installProbe(ctx context.Context, images []Image) error {
 		if strings.TrimSpace(have) == source.ID {
 			return nil
 		}
-		cmd := fmt.Sprintf("docker run --rm --entrypoint /bin/cat %s /labprobe | sudo tee %s.new >/dev/null && sudo chmod 0755 %s.new && sudo mv %s.new %s && echo %s | sudo tee %s >/dev/null",
-			source.NodeRef, labprobePath, labprobePath, labprobePath, labprobePath, source.ID, stamp)
-		if _, err := n.Run.Run(ctx, cmd); err != nil {
+		probe, err := source.ReadFile(ctx, "/labprobe")
+		if err != nil {
+			return err
+		}
+		if _, err := steps.WriteFile(ctx, n.Run, labprobePath, bytes.NewReader(probe), "0755", steps.AsRoot); err != nil {
+			return err
+		}
+		if _, err := steps.WriteFile(ctx, n.Run, stamp, strings.NewReader(source.ID+"\n"), "0644", steps.AsRoot); err != nil {
 			return err
 		}
 		t.Did("install labprobe on %s", n.Name)
@@ -261,11 +273,12 @@ func Remove(ctx context.Context, teamName string, nodes []Node) (removed bool, e
 	if !ok {
 		return false, nil
 	}
-	out, err := mgr.Run.Run(ctx, fmt.Sprintf("if docker stack ls --format '{{.Name}}' | grep -qx %s; then docker stack rm %s >/dev/null && echo removed; fi", day2.StackName, day2.StackName))
-	if err != nil {
-		return false, fmt.Errorf("team %q: remove the day2 stack: %w", teamName, err)
-	}
-	return strings.TrimSpace(out) == "removed", nil
+	err = steps.Run(ctx, teamName, []steps.Step{{Name: "remove the day2 stack", Timeout: time.Minute, Run: func(ctx context.Context) error {
+		out, err := mgr.Run.Run(ctx, fmt.Sprintf("if docker stack ls --format '{{.Name}}' | grep -qx %s; then docker stack rm %s >/dev/null && echo removed; fi", day2.StackName, day2.StackName))
+		removed = strings.TrimSpace(out) == "removed"
+		return err
+	}}})
+	return removed, err
 }
 
 // WaitForReplicas waits until every service of a stack runs as many tasks as it wants.

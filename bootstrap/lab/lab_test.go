@@ -2,9 +2,13 @@ package lab
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/labfleet/labfleet/bootstrap/images"
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day2"
@@ -93,5 +97,41 @@ func TestParseReplicas(t *testing.T) {
 		if _, _, err := ParseReplicas(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+// labprobe is read once out of the image on the Docker host and streamed into the nodes
+// that lack it: no node starts a container for it (on a busy VM guest that took minutes),
+// and a node that has this image's copy is left alone.
+func TestLabprobeIsStreamedFromTheHost(t *testing.T) {
+	dir := t.TempDir()
+	fake := "#!/bin/sh\n[ \"$1\" = run ] && printf 'labprobe-bytes'\n"
+	if err := os.WriteFile(filepath.Join(dir, "docker"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	source := Image{Name: "improved-app", Image: images.New(plan.Engine{}, "improved-app:latest", "sha256:abc", t.TempDir(), steps.NewLimit(0))}
+	fresh := &stepstest.Node{}
+	current := (&stepstest.Node{}).On("cat /etc/labfleet/labprobe.image", "sha256:abc\n")
+	tm := &team{name: "t1", nodes: []Node{{Name: "t1-w1", Run: fresh}, {Name: "t1-w2", Run: current}}}
+	if err := tm.installProbe(context.Background(), []Image{source}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fresh.Stdin(); len(got) != 2 || got[0] != "labprobe-bytes" || got[1] != "sha256:abc\n" {
+		t.Errorf("the fresh node was sent %q, want the binary then its stamp", got)
+	}
+	if !strings.Contains(strings.Join(fresh.Commands(), "\n"), "sudo mv /usr/local/bin/labprobe.new /usr/local/bin/labprobe") {
+		t.Errorf("labprobe not put in place: %v", fresh.Commands())
+	}
+	for _, n := range []*stepstest.Node{fresh, current} {
+		if n.Ran("docker run") {
+			t.Errorf("a node started a container: %v", n.Commands())
+		}
+	}
+	if len(current.Stdin()) != 0 {
+		t.Errorf("the node that had this image's labprobe was sent %q", current.Stdin())
+	}
+	if got := tm.List(); len(got) != 1 || got[0] != "install labprobe on t1-w1" {
+		t.Errorf("actions %q", got)
 	}
 }

@@ -82,8 +82,14 @@ func (c *Cohort) StartNode(ctx context.Context, nodeName string) error {
 		return err
 	}
 	spec := nodecontainer.For(c.Plan, team, n, c.Image, c.Keys)
-	if _, err := c.docker(ctx, n.Host, "volume", "create", "--label", "labfleet.cohort="+c.Plan.Cohort, "--label", "labfleet.team="+team.Name, spec.Volume); err != nil {
-		return err
+	for _, m := range spec.Mounts {
+		// Kept when it exists, as Pulumi keeps a replaced container's volumes.
+		if _, err := c.docker(ctx, n.Host, "volume", "inspect", m.Volume); err == nil {
+			continue
+		}
+		if _, err := c.docker(ctx, n.Host, "volume", "create", "--label", "labfleet.cohort="+c.Plan.Cohort, "--label", "labfleet.team="+team.Name, m.Volume); err != nil {
+			return err
+		}
 	}
 	if _, err := c.docker(ctx, n.Host, append([]string{"create"}, spec.DockerCreateArgs()...)...); err != nil {
 		return err
@@ -113,9 +119,19 @@ func (c *Cohort) StartNode(ctx context.Context, nodeName string) error {
 	return err
 }
 
-// ReplaceNode removes a node's container and volume and creates them again: a lost node
-// coming back with a fresh identity, as after a replace in `pulumi up`.
+// ReplaceNode removes a node's container and the volume of its /var/lib/docker (a VM node's
+// disk) and creates them again: a node lost with its swarm identity, coming back fresh.
 func (c *Cohort) ReplaceNode(ctx context.Context, nodeName string) error {
+	return c.replace(ctx, nodeName, true)
+}
+
+// ReplaceContainer removes a node's container and creates it again on the same volumes: what
+// `pulumi up` does to a node whose container settings changed.
+func (c *Cohort) ReplaceContainer(ctx context.Context, nodeName string) error {
+	return c.replace(ctx, nodeName, false)
+}
+
+func (c *Cohort) replace(ctx context.Context, nodeName string, lost bool) error {
 	_, n, err := c.Find(nodeName)
 	if err != nil {
 		return err
@@ -123,8 +139,10 @@ func (c *Cohort) ReplaceNode(ctx context.Context, nodeName string) error {
 	if _, err := c.docker(ctx, n.Host, "rm", "-f", "-v", n.ContainerName); err != nil {
 		return err
 	}
-	if _, err := c.docker(ctx, n.Host, "volume", "rm", n.VolumeName); err != nil {
-		return err
+	if lost {
+		if _, err := c.docker(ctx, n.Host, "volume", "rm", n.VolumeName); err != nil {
+			return err
+		}
 	}
 	return c.StartNode(ctx, n.Name)
 }

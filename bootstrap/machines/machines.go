@@ -24,9 +24,12 @@ import (
 
 // Setup is what labfleet puts on one machine so that it becomes a node like any other.
 type Setup struct {
-	Node       string // node name, e.g. "team1-m1", for messages only: the hostname is the machine's
-	StudentKey string // authorized_keys line of the team key, for plan.SSHUser
-	AdminKey   string // authorized_keys line of labfleet's own key, for plan.AdminUser
+	// The node the machine becomes, e.g. cohort "spring", team "team1", node "team1-m1": the
+	// record names it, so the next plan keeps the machine that node (the hostname stays the
+	// machine's own).
+	Cohort, Team, Node string
+	StudentKey         string // authorized_keys line of the team key, for plan.SSHUser
+	AdminKey           string // authorized_keys line of labfleet's own key, for plan.AdminUser
 }
 
 // Paths labfleet owns on a machine.
@@ -102,6 +105,10 @@ func Prepare(ctx context.Context, r steps.Runner, s Setup) ([]string, error) {
 		name string
 		run  func(context.Context) error
 	}{
+		{"record the node", func(ctx context.Context) error {
+			m.rec.node = strings.Join([]string{s.Cohort, s.Team, s.Node}, " ")
+			return m.saveRecord(ctx)
+		}},
 		{"install packages", m.installPackages},
 		{"start dockerd", m.startDocker},
 		{"accounts", func(ctx context.Context) error { return m.ensureAccounts(ctx, keys) }},
@@ -561,8 +568,19 @@ func without(want, have []string) []string {
 // Packages are listed for the instructor (Teardown keeps them); accounts and files are
 // deleted by Teardown; a key line is taken out of an account labfleet did not create.
 type record struct {
+	node                      string // "cohort team node": which node of which cohort the machine is
 	packages, accounts, files []string
 	keys                      map[string]string // user -> labfleet's authorized_keys line
+}
+
+// ParseRecordedNode reads a record's node line ("cohort team node", as machineScript prints
+// it without its kind); nil for anything else ("-": no record).
+func ParseRecordedNode(line string) *plan.RecordedNode {
+	f := strings.Fields(line)
+	if len(f) != 3 {
+		return nil
+	}
+	return &plan.RecordedNode{Cohort: f[0], Team: f[1], Node: f[2]}
 }
 
 const recordHeader = "# What labfleet added to this machine. Its teardown deletes the accounts and files and\n" +
@@ -573,6 +591,8 @@ func parseRecord(s string) record {
 	for _, line := range strings.Split(s, "\n") {
 		kind, value, _ := strings.Cut(strings.TrimSpace(line), " ")
 		switch kind {
+		case "node":
+			r.node = value
 		case "package":
 			r.add(&r.packages, value)
 		case "account":
@@ -603,7 +623,7 @@ func (r *record) setKey(user, key string) {
 }
 
 func (r record) empty() bool {
-	return len(r.packages)+len(r.accounts)+len(r.files)+len(r.keys) == 0
+	return r.node == "" && len(r.packages)+len(r.accounts)+len(r.files)+len(r.keys) == 0
 }
 
 func (r record) String() string {
@@ -612,6 +632,9 @@ func (r record) String() string {
 	}
 	var b strings.Builder
 	b.WriteString(recordHeader)
+	if r.node != "" {
+		fmt.Fprintf(&b, "node %s\n", r.node)
+	}
 	for _, l := range []struct {
 		kind   string
 		values []string

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
+	"github.com/labfleet/labfleet/infra/plan"
 )
 
 const (
@@ -19,7 +20,7 @@ const (
 	adminKey   = "ssh-ed25519 AAAAadmin labfleet@cohort"
 )
 
-var setup = Setup{Node: "team1-m1", StudentKey: studentKey + "\n", AdminKey: adminKey}
+var setup = Setup{Cohort: "spring", Team: "team1", Node: "team1-m1", StudentKey: studentKey + "\n", AdminKey: adminKey}
 
 // cmd is the command a step script runs as, for a root login (sudo "") or not ("sudo -n ").
 func cmd(sudo, step string) string { return sudo + "sh -s -- " + step }
@@ -50,7 +51,7 @@ func fresh(sudo string) *stepstest.Node {
 
 // ready is a machine that a Prepare already made a node: everything is there.
 func ready(sudo string) *stepstest.Node {
-	rec := record{packages: Packages, accounts: []string{"student", "labfleet"},
+	rec := record{node: "spring team1 team1-m1", packages: Packages, accounts: []string{"student", "labfleet"},
 		files: []string{"/etc/sudoers.d/labfleet-student", "/etc/sudoers.d/labfleet-admin"},
 		keys:  map[string]string{"student": studentKey, "labfleet": adminKey}}
 	return fresh(sudo).
@@ -128,6 +129,23 @@ func TestPrepareAFreshMachineAsRoot(t *testing.T) {
 	}
 	if !slices.Contains(stdin, studentKey+"\n") || !slices.Contains(stdin, adminKey+"\n") {
 		t.Errorf("the keys were not written alone in new accounts: %q", stdin)
+	}
+}
+
+// The machine's identity is the first thing recorded: a machine that is a node keeps being
+// that node when labfleet:machines changes (the plan reads it back), even if the run that
+// prepared it stopped half-way.
+func TestPrepareRecordsTheNodeFirst(t *testing.T) {
+	n := fresh("").Fail(cmd("", "install-packages"), errors.New("exit code 100"))
+	if _, err := Prepare(context.Background(), n, setup); err == nil {
+		t.Fatal("a failed install passed")
+	}
+	if stdin := n.Stdin(); len(stdin) == 0 || stdin[0] != recordHeader+"node spring team1 team1-m1\n" {
+		t.Fatalf("the first thing written is not the record of the node alone: %q", stdin)
+	}
+	got := ParseRecordedNode("spring team1 team1-m1")
+	if got == nil || *got != (plan.RecordedNode{Cohort: "spring", Team: "team1", Node: "team1-m1"}) || ParseRecordedNode("-") != nil {
+		t.Errorf("ParseRecordedNode: %+v", got)
 	}
 }
 
@@ -244,7 +262,7 @@ func TestKeyLinesKeepTheOwnersKeys(t *testing.T) {
 }
 
 func TestRecordReadsBackWhatItWrote(t *testing.T) {
-	r := record{packages: []string{"jq"}, accounts: []string{"student"}, files: []string{"/etc/sudoers.d/labfleet-student"},
+	r := record{node: "spring team1 team1-m1", packages: []string{"jq"}, accounts: []string{"student"}, files: []string{"/etc/sudoers.d/labfleet-student"},
 		keys: map[string]string{"admin": adminKey, "student": studentKey}}
 	if got := parseRecord(r.String()); got.String() != r.String() {
 		t.Errorf("read back:\n%s\nwrote:\n%s", got, r)

@@ -6,10 +6,12 @@ import (
 	"time"
 )
 
-// Poll calls check until it reports done, every interval, for at most timeout. It returns
+// Poll calls check until it reports done, every interval, for at most timeout (scaled by
+// the Pace ctx carries, like a step's limit). It returns
 // at once when ctx ends (Ctrl-C on `pulumi up`), never sleeping through a cancellation.
 // When time runs out the error says what was waited for and the last thing check said.
 func Poll(ctx context.Context, what string, timeout, interval time.Duration, check func(context.Context) (done bool, err error)) error {
+	timeout = PaceOf(ctx).Scale(timeout)
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTimer(0)
 	defer tick.Stop()

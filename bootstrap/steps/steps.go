@@ -35,7 +35,8 @@ type Step struct {
 	Name string
 	Run  func(context.Context) error
 	// Timeout bounds this step alone (0: only the caller's context), so a 1 GB image
-	// stream and a quick role check do not share one budget.
+	// stream and a quick role check do not share one budget. It is the limit on a
+	// docker-in-docker node; the Pace the context carries scales it.
 	Timeout time.Duration
 }
 
@@ -57,8 +58,9 @@ func Run(ctx context.Context, team string, steps []Step) error {
 
 func runStep(ctx context.Context, s Step) error {
 	if s.Timeout > 0 {
+		limit := PaceOf(ctx).Scale(s.Timeout)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, s.Timeout, fmt.Errorf("step took longer than its %s limit", s.Timeout))
+		ctx, cancel = context.WithTimeoutCause(ctx, limit, fmt.Errorf("step took longer than its %s limit", limit))
 		defer cancel()
 	}
 	err := s.Run(ctx)

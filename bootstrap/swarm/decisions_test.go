@@ -253,3 +253,38 @@ func TestARoleChangeIsRetriedWhileRaftCatchesUp(t *testing.T) {
 		t.Errorf("a non-raft error was retried: %v", err)
 	}
 }
+
+// A student promoted w2 and demoted m1: the swarm is healthy, led by a node the plan makes a
+// worker. It is used to put the roles back (never a wait, then quorum advice that wipes).
+func TestRolesAStudentSwappedArePutBackThroughAnyManager(t *testing.T) {
+	ft := team(t, "", map[string][]string{
+		"m1": {state("active", false, "")},     // demoted by a student
+		"w2": {state("active", true, cluster)}, // promoted by a student
+	})
+	if err := ft.c.ensureLeader(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ft.c.result.ManagerAddr != "10.0.0.2:2377" {
+		t.Fatalf("leader %s, want w2, the node that controls the swarm", ft.c.result.ManagerAddr)
+	}
+	ft.nodes["w2"].On("docker node ls", `[{"ID":"id-active","Spec":{"Role":"manager"}},{"ID":"id-m1","Spec":{"Role":"worker"}}]`).
+		On("docker node inspect --format '{{.ManagerStatus.Reachability}}' id-m1", "\n", "reachable\n")
+	ft.c.state["m1"] = localState{NodeID: "id-m1", LocalNodeState: "active"}
+	ft.c.state["w2"] = localState{NodeID: "id-w2", LocalNodeState: "active", ControlAvailable: true}
+	if err := ft.c.joinMembers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w2 := ft.nodes["w2"]
+	cmds := w2.Commands()
+	promote, demote := slices.Index(cmds, "docker node promote id-m1"), slices.Index(cmds, "docker node demote id-w2")
+	reachable := slices.Index(cmds, "docker node inspect --format '{{.ManagerStatus.Reachability}}' id-m1")
+	if promote < 0 || reachable < promote || demote < reachable || w2.Count("docker node inspect --format") != 2 {
+		t.Errorf("w2 ran %q: want m1 promoted, waited for until reachable, then w2 demoted", cmds)
+	}
+	if ft.c.result.ManagerAddr != "10.0.0.1:2377" || ft.wiped() {
+		t.Errorf("after the hand-over the leader is %s (want m1), wiped %v", ft.c.result.ManagerAddr, ft.wiped())
+	}
+	if got := strings.Join(ft.c.List(), "; "); got != "promote m1; demote w2" {
+		t.Errorf("actions %q", got)
+	}
+}

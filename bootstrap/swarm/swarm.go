@@ -242,8 +242,12 @@ func (c *converger) allLocked() bool {
 	return true
 }
 
+// pickLeader chooses the node that converges the swarm: the first planned manager that
+// controls it, else any member that does. A student may have promoted a worker and demoted
+// every planned manager; the swarm is healthy all the same, and joinMembers puts the roles
+// back through that node.
 func (c *converger) pickLeader() bool {
-	for _, m := range c.managers() {
+	for _, m := range slices.Concat(c.managers(), c.members) {
 		if s := c.stateOf(m); s.LocalNodeState == "active" && s.ControlAvailable {
 			c.result.ManagerAddr = m.IP + ":" + swarmPort
 			return true
@@ -406,6 +410,37 @@ func (c *converger) joinMembers(ctx context.Context) error {
 		}
 		c.Did("join %s as %s", m.Name, m.Role)
 	}
+	return c.handOverLead(ctx)
+}
+
+// handOverLead demotes the node that led the convergence when the plan makes it a worker (a
+// student promoted it): a planned manager, promoted by now, leads from here on.
+func (c *converger) handOverLead(ctx context.Context) error {
+	old := c.leader()
+	if old.Role == plan.Manager {
+		return nil
+	}
+	next, ok := steps.FirstManager(c.members)
+	if !ok {
+		return fmt.Errorf("no planned manager to hand the swarm over to from %s", old.Name)
+	}
+	// Only once the new manager takes part in Raft: demoting the leader before that left
+	// every node "unknown" for over a minute (seen here), the agents knowing no manager.
+	id := c.stateOf(next).NodeID
+	err := steps.Poll(ctx, "node "+next.Name+": not a reachable manager yet", c.timing.NodesReady, c.timing.Poll, func(ctx context.Context) (bool, error) {
+		out, err := old.Run.Run(ctx, "docker node inspect --format '{{.ManagerStatus.Reachability}}' "+id)
+		return strings.TrimSpace(out) == "reachable", err
+	})
+	if err != nil {
+		return err
+	}
+	// It demotes itself: it is a manager for sure, where the one just promoted may not
+	// answer for the swarm yet.
+	if err := c.onLeader(ctx, "docker node demote "+c.stateOf(old).NodeID); err != nil {
+		return err
+	}
+	c.result.ManagerAddr = next.IP + ":" + swarmPort
+	c.Did("demote %s", old.Name)
 	return nil
 }
 

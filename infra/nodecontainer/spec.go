@@ -36,19 +36,23 @@ type Spec struct {
 	CapDrop      []string
 	SecurityOpts []string
 	Tmpfs        map[string]string
-	Volume       string            // named volume mounted at DataPath
-	DataPath     string            // DockerDataPath for dind, VMDataPath for a VM
-	Devices      []string          // host devices passed in, at the same path
-	Env          map[string]string // the VM launcher's settings
-	PublishIP    string
-	PublishPort  int // host port for the node's sshd
-	MemoryMB     int
-	CPUs         string
-	Labels       map[string]string
-	Restart      string
-	StopGrace    int // seconds dockerd inside gets to stop its containers
-	Uploads      []Upload
+	// Mounts are the node's named volumes, which outlive its container: a dind node's
+	// /var/lib/docker and the student's home, a VM node's guest disk.
+	Mounts      []Mount
+	Devices     []string          // host devices passed in, at the same path
+	Env         map[string]string // the VM launcher's settings
+	PublishIP   string
+	PublishPort int // host port for the node's sshd
+	MemoryMB    int
+	CPUs        string
+	Labels      map[string]string
+	Restart     string
+	StopGrace   int // seconds dockerd inside gets to stop its containers
+	Uploads     []Upload
 }
+
+// Mount is a named volume mounted at Target.
+type Mount struct{ Volume, Target string }
 
 // Upload is a file copied into the container before it starts.
 type Upload struct {
@@ -67,8 +71,7 @@ func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Key
 		Network:     t.NetworkName,
 		IP:          n.IP.String(),
 		Tmpfs:       map[string]string{"/run": "rw,exec,nosuid,nodev,size=64m", "/tmp": "rw,exec,nosuid,nodev"},
-		Volume:      n.VolumeName,
-		DataPath:    DockerDataPath,
+		Mounts:      []Mount{{n.VolumeName, DockerDataPath}, {n.HomeVolumeName, plan.StudentHome}},
 		PublishIP:   p.Host(n.Host).SSHAddress,
 		PublishPort: n.SSHPort,
 		MemoryMB:    p.ContainerMemoryMB(),
@@ -85,7 +88,7 @@ func For(p *plan.Plan, t plan.Team, n plan.Node, image string, keys *sshkeys.Key
 	if p.NodeKind == plan.NodeKindVM {
 		// QEMU needs only to manage the container's own network (bridge, tap) and /dev/net/tun;
 		// everything a student does with root stays inside the guest's kernel.
-		s.DataPath = VMDataPath
+		s.Mounts = []Mount{{n.VolumeName, VMDataPath}} // the student's home is on the guest's disk
 		s.CapAdd = []string{"NET_ADMIN"}
 		s.Devices = []string{"/dev/net/tun"}
 		if p.Host(n.Host).KVMDevice {
@@ -128,13 +131,15 @@ func (s Spec) DockerCreateArgs() []string {
 		"--hostname", s.Hostname,
 		"--network", s.Network,
 		"--ip", s.IP,
-		"--mount", fmt.Sprintf("type=volume,source=%s,target=%s", s.Volume, s.DataPath),
 		"--publish", fmt.Sprintf("%s:%d:22/tcp", s.PublishIP, s.PublishPort),
 		"--memory", strconv.Itoa(s.MemoryMB) + "m",
 		"--memory-swap", strconv.Itoa(s.MemoryMB) + "m",
 		"--cpus", s.CPUs,
 		"--restart", s.Restart,
 		"--stop-timeout", strconv.Itoa(s.StopGrace),
+	}
+	for _, m := range s.Mounts {
+		args = append(args, "--mount", fmt.Sprintf("type=volume,source=%s,target=%s", m.Volume, m.Target))
 	}
 	if s.Privileged {
 		args = append(args, "--privileged")

@@ -32,13 +32,21 @@ func Build(cfg Config) (*Plan, error) {
 	}
 	names := v.teamNames(cfg)
 	v.nodeCounts(cfg)
+	teamSlots, err := assignSlots(names, cfg.Slots.Teams, MaxTeams)
+	if err != nil {
+		v.fail("teams", "%v", err)
+	}
+	blocks := 0 // team blocks of subnets and ports the hosts must hold
+	for _, slot := range teamSlots {
+		blocks = max(blocks, slot+1)
+	}
 	p.NodeMemoryMB = v.memoryMB(cfg.NodeMemory)
 	p.NodeCPUs = v.cpus(cfg.NodeCPUs)
 	p.Privilege = v.privilege(cfg.Privilege)
 	p.NodeKind, p.VM = v.nodeKind(cfg)
 	p.Image = v.image(cfg, p.NodeKind)
 	machines := v.machines(cfg, names)
-	p.Hosts = v.hosts(cfg, len(names))
+	p.Hosts = v.hosts(cfg, blocks)
 	v.teamHosts(cfg.TeamHosts, names, p.Hosts)
 	p.Day2 = v.day2(cfg)
 	memoryKey, memory, memoryMB := "nodeMemory", cfg.NodeMemory, p.NodeMemoryMB
@@ -69,15 +77,21 @@ func Build(cfg Config) (*Plan, error) {
 	}
 	for i, name := range names {
 		h := p.Host(where[name])
-		subnet := netip.PrefixFrom(nthAddr(h.AddressPool.Addr(), i<<(32-TeamPrefixBits)), TeamPrefixBits)
-		t := layoutTeam(p.Cohort, name, h.Name, i, subnet, cfg.Managers, cfg.Workers, h.SSHPortBase)
-		if machines != nil {
-			onMachines(&t, machines[name])
+		t, err := layoutTeam(p.Cohort, name, h, i, teamSlots[name], cfg)
+		if err != nil {
+			v.fail("managers", "team %s: %v", name, err)
+			continue
 		}
 		p.Teams = append(p.Teams, t)
 		if was, ok := cfg.Current[name]; ok && was != h.Name {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("labfleet:teamHosts moves team %s from host %s to host %s: its nodes on %s are deleted and it starts over, empty, on %s", name, was, h.Name, was, h.Name))
 		}
+	}
+	if machines != nil {
+		v.assignMachines(p.Teams, machines, p.Cohort, cfg.MachineNodes)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
 	}
 	p.Warnings = append(p.Warnings, machineWarnings(p.Teams)...)
 	if p.Day3.Clusters && p.Privilege == PrivilegeReduced && p.NodeKind == NodeKindDind && machines == nil {
@@ -91,35 +105,50 @@ func Build(cfg Config) (*Plan, error) {
 	return p, nil
 }
 
-func layoutTeam(cohort, name, host string, index int, subnet netip.Prefix, managers, workers, portBase int) Team {
+// layoutTeam lays out team name, at position index in the cohort's order and in slot slot
+// of host h: its subnet and block of SSH ports come from the slot, and each node's address
+// and port from its own slot within them (cfg.Slots for the nodes that exist).
+func layoutTeam(cohort, name string, h Host, index, slot int, cfg Config) (Team, error) {
+	subnet := netip.PrefixFrom(nthAddr(h.AddressPool.Addr(), slot<<(32-TeamPrefixBits)), TeamPrefixBits)
 	t := Team{
 		Name:        name,
-		Host:        host,
+		Host:        h.Name,
 		Index:       index,
+		Slot:        slot,
 		NetworkName: cohort + "-" + name,
 		Subnet:      subnet,
 		Gateway:     subnet.Addr().Next(),
 	}
+	var names []string
+	roles := map[string]Role{}
 	add := func(role Role, count int, letter string) {
 		for k := 1; k <= count; k++ {
-			i := len(t.Nodes)
-			n := Node{
-				Name:    fmt.Sprintf("%s-%s%d", name, letter, k),
-				Team:    name,
-				Host:    host,
-				Role:    role,
-				Index:   i,
-				IP:      nthAddr(subnet.Addr(), FirstNodeHost+i),
-				SSHPort: portBase + index*NodeSlotsPerTeam + i,
-			}
-			n.ContainerName = cohort + "-" + n.Name
-			n.VolumeName = n.ContainerName + "-docker"
-			t.Nodes = append(t.Nodes, n)
+			n := fmt.Sprintf("%s-%s%d", name, letter, k)
+			names, roles[n] = append(names, n), role
 		}
 	}
-	add(Manager, managers, "m")
-	add(Worker, workers, "w")
-	return t
+	add(Manager, cfg.Managers, "m")
+	add(Worker, cfg.Workers, "w")
+	slots, err := assignSlots(names, cfg.Slots.Nodes[name], NodeSlotsPerTeam)
+	if err != nil {
+		return t, err
+	}
+	for _, nodeName := range names {
+		n := Node{
+			Name:    nodeName,
+			Team:    name,
+			Host:    h.Name,
+			Role:    roles[nodeName],
+			Slot:    slots[nodeName],
+			IP:      nthAddr(subnet.Addr(), FirstNodeHost+slots[nodeName]),
+			SSHPort: h.SSHPortBase + slot*NodeSlotsPerTeam + slots[nodeName],
+		}
+		n.ContainerName = cohort + "-" + n.Name
+		n.VolumeName = n.ContainerName + "-docker"
+		n.HomeVolumeName = n.ContainerName + "-home"
+		t.Nodes = append(t.Nodes, n)
+	}
+	return t, nil
 }
 
 func nthAddr(a netip.Addr, n int) netip.Addr {
@@ -336,8 +365,8 @@ func (v *validator) pool(key, pool string, teams int) netip.Prefix {
 	}
 	capacity := 1 << (TeamPrefixBits - p.Bits())
 	if teams > capacity {
-		v.fail(key, "%q holds %d team subnets (/%d) but the cohort has %d teams: use a larger pool, e.g. /%d",
-			pool, capacity, TeamPrefixBits, teams, bitsFor(teams))
+		v.fail(key, "%q holds %d team subnets (/%d) but the cohort's %d teams need %d: use a larger pool, e.g. /%d",
+			pool, capacity, TeamPrefixBits, teams, teams, bitsFor(teams))
 		return netip.Prefix{}
 	}
 	return p

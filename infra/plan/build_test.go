@@ -383,3 +383,41 @@ func TestVMNodesInThePlan(t *testing.T) {
 		t.Errorf("kvm without /dev/kvm: %v", err)
 	}
 }
+
+// Every step's limit scales with the pace of what runs the team's nodes.
+func TestPaceFollowsWhatRunsTheNodes(t *testing.T) {
+	dind, _ := Build(Defaults("dev"))
+	vmCfg := Defaults("dev")
+	vmCfg.NodeKind = string(NodeKindVM)
+	vm, err := Build(vmCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withKVM, _ := Build(vmCfg)
+	withKVM.Hosts[0].KVMDevice = true
+	machinesCfg := Defaults("dev")
+	machinesCfg.Teams, machinesCfg.Managers, machinesCfg.Workers = 1, 1, 0
+	machinesCfg.Machines = []MachineConfig{{Address: "10.0.0.11"}}
+	machines, err := Build(machinesCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		p     *Plan
+		accel Accel
+		want  float64
+	}{
+		{"dind nodes", dind, "", PaceContainer},
+		{"existing machines", machines, "", PaceContainer},
+		{"VM nodes on a host without /dev/kvm, before the launcher says", vm, "", PaceTCG},
+		{"VM nodes on a host with /dev/kvm, before the launcher says", withKVM, "", PaceKVM},
+		{"VM nodes whose launcher chose KVM", withKVM, AccelKVM, PaceKVM},
+		{"VM nodes whose launcher fell back to TCG", withKVM, AccelTCG, PaceTCG},
+	}
+	for _, c := range cases {
+		if got := c.p.Pace(c.p.Teams[0], c.accel); got != c.want {
+			t.Errorf("%s: pace %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -64,6 +64,13 @@ type Config struct {
 	// Current is not a config key: it is where the cohort's teams live now (team -> host),
 	// read from the hosts before planning, so that placement never moves a team.
 	Current map[string]string
+	// MachineNodes is not a config key: the node each existing machine records being, by
+	// its target (host:port), read from the machines before planning, so that no edit of
+	// labfleet:machines moves a machine to another node or team.
+	MachineNodes map[string]RecordedNode
+	// Slots is not a config key either: where the cohort's existing teams and nodes sit,
+	// read from the hosts (ExistingSlots), so that no edit moves one.
+	Slots Slots
 
 	ParallelTeams   int // labfleet:parallelTeams, teams bootstrapped at once
 	ParallelStreams int // labfleet:parallelStreams, image transfers into nodes at once

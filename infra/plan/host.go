@@ -23,17 +23,25 @@ type HostFacts struct {
 	Addresses []netip.Addr // the host's own addresses; nil when unknown (a remote engine)
 	Networks  []HostNetwork
 	Published []HostPort
+	// Nodes are the labfleet node containers on the host, of every cohort.
+	Nodes []HostNode
 	// Labelled are the labfleet objects on the host (containers, volumes, networks): where
 	// each cohort's teams live now.
 	Labelled []HostObject
 	// Kernel is read from the host's own /proc where labfleet can reach it (this machine, or
-	// an ssh:// engine over the same SSH); nil when it cannot (tcp://).
-	Kernel *Kernel
+	// an ssh:// engine over the same SSH); nil when it cannot (tcp://). KernelErr is why a
+	// kernel that should be readable was not: the plan then stops rather than guess.
+	Kernel    *Kernel
+	KernelErr string
 }
 
 // Kernel is what the host kernel offers the cohort.
 type Kernel struct {
-	IPVS             bool // the routing mesh needs it (ip_vs), and dind nodes cannot load it
+	// IPVS is ip_vs loaded: the routing mesh needs it, and dind nodes, which see no
+	// /lib/modules, cannot load it. IPVSModule is ip_vs as a module the kernel loads on
+	// first use: enough where dockerd runs on that kernel itself (an existing machine).
+	IPVS             bool
+	IPVSModule       bool
 	InotifyWatches   int
 	InotifyInstances int
 	// CapSysResource: the host's capability bounding set has CAP_SYS_RESOURCE (some hosts'
@@ -44,11 +52,23 @@ type Kernel struct {
 // HostObject is one labfleet object on a host, by its labels.
 type HostObject struct{ Cohort, Team string }
 
-// HostNetwork is a Docker network on the host; Cohort is its labfleet.cohort label.
+// HostNetwork is a Docker network on the host; Cohort and Team are its labfleet labels.
 type HostNetwork struct {
 	Name    string
 	Cohort  string
+	Team    string
 	Subnets []netip.Prefix
+}
+
+// HostNode is a labfleet node container on the host, as it was created.
+type HostNode struct {
+	Container          string
+	Cohort, Team, Node string     // its labfleet labels
+	IP                 netip.Addr // its address on its team network
+	SSHPort            int        // the host port its sshd is published on
+	// Settings are what it was created with that the Docker provider cannot change without
+	// replacing it (nodecontainer.Spec.Settings), read back from the engine.
+	Settings map[string]string
 }
 
 // HostPort is a port a container publishes on the host; Cohort is its labfleet.cohort label.
@@ -99,6 +119,10 @@ func (p *Plan) CheckHosts(facts map[string]HostFacts) error {
 			}
 			continue
 		}
+		if f.KernelErr != "" && len(teams) > 0 {
+			v.fail(fmt.Sprintf("hosts[%d]", h.Index), "host %s: could not read its kernel (%s), which decides /dev/kvm for VM nodes, IPVS and the capabilities nodes get: labfleet does not guess, so nothing was changed: run pulumi up again", h.Name, f.KernelErr)
+			continue
+		}
 		p.checkHost(v, h, teams, f)
 	}
 	return v.err()
@@ -128,7 +152,9 @@ func (p *Plan) checkHost(v *validator, h *Host, teams []Team, f HostFacts) {
 		v.fail(fmt.Sprintf("hosts[%d]", h.Index), "host %s has %dm of memory, but its %d teams' nodes may use %dm: %dm missing: lower labfleet:nodeMemory, add a host, or declare this host's memory so fewer teams go there",
 			h.Name, f.MemoryMB, len(teams), need, need-f.MemoryMB)
 	}
-	p.checkIPVS(v, "host "+h.Name, f.Kernel)
+	if p.NodeKind == NodeKindDind {
+		p.checkIPVS(v, "host "+h.Name, f.Kernel, false) // VM guests have a kernel of their own
+	}
 	if f.Addresses != nil {
 		bind := netip.MustParseAddr(h.SSHAddress)
 		if !bind.IsUnspecified() && !slices.Contains(f.Addresses, bind) {
@@ -154,11 +180,31 @@ func (p *Plan) checkHost(v *validator, h *Host, teams []Team, f HostFacts) {
 	}
 }
 
+// IPVSScript prints how the kernel it runs on offers IPVS: "loaded", "module" (the kernel
+// loads ip_vs on first use) or "no". The host preflight and the node's own check read the
+// same answer, so `routingMesh: ingress` cannot pass one and fail the other.
+const IPVSScript = `if [ -e /proc/net/ip_vs ]; then echo loaded; ` +
+	`elif grep -qs '/ip_vs.ko' /lib/modules/$(uname -r)/modules.dep /lib/modules/$(uname -r)/modules.builtin; then echo module; else echo no; fi`
+
+// ParseIPVS reads IPVSScript's answer: loaded, and loadable as a module.
+func ParseIPVS(answer string) (loaded, module bool) {
+	answer = strings.TrimSpace(answer)
+	return answer == "loaded", answer == "module"
+}
+
 // checkIPVS refuses labfleet:routingMesh ingress where the kernel is known to lack IPVS.
-func (p *Plan) checkIPVS(v *validator, where string, k *Kernel) {
-	if p.Day2.Mesh == MeshIngress && k != nil && !k.IPVS {
-		v.fail("routingMesh", "is ingress, but the kernel of %s has no IPVS (ip_vs), which the routing mesh needs: run `modprobe ip_vs` there, or use auto", where)
+// dockerd loads ip_vs itself where it runs on that kernel (selfLoads: an existing
+// machine); dind nodes share the host's kernel but cannot load modules, so it must be
+// loaded there already.
+func (p *Plan) checkIPVS(v *validator, where string, k *Kernel, selfLoads bool) {
+	if p.Day2.Mesh != MeshIngress || k == nil || k.IPVS || selfLoads && k.IPVSModule {
+		return
 	}
+	if k.IPVSModule {
+		v.fail("routingMesh", "is ingress, but ip_vs, which the routing mesh needs, is not loaded in the kernel of %s, and node containers cannot load it: run `modprobe ip_vs` there (and list it in /etc/modules-load.d/), or use auto", where)
+		return
+	}
+	v.fail("routingMesh", "is ingress, but the kernel of %s has no IPVS (ip_vs), which the routing mesh needs: use auto (host-mode ports) or a kernel with ip_vs", where)
 }
 
 func describeEngine(e Engine) string {

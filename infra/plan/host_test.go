@@ -79,3 +79,73 @@ func TestUnknownHostFactsCheckNothing(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The routing mesh check asks of each kernel what the nodes on it can do: dind nodes share
+// the host's kernel but cannot load modules, VM guests run their own, and an existing
+// machine's dockerd loads ip_vs itself.
+func TestTheRoutingMeshCheckFitsWhereDockerdRuns(t *testing.T) {
+	module := &Kernel{IPVSModule: true}
+	none := &Kernel{}
+	cases := []struct {
+		name     string
+		nodeKind NodeKind
+		kernel   *Kernel
+		expect   string // "" passes
+	}{
+		{"dind nodes, ip_vs loaded on the host", NodeKindDind, &Kernel{IPVS: true}, ""},
+		{"dind nodes, ip_vs only a module on the host", NodeKindDind, module, "node containers cannot load it: run `modprobe ip_vs` there"},
+		{"dind nodes, no ip_vs", NodeKindDind, none, "has no IPVS"},
+		{"VM nodes on a host without ip_vs (their guests have it)", NodeKindVM, none, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Defaults("dev")
+			cfg.NodeKind, cfg.RoutingMesh = string(c.nodeKind), string(MeshIngress)
+			p, err := Build(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := hostWith(nil, nil)
+			f.Kernel = c.kernel
+			err = p.CheckHost(f)
+			if c.expect == "" && err != nil || c.expect != "" && (err == nil || !strings.Contains(err.Error(), c.expect)) {
+				t.Fatalf("err = %v, want %q", err, c.expect)
+			}
+		})
+	}
+	t.Run("an existing machine with ip_vs as a module", func(t *testing.T) {
+		cfg := Defaults("dev")
+		cfg.Teams, cfg.Managers, cfg.Workers, cfg.RoutingMesh = 1, 1, 0, string(MeshIngress)
+		cfg.Machines = []MachineConfig{{Address: "10.0.0.11"}}
+		p, err := Build(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.CheckMachines(map[string]MachineFacts{"10.0.0.11:22": {Kernel: module}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.CheckMachines(map[string]MachineFacts{"10.0.0.11:22": {Kernel: none}}); err == nil {
+			t.Fatal("a machine without ip_vs passed routingMesh ingress")
+		}
+	})
+}
+
+// A kernel that should be readable but was not is not a kernel without KVM: the run stops
+// instead of dropping /dev/kvm from the VM nodes (a replacement on the next run).
+func TestAKernelThatCouldNotBeReadStopsTheRun(t *testing.T) {
+	cfg := Defaults("dev")
+	cfg.NodeKind = string(NodeKindVM)
+	p, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := hostWith(nil, nil)
+	f.KernelErr = "reading its kernel: signal: killed"
+	err = p.CheckHost(f)
+	if err == nil || !strings.Contains(err.Error(), "could not read its kernel (reading its kernel: signal: killed)") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("err = %v", err)
+	}
+	if p.Hosts[0].KVMDevice {
+		t.Error("an unread kernel gave the VM nodes /dev/kvm")
+	}
+}

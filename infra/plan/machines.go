@@ -42,10 +42,17 @@ var (
 	hostKeyPattern = regexp.MustCompile(`^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}( .*)?$`)
 )
 
-// machines validates labfleet:machines and gives every team its machines: those naming a
-// team first, then the others in order. The count must match the teams' nodes exactly, so
-// that no machine is silently left out or missing.
-func (v *validator) machines(cfg Config, teams []string) map[string][]Machine {
+// machineEntry is one validated entry of labfleet:machines.
+type machineEntry struct {
+	key  string // machines[i], for messages
+	team string // the team it names, or ""
+	Machine
+}
+
+// machines validates labfleet:machines (nil when the cohort runs on node containers). The
+// count must match the teams' nodes exactly, so that no machine is silently left out or
+// missing; assignMachines then gives each its node.
+func (v *validator) machines(cfg Config, teams []string) []machineEntry {
 	if len(cfg.Machines) == 0 {
 		return nil
 	}
@@ -61,9 +68,9 @@ func (v *validator) machines(cfg Config, teams []string) map[string][]Machine {
 			len(cfg.Machines), len(teams), perTeam, need, need-len(cfg.Machines))
 		return nil
 	}
-	out := map[string][]Machine{}
+	var out []machineEntry
 	seen := map[string]bool{}
-	var unassigned []Machine
+	named := map[string]int{}
 	for i, mc := range cfg.Machines {
 		key := fmt.Sprintf("machines[%d]", i)
 		m := Machine{Port: mc.Port, User: mc.User, HostKey: strings.TrimSpace(mc.HostKey), PublicHost: mc.PublicHost}
@@ -100,33 +107,91 @@ func (v *validator) machines(cfg Config, teams []string) map[string][]Machine {
 		}
 		switch {
 		case mc.Team == "":
-			unassigned = append(unassigned, m)
 		case !slices.Contains(teams, mc.Team):
 			v.fail(key+".team", "%q is not a team of the cohort (teams: %s)", mc.Team, strings.Join(teams, ", "))
-		case len(out[mc.Team]) == perTeam:
+		case named[mc.Team] == perTeam:
 			v.fail(key+".team", "team %s has %d machines already (%d managers + %d workers)", mc.Team, perTeam, cfg.Managers, cfg.Workers)
 		default:
-			out[mc.Team] = append(out[mc.Team], m)
+			named[mc.Team]++
 		}
-	}
-	for _, t := range teams {
-		for len(out[t]) < perTeam && len(unassigned) > 0 {
-			out[t] = append(out[t], unassigned[0])
-			unassigned = unassigned[1:]
-		}
+		out = append(out, machineEntry{key: key, team: mc.Team, Machine: m})
 	}
 	return out
 }
 
-// onMachines gives a laid-out team its machines: each node's address, and its SSH port.
-func onMachines(t *Team, machines []Machine) {
-	for i := range t.Nodes {
-		m := machines[i]
-		t.Nodes[i].Machine = &m
-		t.Nodes[i].IP = m.Address
-		t.Nodes[i].SSHPort = m.Port
+// RecordedNode is the node an existing machine says it is (labfleet writes it on the
+// machine when it prepares it): the machine's identity, read back before planning.
+type RecordedNode struct{ Cohort, Team, Node string }
+
+// assignMachines makes each laid-out node of the teams one machine, in three passes, so
+// that no edit of the list moves a machine that is already a node (that made another
+// team's only manager leave its swarm):
+//  1. a machine that records being one of the cohort's planned nodes stays that node
+//     (unless its entry now names another team: a deliberate move);
+//  2. a machine naming a team takes that team's first free node;
+//  3. every other machine takes the first free node, in team order.
+//
+// A machine that records being a node of another cohort is refused.
+func (v *validator) assignMachines(teams []Team, entries []machineEntry, cohort string, recorded map[string]RecordedNode) {
+	type slot struct{ team, node int }
+	free := map[slot]bool{}
+	where := map[string]slot{}
+	for ti, t := range teams {
+		for ni, n := range t.Nodes {
+			free[slot{ti, ni}] = true
+			where[t.Name+"/"+n.Name] = slot{ti, ni}
+		}
 	}
-	t.Subnet, t.Gateway, t.NetworkName = netip.Prefix{}, netip.Addr{}, ""
+	place := func(e machineEntry, at slot) {
+		m := e.Machine
+		n := &teams[at.team].Nodes[at.node]
+		n.Machine, n.IP, n.SSHPort = &m, m.Address, m.Port
+		delete(free, at)
+	}
+	var rest []machineEntry
+	for _, e := range entries {
+		r, ok := recorded[e.Target()]
+		if ok && r.Cohort != cohort {
+			v.fail(e.key, "%s is node %s of cohort %s (its %s says so): run make destroy STACK=%s first, or, if that cohort is gone, remove labfleet from the machine by hand (rm -r /etc/labfleet) and list it again",
+				e.Target(), r.Node, r.Cohort, "/etc/labfleet/machine", r.Cohort)
+			continue
+		}
+		if at, planned := where[r.Team+"/"+r.Node]; ok && planned && (e.team == "" || e.team == r.Team) && free[at] {
+			place(e, at)
+			continue
+		}
+		rest = append(rest, e)
+	}
+	firstFree := func(team string) (slot, bool) {
+		for ti, t := range teams {
+			for ni := range t.Nodes {
+				if (team == "" || t.Name == team) && free[slot{ti, ni}] {
+					return slot{ti, ni}, true
+				}
+			}
+		}
+		return slot{}, false
+	}
+	var unnamed []machineEntry
+	for _, e := range rest {
+		if e.team == "" {
+			unnamed = append(unnamed, e)
+		} else if at, ok := firstFree(e.team); ok {
+			place(e, at)
+		} else {
+			v.fail(e.key+".team", "team %s has no node left for %s: its other machines are its nodes already", e.team, e.Target())
+		}
+	}
+	for _, e := range unnamed {
+		if at, ok := firstFree(""); ok {
+			place(e, at)
+		}
+	}
+	for i := range teams {
+		if teams[i].OnMachines() {
+			teams[i].Subnet, teams[i].Gateway, teams[i].NetworkName = netip.Prefix{}, netip.Addr{}, ""
+		}
+	}
 }
 
 // Warnings about machines whose host key is not pinned.

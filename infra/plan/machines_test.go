@@ -73,7 +73,7 @@ func TestMachinePreflight(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := MachineFacts{OS: "Debian GNU/Linux 13 (trixie)", MemoryMB: 4096, Cgroup: "2", Kernel: &Kernel{IPVS: true, InotifyWatches: 524288, InotifyInstances: 512}}
-	facts := map[string]MachineFacts{"team1-m1": ok, "team1-w1": ok, "team2-m1": {Err: "connection refused"}, "team2-w1": {OS: "Ubuntu 24.04", Docker: "27.5.1", MemoryMB: 1024, Cgroup: "2"}}
+	facts := map[string]MachineFacts{"10.0.0.11:22": ok, "10.0.0.12:2222": ok, "vm21.lab:22": {Err: "connection refused"}, "10.0.0.22:22": {OS: "Ubuntu 24.04", Docker: "27.5.1", MemoryMB: 1024, Cgroup: "2"}}
 	table := p.MachinePreflightTable(facts)
 	for _, want := range []string{"NODE", "team1-m1  admin@10.0.0.11:22", "Debian GNU/Linux 13 (trixie)", "(to install)", "4.0g", "v2", "524288/512", "team2-m1  root@vm21.lab:22     NO", "27.5.1"} {
 		if !strings.Contains(table, want) {
@@ -84,7 +84,7 @@ func TestMachinePreflight(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "node team2-m1): cannot log in to root@vm21.lab:22: connection refused") {
 		t.Errorf("unreachable: %v", err)
 	}
-	facts["team2-m1"] = MachineFacts{MemoryMB: 1024}
+	facts["vm21.lab:22"] = MachineFacts{MemoryMB: 1024}
 	if err := p.CheckMachines(facts); err == nil || !strings.Contains(err.Error(), "machine vm21.lab:22 (node team2-m1, team team2's first manager) has 1024m") {
 		t.Errorf("small first manager on day 3: %v", err)
 	}

@@ -56,9 +56,9 @@ type VM struct {
 const VMOverheadMB = 512
 
 // The port and address layout. A team owns a fixed block of NodeSlotsPerTeam ports and a
-// /TeamPrefixBits subnet chosen by its position alone, so adding a worker to one team, or a
-// team at the end, never moves another team's ports or addresses (which would replace its
-// node containers and wipe the students' work).
+// /TeamPrefixBits subnet chosen by its slot, and each node an address and a port in them
+// chosen by its own slot (see Slots): once a team or node exists, no edit of the config
+// moves it (which would replace its node containers).
 const (
 	NodeSlotsPerTeam = 10
 	TeamPrefixBits   = 24
@@ -158,7 +158,8 @@ type Image struct {
 type Team struct {
 	Name        string
 	Host        string // the Docker host it lives on (its swarm traffic stays there)
-	Index       int
+	Index       int    // its position in the cohort's order
+	Slot        int    // its block of subnets and SSH ports (see Slots)
 	NetworkName string
 	Subnet      netip.Prefix
 	Gateway     netip.Addr
@@ -171,14 +172,27 @@ type Node struct {
 	Team          string
 	Host          string // the team's Docker host
 	Role          Role
-	Index         int // position within the team; managers come first
+	Slot          int // its address and port within the team's block (see Slots)
 	IP            netip.Addr
 	SSHPort       int // published on its host's SSHAddress
 	ContainerName string
-	VolumeName    string // holds the node's /var/lib/docker
+	VolumeName    string // holds the node's /var/lib/docker (a VM node's guest disk)
+	// HomeVolumeName holds a dind node's /home, so what students made survives a replaced
+	// node container (a VM guest's home is on its disk, a machine's on the machine).
+	HomeVolumeName string
 	// Machine is the existing machine the node is, for a cohort on labfleet:machines; nil
 	// for a node container.
 	Machine *Machine
+}
+
+// Node returns the team's node named name.
+func (t Team) Node(name string) (Node, bool) {
+	for _, n := range t.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return Node{}, false
 }
 
 // Managers returns the team's manager nodes, in plan order.
@@ -226,4 +240,31 @@ func (p *Plan) ContainerMemoryMB() int {
 		return p.VM.MemoryMB + VMOverheadMB
 	}
 	return p.NodeMemoryMB
+}
+
+// How many times longer the same work takes on a node than on a docker-in-docker node, by
+// what runs the node: the bootstrap scales every step's time limit by it. Measured here
+// (2 cores): a VM guest under TCG boots to dockerd in about 50 s against 2 s for a
+// container, and `docker run` in a guest whose one vCPU runs the day2 tasks' health checks
+// took over 2 minutes where a container takes a second.
+const (
+	PaceContainer = 1.0
+	PaceKVM       = 2.0
+	PaceTCG       = 6.0
+)
+
+// Pace is the pace of team t's nodes. accel is how their VM guests run, as the launcher
+// reported it ("kvm" or "tcg"), or "" before it is known, when the plan predicts it: TCG
+// unless the host passes /dev/kvm in and vmAccel allows it.
+func (p *Plan) Pace(t Team, accel Accel) float64 {
+	if p.NodeKind != NodeKindVM || t.OnMachines() {
+		return PaceContainer
+	}
+	if accel == "" && p.Host(t.Host).KVMDevice {
+		accel = AccelKVM
+	}
+	if accel == AccelKVM {
+		return PaceKVM
+	}
+	return PaceTCG
 }

@@ -40,7 +40,14 @@ func (p *Plan) PreflightTable(facts map[string]HostFacts) string {
 func kernelCells(k *Kernel, cgroup string, kvm bool) string {
 	ipvs, inotify, kvmCell := "?", "?", "?"
 	if k != nil {
-		ipvs = map[bool]string{true: "yes", false: "no (host-mode ports)"}[k.IPVS]
+		switch {
+		case k.IPVS:
+			ipvs = "yes"
+		case k.IPVSModule:
+			ipvs = "module"
+		default:
+			ipvs = "no (host-mode ports)"
+		}
 		inotify = fmt.Sprintf("%d/%d", k.InotifyWatches, k.InotifyInstances)
 		kvmCell = map[bool]string{true: "yes", false: "no"}[kvm]
 	}
@@ -55,15 +62,28 @@ func kernelCells(k *Kernel, cgroup string, kvm bool) string {
 // gib writes megabytes as gigabytes with one decimal, e.g. 6144 -> "6.0g".
 func gib(mb int) string { return fmt.Sprintf("%.1fg", float64(mb)/1024) }
 
-// MachineFacts is what labfleet reads on an existing machine over SSH before any work.
+// MachineFacts is what labfleet reads on an existing machine over SSH before any work,
+// by the machine's target (host:port).
 type MachineFacts struct {
-	Err      string // why it could not be read; every other field is then unknown
-	OS       string // PRETTY_NAME of /etc/os-release
-	Docker   string // the engine's version; "" when Docker is not installed yet
+	Err      string        // why it could not be read; every other field is then unknown
+	Recorded *RecordedNode // the node the machine says it is; nil when labfleet never prepared it
+	OS       string        // PRETTY_NAME of /etc/os-release
+	Docker   string        // the engine's version; "" when Docker is not installed yet
 	MemoryMB int
 	Cgroup   string // "1" or "2"
 	Kernel   *Kernel
 	KVM      bool
+}
+
+// MachineNodes are the nodes the machines record being, by target, for Config.MachineNodes.
+func MachineNodes(facts map[string]MachineFacts) map[string]RecordedNode {
+	out := map[string]RecordedNode{}
+	for target, f := range facts {
+		if f.Recorded != nil {
+			out[target] = *f.Recorded
+		}
+	}
+	return out
 }
 
 // MachinePreflightTable shows, one row per machine, what labfleet found on it.
@@ -76,7 +96,7 @@ func (p *Plan) MachinePreflightTable(facts map[string]MachineFacts) string {
 			if n.Machine == nil {
 				continue
 			}
-			f := facts[n.Name]
+			f := facts[n.Machine.Target()]
 			if f.Err != "" {
 				fmt.Fprintf(w, "%s\t%s@%s\tNO\t-\t-\t-\t-\t-\t-\t-\n", n.Name, n.Machine.User, n.Machine.Target())
 				continue
@@ -99,8 +119,11 @@ func (p *Plan) CheckMachines(facts map[string]MachineFacts) error {
 	v := &validator{}
 	for _, t := range p.Teams {
 		for i, n := range t.Nodes {
-			f, known := facts[n.Name]
-			if n.Machine == nil || !known {
+			if n.Machine == nil {
+				continue
+			}
+			f, known := facts[n.Machine.Target()]
+			if !known {
 				continue
 			}
 			if f.Err != "" {
@@ -108,7 +131,7 @@ func (p *Plan) CheckMachines(facts map[string]MachineFacts) error {
 					n.Machine.User, n.Machine.Target(), f.Err)
 				continue
 			}
-			p.checkIPVS(v, fmt.Sprintf("machine %s (node %s)", n.Machine.Target(), n.Name), f.Kernel)
+			p.checkIPVS(v, fmt.Sprintf("machine %s (node %s)", n.Machine.Target(), n.Name), f.Kernel, true)
 			if p.Day3.Clusters && i == 0 && f.MemoryMB > 0 && f.MemoryMB < NodeBaseMB+p.Day3.KindMemoryMB() {
 				v.fail("machines", "machine %s (node %s, team %s's first manager) has %dm of memory, its kind cluster needs about %dm besides %dm for itself: use a larger machine, or lower labfleet:kindWorkers",
 					n.Machine.Target(), n.Name, t.Name, f.MemoryMB, p.Day3.KindMemoryMB(), NodeBaseMB)
