@@ -67,8 +67,13 @@ func checkReplacements(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, fa
 		described = append(described, fmt.Sprintf("%s (%s)", r.Node, strings.Join(r.Changes, ", ")))
 	}
 	kept := "/var/lib/docker and the student's home stay, on their volumes"
-	if p.NodeKind == plan.NodeKindVM {
+	switch {
+	case p.NodeKind == plan.NodeKindVM:
 		kept = "the guest's disk stays, on its volume"
+	case slices.ContainsFunc(replacing, func(r Replacement) bool { return slices.Contains(r.Changes, homeAdded(r.Node, p)) }):
+		// A node made before homes had volumes: its home is in the container itself.
+		kept = "/var/lib/docker stays; the student's home gets a volume of its own from now on, and what is in it now is NOT kept: " +
+			"upgrade labfleet between courses, or copy the homes out first (docker cp <container>:" + plan.StudentHome + " .)"
 	}
 	msg := fmt.Sprintf("this run would replace %d node container(s) of the running cohort: %s. A replaced node restarts (its containers stop, its swarm tasks move; %s). "+
 		"Only when asked: %s=%s pulumi up (make up REPLACE_NODES=%s)",
@@ -81,4 +86,9 @@ func checkReplacements(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, fa
 	default:
 		return ctx.Log.Warn(fmt.Sprintf("replacing node container(s) %s, as %s asks", strings.Join(names, ", "), ReplaceEnv), nil)
 	}
+}
+
+// homeAdded is the change that gives a node made by an older labfleet its home volume.
+func homeAdded(node string, p *plan.Plan) string {
+	return fmt.Sprintf("mount %s added (%s-%s-home)", plan.StudentHome, p.Cohort, node)
 }

@@ -117,6 +117,18 @@ func TestReplacingNodesNeedsToBeAskedFor(t *testing.T) {
 		t.Errorf("refused, yet %d containers registered and the bootstrap ran %d times", n, up.b.calls)
 	}
 
+	// A cohort made before homes had volumes is told that this first move does not keep them.
+	old := running(t, before)[plan.LocalHost]
+	for i := range old.Nodes {
+		delete(old.Nodes[i].Settings, "mount /home/student")
+	}
+	upgrade := runProgramOn(t, fakeHost{facts: old}, &fakeBootstrapper{}, true, nil)
+	if !slices.ContainsFunc(upgrade.logs, func(l logLine) bool {
+		return l.warning && strings.Contains(l.msg, "team1-w1 (mount /home/student added (spring-team1-w1-home))") && strings.Contains(l.msg, "what is in it now is NOT kept")
+	}) {
+		t.Errorf("the upgrade's preview: %v", upgrade.logs)
+	}
+
 	t.Setenv(ReplaceEnv, "team1-w1")
 	if up := runProgramOn(t, host, &fakeBootstrapper{}, false, edit); up.err == nil {
 		t.Error("naming one node allowed replacing all six")
