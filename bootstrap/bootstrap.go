@@ -14,7 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/bootstrap/images"
+	"github.com/labfleet/labfleet/bootstrap/kindimage"
 	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
@@ -34,8 +36,9 @@ type Options struct {
 	// Report hears every team's steps as they start, progress and finish, the notes, and
 	// the closing summary table (nil: nothing is reported).
 	Report steps.Reporter
-	// RepoDir is the labfleet module, where Day 3's kind and kubectl are built (default ".",
-	// the project directory Pulumi runs the program in); CacheDir keeps the built binaries.
+	// RepoDir is the labfleet module, where Day 3's kind, kubectl and node image are built
+	// (default ".", the project directory Pulumi runs the program in); CacheDir keeps what
+	// was built (default the user's cache directory, labfleet/).
 	RepoDir, CacheDir string
 }
 
@@ -89,7 +92,7 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs L
 			}
 		}
 	}
-	day3, err := prepareDay3(ctx, p, keys, archives, streams, &opts)
+	day3, err := prepareDay3(ctx, p, archives, streams, &opts)
 	if err != nil {
 		return nil, err
 	}
@@ -120,10 +123,15 @@ func Cohort(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs L
 		if r.Accel == "tcg" {
 			report.Info(name, "note: its VM nodes run under TCG emulation (no usable KVM on this host): slow, but they work")
 		}
+		var notes []string
 		if r.Lab != nil {
-			for _, n := range r.Lab.Notes {
-				report.Info(name, "note: "+n)
-			}
+			notes = r.Lab.Notes
+		}
+		if r.Kind != nil {
+			notes = append(notes, r.Kind.Notes...)
+		}
+		for _, n := range notes {
+			report.Info(name, "note: "+n)
 		}
 		return nil
 	})
@@ -257,7 +265,14 @@ func convergeTeam(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshke
 	} else if removed {
 		r.Swarm.Actions = append(r.Swarm.Actions, "remove the day2 stack (labfleet:day2Stack is off)")
 	}
-	kindResult, err := kindprep.Setup(ctx, p.Day3, team, nodes, day3.tools, day3.nodeImage[team.Host], opts.Kind)
+	if err := day3.imageError[team.Host]; err != nil {
+		return r, fmt.Errorf("team %q: day 3: %w", team.Name, err)
+	}
+	var labRefs []string
+	for _, img := range day2.Images {
+		labRefs = append(labRefs, img.NodeRef())
+	}
+	kindResult, err := kindprep.Setup(ctx, p.Day3, team, nodes, day3.tools, day3.nodeImage[team.Host], labRefs, opts.Kind)
 	r.Kind = &kindResult
 	return r, err
 }
@@ -275,72 +290,70 @@ func usedHosts(p *plan.Plan) []plan.Host {
 }
 
 // day3Inputs are what every team's Day-3 step shares: tools built once, and the kind node
-// image found once on each host.
+// image found (or built) once on each host, or why it could not be.
 type day3Inputs struct {
-	tools     kindprep.Tools
-	nodeImage map[string]*images.Image
+	tools      kindprep.Tools
+	nodeImage  map[string]*images.Image
+	imageError map[string]error
 }
 
-// prepareDay3 runs the Day-3 preflight on every host (through its first node, before any
-// team work) and builds the tools. With day 3 on, a blocking finding stops everything; with
-// only the preparation on, findings are reported for the instructor to fix in time.
-func prepareDay3(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, archives string, streams *steps.Limit, opts *Options) (day3Inputs, error) {
-	in := day3Inputs{nodeImage: map[string]*images.Image{}}
+// prepareDay3 makes sure every host that has teams holds the kind node image, and builds
+// kind and kubectl for the nodes. A host whose image cannot be had fails only its own
+// teams, when their turn comes (after their swarm and Day-2 lab); what each cluster needs
+// of its node is checked in the team's own Day-3 step (kindprep.Preflight).
+func prepareDay3(ctx context.Context, p *plan.Plan, archives string, streams *steps.Limit, opts *Options) (day3Inputs, error) {
+	in := day3Inputs{nodeImage: map[string]*images.Image{}, imageError: map[string]error{}}
 	if !p.Day3.Prepare {
 		return in, nil
 	}
-	var blocking []string
 	for _, h := range usedHosts(p) {
-		on, where := "", "" // only a cohort on several hosts says which
-		if len(p.Hosts) > 1 {
-			on, where = " on host "+h.Name, "host "+h.Name+": "
-		}
-		teams := p.TeamsServedBy(h.Name)
-		first := teams[0]
-		clients, err := Connect(ctx, p, plan.Team{Name: first.Name, Nodes: first.Nodes[:1]}, keys, opts.SSH)
+		id, err := kindNodeImage(ctx, p.Day3.NodeImage, h.Engine, opts)
 		if err != nil {
-			return in, fmt.Errorf("day 3 preflight%s: %w", on, err)
-		}
-		findings, err := kindprep.Preflight(ctx, clients[first.Nodes[0].Name], p.Day3, len(teams))
-		CloseAll(clients)
-		if err != nil {
-			return in, fmt.Errorf("day 3 preflight%s: %w", on, err)
-		}
-		for _, f := range findings {
-			switch {
-			case f.Blocking && p.Day3.Clusters:
-				blocking = append(blocking, where+f.Msg)
-			case f.Blocking:
-				opts.Report.Info("", "day 3 preflight"+on+": must be fixed before labfleet:day is 3: "+f.Msg)
-			default:
-				opts.Report.Info("", "day 3 preflight"+on+": warning: "+f.Msg)
-			}
-		}
-		id := images.HostID(ctx, h.Engine, p.Day3.NodeImage)
-		if id == "" {
-			blocking = append(blocking, fmt.Sprintf("labfleet:kindNodeImage %s is not on the Docker host%s, and nodes must not pull it in class: "+
-				"run `docker pull %s` once on that host (or `docker load -i` a saved copy), then pulumi up", p.Day3.NodeImage, on, p.Day3.NodeImage))
+			in.imageError[h.Name] = fmt.Errorf("host %s: %w", h.Name, err)
+			opts.Report.Info("", fmt.Sprintf("day 3: host %s has no kind node image, so its teams will fail: %v", h.Name, err))
 			continue
 		}
 		in.nodeImage[h.Name] = images.New(h.Engine, p.Day3.NodeImage, id, filepath.Join(archives, h.Name), streams)
 	}
-	if len(blocking) > 0 {
-		return in, fmt.Errorf("day 3 preflight, before any work:\n  - %s", strings.Join(blocking, "\n  - "))
-	}
-	repo, cache := opts.RepoDir, opts.CacheDir
-	if repo == "" {
-		repo = "."
-	}
-	if cache == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			base = os.TempDir()
-		}
-		cache = filepath.Join(base, "labfleet")
-	}
 	err := steps.Run(ctx, "", []steps.Step{{Name: "build kind and kubectl for the nodes", Run: func(ctx context.Context) (err error) {
-		in.tools, err = kindprep.BuildTools(ctx, repo, cache)
+		in.tools, err = kindprep.BuildTools(ctx, opts.repoDir(), opts.cacheDir())
 		return err
 	}}})
 	return in, err
+}
+
+// kindNodeImage returns the ID of the kind node image ref on a host: there already, pulled
+// there (an instructor with a registry, e.g. kindest/node), or, for labfleet's own image,
+// built there offline (kindimage: the first time, tens of minutes; then seconds).
+func kindNodeImage(ctx context.Context, ref string, e plan.Engine, opts *Options) (string, error) {
+	if ref == kindimage.Ref {
+		return kindimage.Build(ctx, opts.repoDir(), opts.cacheDir(), e)
+	}
+	if id := images.HostID(ctx, e, ref); id != "" {
+		return id, nil
+	}
+	if _, err := engine.Docker(ctx, e, "pull", "-q", ref); err != nil {
+		return "", fmt.Errorf("labfleet:kindNodeImage %s is not on the Docker host and cannot be pulled there (%v): "+
+			"pull it where a registry is reachable and `docker load -i` a saved copy on the host, or leave labfleet:kindNodeImage at its default (%s), which labfleet builds offline", ref, err, kindimage.Ref)
+	}
+	return images.HostID(ctx, e, ref), nil
+}
+
+// repoDir is the labfleet module Day 3 builds from; cacheDir keeps what it built.
+func (o *Options) repoDir() string {
+	if o.RepoDir == "" {
+		return "."
+	}
+	return o.RepoDir
+}
+
+func (o *Options) cacheDir() string {
+	if o.CacheDir != "" {
+		return o.CacheDir
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "labfleet")
 }

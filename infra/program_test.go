@@ -745,9 +745,9 @@ func TestPreviewShowsWhatTheBootstrapWillConvergeTo(t *testing.T) {
 		key    string
 		want   string
 	}{
-		"day 2 to day 3":  {map[string]string{"labfleet:day": "3", "labfleet:nodeMemory": "3g"}, "day3", "clusters: a kind cluster per team (1 control-plane + 2 worker nodes, kindest/node:v1.37.0) on team1-m1, team2-m1; kubeconfigs handed out"},
+		"day 2 to day 3":  {map[string]string{"labfleet:day": "3", "labfleet:nodeMemory": "3g"}, "day3", "clusters: a kind cluster per team (1 control-plane + 2 worker nodes, labfleet/kind-node:v1.37.2) on team1-m1, team2-m1; kubeconfigs handed out"},
 		"day2Stack off":   {map[string]string{"labfleet:day2Stack": "false"}, "day2", "off: any day2 stack is removed (students' own services stay)"},
-		"day3Prep on":     {map[string]string{"labfleet:day3Prep": "true", "labfleet:nodeMemory": "3g"}, "day3", "prepare: kind v0.33.0 and kubectl on every node, kindest/node:v1.37.0 preloaded; no cluster yet (any day-3 cluster is removed)"},
+		"day3Prep on":     {map[string]string{"labfleet:day3Prep": "true", "labfleet:nodeMemory": "3g"}, "day3", "prepare: kind v0.33.0 and kubectl on every node, labfleet/kind-node:v1.37.2 preloaded; no cluster yet (any day-3 cluster is removed)"},
 		"one more worker": {map[string]string{"labfleet:workers": "3"}, "swarms", "managers team1-m1; workers team1-w1, team1-w2, team1-w3"},
 		"a reset":         {map[string]string{"labfleet:resetSwarms": `{"team1":"dtwp8lhqpywnr758o9f7b0yz2"}`}, "swarms", "managers team1-m1; workers team1-w1, team1-w2; START OVER: swarm dtwp8lhqpywnr758o9f7b0yz2 is replaced by a new one (labfleet:resetSwarms)"},
 	} {

@@ -9,6 +9,8 @@
 // parallelStreams), so several team counts show what that bound costs and saves:
 //
 //	go run ./bootstrap/bench -teams 1,8,20
+//
+// -kind times the switch to Day 3 instead (make bench-kind), -vm VM nodes against dind nodes.
 package main
 
 import (
@@ -39,6 +41,7 @@ const image = "labfleet-bench-node:latest"
 func main() {
 	teams := flag.String("teams", "4", "comma-separated team counts to measure (1 manager + 2 workers each)")
 	vm := flag.Bool("vm", false, "measure VM nodes against dind nodes instead (one team of 1 manager + 1 worker)")
+	kind := flag.Bool("kind", false, "measure the switch to Day 3 (every team's kind cluster Ready) and back instead, against raw `kind create cluster`")
 	flag.Parse()
 	// Ctrl-C stops the run; each measurement still removes what it created (on a context of
 	// its own), and the real-CLI mode still destroys its stack.
@@ -65,7 +68,9 @@ func main() {
 		if err == nil && (count < 1 || count > 30) {
 			err = errors.New("use 1 to 30 teams")
 		}
-		if err == nil {
+		if err == nil && *kind {
+			err = kindBench(ctx, count, lab)
+		} else if err == nil {
 			err = run(ctx, count, lab)
 		}
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/kindimage"
 	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
@@ -121,7 +123,7 @@ func TestDay3PreparationInstallsToolsAndPreloadsOnce(t *testing.T) {
 	})
 
 	t.Run("preflight names what this host lacks", func(t *testing.T) {
-		findings, err := kindprep.Preflight(context.Background(), c.ssh("team1-m1"), c.plan.Day3, len(c.plan.Teams))
+		findings, err := kindprep.Preflight(context.Background(), c.ssh("team1-m1"), c.plan.Day3, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,8 +136,8 @@ func TestDay3PreparationInstallsToolsAndPreloadsOnce(t *testing.T) {
 		expect := map[string]bool{
 			"blocking=false inotify": hostInt(t, "/proc/sys/fs/inotify/max_user_watches") < kindprep.MinInotifyWatches ||
 				hostInt(t, "/proc/sys/fs/inotify/max_user_instances") < kindprep.MinInotifyInstances,
-			"systemd.unified_cgroup_hierarchy=1": !fileExists("/sys/fs/cgroup/cgroup.controllers"),
-			"set labfleet:privilege privileged":  c.plan.Privilege == plan.PrivilegeReduced,
+			"blocking=false the kernel under this node uses cgroup v1": !fileExists("/sys/fs/cgroup/cgroup.controllers"),
+			"set labfleet:privilege privileged":                        c.plan.Privilege == plan.PrivilegeReduced,
 		}
 		for fix, want := range expect {
 			if strings.Contains(all, fix) != want {
@@ -144,65 +146,190 @@ func TestDay3PreparationInstallsToolsAndPreloadsOnce(t *testing.T) {
 		}
 	})
 
-	t.Run("day 3 on a host that fails the preflight stops before any work", func(t *testing.T) {
-		findings, _ := kindprep.Preflight(context.Background(), c.ssh("team1-m1"), c.plan.Day3, len(c.plan.Teams))
-		if !slices.ContainsFunc(findings, func(f kindprep.Finding) bool { return f.Blocking }) {
-			t.Skip("NOT RUN (not a pass): this host passes the day-3 preflight, so there is nothing to refuse")
-		}
+	t.Run("a node too small for its cluster fails only its team, after its swarm", func(t *testing.T) {
 		p := *c.plan
-		p.Day3.Clusters = true
-		_, err := bootstrap.Cohort(context.Background(), &p, c.keys, nil, day3Options(t, cache))
-		if err == nil || !strings.Contains(err.Error(), "day 3 preflight, before any work") {
+		p.Day3.Clusters, p.Day3.Workers = true, 40 // 40 workers of 512m: more than any node here has
+		p.Teams = []plan.Team{c.plan.Teams[0]}
+		res, err := bootstrap.Cohort(context.Background(), &p, c.keys, nil, day3Options(t, cache))
+		if err == nil || !strings.Contains(err.Error(), `team "team1": check what the kind cluster needs: node team1-m1:`) || !strings.Contains(err.Error(), "lower labfleet:kindWorkers") {
 			t.Fatalf("err = %v", err)
+		}
+		if _, ok := res["team1"]; ok {
+			t.Error("the team that failed has a result")
 		}
 	})
 
-	t.Run("a missing node image is named with the fix", func(t *testing.T) {
+	t.Run("a missing node image is named with the fix, and fails only its host's teams", func(t *testing.T) {
 		p := *c.plan
 		p.Day3.NodeImage = "lfit-kind-absent:v0"
 		_, err := bootstrap.Cohort(context.Background(), &p, c.keys, nil, day3Options(t, cache))
-		if err == nil || !strings.Contains(err.Error(), "labfleet:kindNodeImage lfit-kind-absent:v0 is not on the Docker host") || !strings.Contains(err.Error(), "docker pull") {
-			t.Fatalf("err = %v", err)
+		for _, want := range []string{`team "team1": day 3: host local: labfleet:kindNodeImage lfit-kind-absent:v0 is not on the Docker host and cannot be pulled there`, `team "team2": day 3`, "docker load -i"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("err lacks %q: %v", want, err)
+			}
 		}
 	})
 }
 
-// TestKindClusterEndToEnd creates real kind clusters. It needs kindest/node on the Docker
-// host and a host that passes the day-3 preflight (cgroup v2, --privileged, inotify limits);
-// elsewhere it says plainly that it did not run.
+var kindNodeImageBuild imageBuild
+
+// requireKindNodeImage has labfleet's own kind node image built on this host, by the same
+// code `pulumi up` runs on day 3 (the first time on a machine: about 15 minutes; then it
+// finds the image built from the same inputs and returns in seconds).
+func requireKindNodeImage(t *testing.T) {
+	t.Helper()
+	kindNodeImageBuild.once.Do(func() {
+		start := time.Now()
+		ctx := steps.WithReporter(context.Background(), steps.Lines(func(m string) { fmt.Println("kind node image: " + m) }))
+		if _, kindNodeImageBuild.err = kindimage.Build(ctx, repoRoot(), kindCache(), plan.Engine{}); kindNodeImageBuild.err == nil {
+			fmt.Printf("MEASURE kind node image %s ready in %s\n", kindimage.Ref, time.Since(start).Round(100*time.Millisecond))
+		}
+	})
+	if kindNodeImageBuild.err != nil {
+		t.Fatalf("building %s: %v", kindimage.Ref, kindNodeImageBuild.err)
+	}
+}
+
+// kindCache is where the kind node image's binaries are kept between runs, as for make.
+func kindCache() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "labfleet")
+}
+
+// A real kind cluster for a team, from labfleet's own offline node image, used the way a
+// student does on Day 3: from every node over the handout's login, the Day-2 exercises in
+// Kubernetes form with the lab images already in the cluster; then the switches an
+// instructor makes (a rerun, day 2 again, day 3 again). On this cgroup-v1 host the kubelets
+// run with failCgroupV1: false.
+//
+// It runs only with LABFLEET_KIND_E2E=1: on this CI machine the cluster does not come up yet
+// (issue 16 is open). With the node image built and /dev/kmsg linked, kubeadm gets as far as
+// starting the kubelet, but every pod sandbox fails in Debian's runc 1.1.15 inside the kind
+// node ("runc create failed: unable to start container process: can't get final child's PID
+// from pipe: EOF"), three container levels deep on a cgroup-v1 host without --privileged.
 func TestKindClusterEndToEnd(t *testing.T) {
+	if os.Getenv("LABFLEET_KIND_E2E") != "1" {
+		t.Skip("NOT RUN (not a pass): a real kind cluster does not come up on this cgroup-v1, non-privileged host yet " +
+			"(runc fails to start pod sandboxes inside the kind node; issue 16); LABFLEET_KIND_E2E=1 runs it")
+	}
 	requireDocker(t)
-	if id, _ := docker(context.Background(), "image", "inspect", "--format", "{{.Id}}", plan.DefaultKindNodeImage); strings.TrimSpace(id) == "" {
-		t.Skipf("NOT RUN (not a pass): %s is not on this Docker host (no registry here); `docker pull %s` and rerun to test cluster creation", plan.DefaultKindNodeImage, plan.DefaultKindNodeImage)
-	}
-	if !fileExists("/sys/fs/cgroup/cgroup.controllers") {
-		t.Skip("NOT RUN (not a pass): this host uses cgroup v1, which Kubernetes " + day3.KubernetesVersion + " nodes do not support")
-	}
+	requireKindNodeImage(t)
+	ids := labImages(t)
 	cfg := testConfig("lfit-kc", 22900, "172.24.0.0/16")
-	cfg.Teams, cfg.Workers, cfg.Day, cfg.Privilege, cfg.NodeMemory = 1, 1, 3, "privileged", "4g"
+	cfg.Teams, cfg.Workers, cfg.NodeMemory, cfg.Day2Stack = 1, 2, "4g", true
 	c := newCohort(t, cfg)
 	cache := t.TempDir()
-	res, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, day3Options(t, cache))
-	if err != nil {
-		t.Fatal(err)
+	run := func(t *testing.T, p *plan.Plan) map[string]bootstrap.TeamResult {
+		t.Helper()
+		res, err := bootstrap.Cohort(context.Background(), p, c.keys, bootstrap.LocalLabImages(ids), day3Options(t, cache))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
 	}
-	k := res["team1"].Kind
+	run(t, c.plan) // day 2
+	day3 := *c.plan
+	day3.Day3.Prepare, day3.Day3.Clusters = true, true
+	start := time.Now()
+	day3Results := run(t, &day3)
+	k := day3Results["team1"].Kind
+	t.Logf("MEASURE day 2 -> every team's kind cluster Ready (node image preload, create, lab images): %s", time.Since(start).Round(time.Second))
 	if k.Kubeconfig == "" || !strings.Contains(k.Kubeconfig, k.APIServer) {
 		t.Fatalf("kubeconfig for %s: %q", k.APIServer, k.Kubeconfig)
 	}
-	// From another node of the team, with the kubeconfig labfleet handed out.
-	out := c.run("team1-w1", "kubectl get nodes --no-headers")
-	if strings.Count(out, " Ready ") != 3 {
-		t.Errorf("nodes:\n%s", out)
-	}
-	again, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, day3Options(t, cache))
-	if err != nil || len(again["team1"].Kind.Actions) != 0 {
-		t.Errorf("rerun: %v %v", err, again["team1"].Kind)
-	}
-	p := *c.plan
-	p.Day3.Clusters = false
-	off, err := bootstrap.Cohort(context.Background(), &p, c.keys, nil, day3Options(t, cache))
-	if err != nil || !slices.ContainsFunc(off["team1"].Kind.Actions, func(a string) bool { return strings.HasPrefix(a, "delete kind cluster") }) {
-		t.Errorf("day 3 off: %v %v", err, off["team1"].Kind)
-	}
+	team := c.plan.Teams[0]
+	hostIP := team.Nodes[0].IP.String()
+
+	t.Run("kubectl works from every node of the team", func(t *testing.T) {
+		for _, n := range team.Nodes {
+			if out := c.run(n.Name, "kubectl get nodes --no-headers"); strings.Count(out, " Ready ") != 3 {
+				t.Errorf("%s: nodes:\n%s", n.Name, out)
+			}
+		}
+	})
+
+	t.Run("the Day-2 lab in Kubernetes form", func(t *testing.T) {
+		w1 := "team1-w1"
+		c.run(w1, "kubectl apply -f ~/day3/web.yaml >/dev/null && kubectl rollout status deployment web --timeout 5m >/dev/null")
+		ready := func(want int) {
+			t.Helper()
+			waitFor(t, 5*time.Minute, func() bool {
+				out, _ := c.ssh(w1).Run(context.Background(), "kubectl get deployment web -o jsonpath='{.status.readyReplicas}/{.status.replicas}'")
+				return strings.TrimSpace(out) == fmt.Sprintf("%d/%d", want, want)
+			})
+		}
+		ready(3)
+		victim := strings.TrimSpace(c.run(w1, "kubectl get pods -l app=web -o jsonpath='{.items[0].metadata.name}'"))
+		started := time.Now()
+		c.run(w1, "kubectl delete pod "+victim+" --wait=false >/dev/null")
+		waitFor(t, 3*time.Minute, func() bool {
+			out, _ := c.ssh(w1).Run(context.Background(), "kubectl get pods -l app=web --field-selector=status.phase=Running -o jsonpath='{range .items[*]}{.metadata.name} {.status.containerStatuses[0].ready}{\"\\n\"}{end}'")
+			n := 0
+			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				if f := strings.Fields(l); len(f) == 2 && f[0] != victim && f[1] == "true" {
+					n++
+				}
+			}
+			return n == 3
+		})
+		t.Logf("MEASURE a deleted pod replaced and ready after %s", time.Since(started).Round(100*time.Millisecond))
+		c.run(w1, "kubectl scale deployment web --replicas 6 >/dev/null")
+		ready(6)
+		c.run(w1, "kubectl scale deployment web --replicas 2 >/dev/null")
+		ready(2)
+		for _, n := range team.Nodes {
+			waitFor(t, time.Minute, func() bool {
+				out, err := c.ssh(n.Name).Run(context.Background(), "curl -sf --max-time 3 http://"+hostIP+":30080/")
+				return err == nil && strings.Contains(out, "served by")
+			})
+		}
+		// A pod finds the Service by name (CoreDNS) and reaches it over the pod network.
+		if out := c.run(w1, "kubectl exec deployment/web -- wget -qO- -T 5 http://web:3000/"); !strings.Contains(out, "served by") {
+			t.Errorf("from a pod, http://web:3000/ answered %q", out)
+		}
+	})
+
+	t.Run("make status shows every kind node Ready", func(t *testing.T) {
+		out, stderr, code := runStatus(t, statusCommand(t), c.plan.Cohort, stackOutputs(t, c, day3Results), "-json")
+		kind := readReport(t, out).Teams[0].Kind
+		if code != 0 || kind == nil || len(kind.Nodes) != 3 {
+			t.Fatalf("status exit %d, kind %+v\n%s", code, kind, stderr)
+		}
+		for _, n := range kind.Nodes {
+			if !n.Ready {
+				t.Errorf("%s (%s) not Ready", n.Name, n.Role)
+			}
+		}
+	})
+
+	t.Run("a rerun changes nothing", func(t *testing.T) {
+		if a := run(t, &day3)["team1"].Kind.Actions; len(a) != 0 {
+			t.Errorf("actions %v", a)
+		}
+	})
+
+	t.Run("day 2 again removes the cluster and keeps the Day-2 stack", func(t *testing.T) {
+		off := run(t, c.plan)["team1"]
+		if !slices.ContainsFunc(off.Kind.Actions, func(a string) bool { return strings.HasPrefix(a, "delete kind cluster team1") }) {
+			t.Errorf("actions %v", off.Kind.Actions)
+		}
+		if out := c.run("team1-m1", "docker ps -q --filter label=io.x-k8s.kind.cluster=team1 | wc -l; docker stack services day2 --format '{{.Replicas}}' | head -1"); !strings.HasPrefix(out, "0\n") || !strings.Contains(out, "/") {
+			t.Errorf("after day 2: %q", out)
+		}
+	})
+
+	t.Run("day 3 once more gives a new cluster", func(t *testing.T) {
+		start := time.Now()
+		again := run(t, &day3)["team1"].Kind
+		t.Logf("MEASURE day 2 -> day 3 again (image already on the node): %s", time.Since(start).Round(time.Second))
+		if !slices.ContainsFunc(again.Actions, func(a string) bool { return strings.HasPrefix(a, "create kind cluster team1") }) {
+			t.Errorf("actions %v", again.Actions)
+		}
+		if out := c.run("team1-w2", "kubectl get nodes --no-headers"); strings.Count(out, " Ready ") != 3 {
+			t.Errorf("nodes:\n%s", out)
+		}
+	})
 }

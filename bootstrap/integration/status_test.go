@@ -15,6 +15,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/status"
 	"github.com/labfleet/labfleet/bootstrap/steps"
+	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/infra/handout"
 )
 
@@ -35,7 +36,7 @@ func stackOutputs(t *testing.T, c *cohort, results map[string]bootstrap.TeamResu
 			"managerAddr": r.Swarm.ManagerAddr,
 			"routingMesh": string(r.Lab.Mesh),
 			"appUrls":     r.Lab.AppURLs,
-			"kind":        map[string]string{},
+			"kind":        infra.KindOutput(r.Kind),
 		}
 	}
 	out, err := json.Marshal(map[string]any{"teams": teams})

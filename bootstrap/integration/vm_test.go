@@ -111,7 +111,7 @@ func TestVMNodes(t *testing.T) {
 		// nothing that blocks kind on a cgroup-v1 Docker host like this one.
 		d := c.plan.Day3
 		d.ControlPlanes, d.Workers = 1, 0
-		findings, err := kindprep.Preflight(context.Background(), c.ssh("team1-m1"), d, 1)
+		findings, err := kindprep.Preflight(context.Background(), c.ssh("team1-m1"), d, false)
 		if err != nil {
 			t.Fatal(err)
 		}

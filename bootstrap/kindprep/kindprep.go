@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/images"
+	"github.com/labfleet/labfleet/bootstrap/kindimage"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day3"
@@ -39,12 +40,7 @@ func BuildTools(ctx context.Context, repoDir, cacheDir string) (Tools, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return t, err
 	}
-	minor := strings.Split(strings.TrimPrefix(day3.KubernetesVersion, "v"), ".")[1]
-	ldflags := "-s -w"
-	for _, pkg := range []string{"k8s.io/client-go/pkg/version", "k8s.io/component-base/version"} {
-		ldflags += fmt.Sprintf(" -X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=%s -X %s.gitTreeState=clean", pkg, day3.KubernetesVersion, pkg, pkg, minor, pkg)
-	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", dir+"/", "./bootstrap/kindprep/cmd/kind", "./bootstrap/kindprep/cmd/kubectl")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", kindimage.KubeLDFlags(day3.KubernetesVersion), "-o", dir+"/", "./bootstrap/kindprep/cmd/kind", "./bootstrap/kindprep/cmd/kubectl")
 	cmd.Dir = repoDir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -62,6 +58,7 @@ type Result struct {
 	APIServer   string
 	Kubeconfig  string // empty unless the cluster exists (day 3)
 	Actions     []string
+	Notes       []string // the preflight's findings that do not stop the team
 }
 
 // Timing bounds cluster creation.
@@ -76,9 +73,11 @@ type team struct {
 
 func (t *team) eachNode(step func(Node) error) error { return steps.Each(t.nodes, step) }
 
-// Setup prepares one team (and on day 3 creates its cluster), or deletes a cluster left
-// from day 3 when day 3 is off.
-func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools Tools, img *images.Image, timing Timing) (Result, error) {
+// Setup prepares one team (and on day 3 creates its cluster, loads the lab images that the
+// hosting node has into it, and puts the Day-3 lab files on every node), or deletes a
+// cluster left from day 3 when day 3 is off. labImages are the Day-2 lab's images by the
+// name nodes know them by.
+func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools Tools, img *images.Image, labImages []string, timing Timing) (Result, error) {
 	if timing.Create == 0 {
 		timing.Create = 10 * time.Minute
 	}
@@ -96,6 +95,11 @@ func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools T
 	var todo []steps.Step
 	if d.Prepare {
 		todo = append(todo,
+			steps.Step{Name: "check what the kind cluster needs", Timeout: time.Minute, Run: func(ctx context.Context) error {
+				var err error
+				res.Notes, err = t.preflight(ctx, d, cfg)
+				return err
+			}},
 			steps.Step{Name: "install kind and kubectl", Timeout: 5 * time.Minute, Run: func(ctx context.Context) error { return t.installTools(ctx, tools) }},
 			steps.Step{Name: "preload the kind node image", Timeout: 30 * time.Minute, Run: func(ctx context.Context) error { return t.preload(ctx, img) }},
 			steps.Step{Name: "write the kind config", Timeout: time.Minute, Run: func(ctx context.Context) error { return t.writeConfig(ctx, cfg) }},
@@ -104,6 +108,10 @@ func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools T
 	if d.Clusters {
 		todo = append(todo,
 			steps.Step{Name: "create the kind cluster", Timeout: timing.Create + 5*time.Minute, Run: func(ctx context.Context) error { return t.ensureCluster(ctx, d, cfg, timing) }},
+			steps.Step{Name: "load the lab images into the cluster", Timeout: 10 * time.Minute, Run: func(ctx context.Context) error {
+				return t.loadLabImages(ctx, cfg, labImages)
+			}},
+			steps.Step{Name: "write the day-3 lab files", Timeout: time.Minute, Run: t.writeLabFiles},
 			steps.Step{Name: "hand out the kubeconfig", Timeout: 2 * time.Minute, Run: func(ctx context.Context) error {
 				kc, err := t.distributeKubeconfig(ctx, cfg)
 				res.Kubeconfig = kc
@@ -116,6 +124,35 @@ func Setup(ctx context.Context, d plan.Day3, pt plan.Team, nodes []Node, tools T
 	err = steps.Run(ctx, pt.Name, todo)
 	res.Actions = t.List()
 	return res, err
+}
+
+// preflight runs Preflight on the node that hosts the team's cluster. On day 3 a blocking
+// finding fails the team, naming the fix; before it (labfleet:day3Prep) it is a note, for
+// the instructor to fix in time. It returns the other findings, as notes.
+func (t *team) preflight(ctx context.Context, d plan.Day3, cfg day3.Config) ([]string, error) {
+	running, err := t.clusterExists(ctx, cfg.ClusterName)
+	if err != nil {
+		return nil, err
+	}
+	findings, err := Preflight(ctx, t.host.Run, d, running)
+	if err != nil {
+		return nil, err
+	}
+	var notes, blocking []string
+	for _, f := range findings {
+		switch {
+		case f.Blocking && d.Clusters:
+			blocking = append(blocking, f.Msg)
+		case f.Blocking:
+			notes = append(notes, "must be fixed before labfleet:day is 3: "+f.Msg)
+		default:
+			notes = append(notes, f.Msg)
+		}
+	}
+	if len(blocking) > 0 {
+		return notes, fmt.Errorf("node %s: %s", t.host.Name, strings.Join(blocking, "; "))
+	}
+	return notes, nil
 }
 
 // installTools copies the binaries to /usr/local/bin on every node whose copy differs.
@@ -257,6 +294,49 @@ func (t *team) health(ctx context.Context, d plan.Day3, cfg day3.Config) string 
 		return strconv.Itoa(ready) + " of " + strconv.Itoa(want) + " nodes Ready: " + strings.Join(lines, "; ")
 	}
 	return ""
+}
+
+// loadLabImages puts the lab images the hosting node has into every node of the cluster
+// that lacks them (kind load compares image IDs), so the Day-3 lab pulls nothing.
+func (t *team) loadLabImages(ctx context.Context, cfg day3.Config, refs []string) error {
+	var present []string
+	for _, ref := range refs {
+		out, err := t.host.Run.Run(ctx, "docker image inspect --format '{{.Id}}' "+ref+" 2>/dev/null || true")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) != "" {
+			present = append(present, ref)
+		}
+	}
+	if len(present) == 0 {
+		return nil
+	}
+	out, err := t.host.Run.Run(ctx, fmt.Sprintf("kind load docker-image --name %s %s 2>&1", cfg.ClusterName, strings.Join(present, " ")))
+	if err != nil {
+		return err
+	}
+	// kind says "not yet present on node X" for each image it loads.
+	if strings.Contains(out, "not yet present") {
+		t.Did("load %s into kind cluster %s", strings.Join(present, ", "), cfg.ClusterName)
+	}
+	return nil
+}
+
+// writeLabFiles puts the Day-3 lab's files in ~/day3 on every node of the team.
+func (t *team) writeLabFiles(ctx context.Context) error {
+	return t.eachNode(func(n Node) error {
+		for _, f := range day3.LabFiles() {
+			wrote, err := steps.WriteFile(ctx, n.Run, plan.StudentHome+"/day3/"+f.Name, strings.NewReader(f.Content), "0644", plan.SSHUser)
+			if err != nil {
+				return err
+			}
+			if wrote {
+				t.Did("write ~/day3/%s on %s", f.Name, n.Name)
+			}
+		}
+		return nil
+	})
 }
 
 // distributeKubeconfig puts the cluster's kubeconfig (API server on the hosting node's team

@@ -65,20 +65,26 @@ func TestClusterDecisions(t *testing.T) {
 	}
 }
 
+// What the cluster needs is read on its own node: memory is that node's (a VM guest's, a
+// machine's, what a dind node's limit leaves), a cluster that runs already needs none more,
+// and cgroup v1 is a warning (the kubelets run with failCgroupV1: false).
 func TestPreflightFindings(t *testing.T) {
-	d, _ := day3Plan(t)
+	d, _ := day3Plan(t) // 1 control plane + 2 workers: about 2048 MB
 	for _, tc := range []struct {
 		name, out string
+		running   bool
 		blocking  int
 		warn      []string
 	}{
-		{"a good host", "524288\n512\ncgroup2fs\n000001ffffffffff\n16000000\n", 0, nil},
-		{"cgroup v1", "524288\n512\ntmpfs\n000001ffffffffff\n16000000\n", 1, []string{"cgroup v1"}},
-		{"too little memory for 2 teams", "524288\n512\ncgroup2fs\n000001ffffffffff\n2000000\n", 1, []string{"MB available", "lower labfleet:kindWorkers"}},
-		{"low inotify and no CAP_SYS_RESOURCE", "8192\n128\ncgroup2fs\n000001fffeffffff\n16000000\n", 0, []string{"inotify", "CAP_SYS_RESOURCE"}},
+		{"a good node", "524288\n512\ncgroup2fs\n000001ffffffffff\n16000000\nmax\n0\n", false, 0, nil},
+		{"cgroup v1", "524288\n512\ntmpfs\n000001ffffffffff\n16000000\nmax\n0\n", false, 0, []string{"cgroup v1", "failCgroupV1: false"}},
+		{"a VM guest of 1 GB", "524288\n512\ncgroup2fs\n000001ffffffffff\n900000\nmax\n0\n", false, 1, []string{"878 MB of memory is available to this node", "vmMemory"}},
+		{"the same, its cluster running", "524288\n512\ncgroup2fs\n000001ffffffffff\n900000\nmax\n0\n", true, 0, nil},
+		{"a dind node whose limit leaves 1 GB on a big host", "524288\n512\ncgroup2fs\n000001ffffffffff\n16000000\n3221225472\n2147483648\n", false, 1, []string{"1024 MB of memory is available"}},
+		{"low inotify and no CAP_SYS_RESOURCE", "8192\n128\ncgroup2fs\n000001fffeffffff\n16000000\nmax\n0\n", false, 0, []string{"inotify", "CAP_SYS_RESOURCE"}},
 	} {
 		n := (&stepstest.Node{}).On("cat /proc/sys/fs/inotify", tc.out)
-		findings, err := Preflight(context.Background(), n, d, 2)
+		findings, err := Preflight(context.Background(), n, d, tc.running)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,10 +104,10 @@ func TestPreflightFindings(t *testing.T) {
 			}
 		}
 		if tc.warn == nil && len(findings) != 0 {
-			t.Errorf("%s: findings on a good host:\n%s", tc.name, all)
+			t.Errorf("%s: findings on a good node:\n%s", tc.name, all)
 		}
 	}
-	if _, err := Preflight(context.Background(), (&stepstest.Node{}).On("cat", "garbage"), d, 1); err == nil {
+	if _, err := Preflight(context.Background(), (&stepstest.Node{}).On("cat", "garbage"), d, false); err == nil {
 		t.Error("unreadable preflight output accepted")
 	}
 }

@@ -59,7 +59,7 @@ func TestBuildDefaultCohort(t *testing.T) {
 	if p.Day2 != (Day2{Enabled: true, Mesh: MeshAuto, Port: 8090}) {
 		t.Errorf("day2 = %+v", p.Day2)
 	}
-	if d := p.Day3; d.Prepare || d.Clusters || d.ControlPlanes != 1 || d.Workers != 2 || d.NodeImage != "kindest/node:v1.37.0" || d.APIPort != 6443 {
+	if d := p.Day3; d.Prepare || d.Clusters || d.ControlPlanes != 1 || d.Workers != 2 || d.NodeImage != "labfleet/kind-node:v1.37.2" || d.APIPort != 6443 {
 		t.Errorf("day3 = %+v", p.Day3)
 	}
 	if m := t2.Managers(); len(m) != 1 || m[0].Name != "team2-m1" {
@@ -254,7 +254,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"no control plane", func(c *Config) { c.KindControlPlanes = 0 }, []string{"labfleet:kindControlPlanes"}},
 		{"too many kind workers", func(c *Config) { c.KindWorkers = 9 }, []string{"labfleet:kindWorkers"}},
 		{"kind image by digest", func(c *Config) { c.KindNodeImage = DefaultKindNodeImage + "@" + wellFormedDigest }, []string{"labfleet:kindNodeImage", "without a digest"}},
-		{"kind image not a reference", func(c *Config) { c.KindNodeImage = "Kindest/Node" }, []string{"labfleet:kindNodeImage", "not an image reference", "kindest/node:v1.37.0"}},
+		{"kind image not a reference", func(c *Config) { c.KindNodeImage = "Kindest/Node" }, []string{"labfleet:kindNodeImage", "not an image reference", DefaultKindNodeImage}},
 		{"api port on the app port", func(c *Config) { c.KubeAPIPort = 8090 }, []string{"labfleet:kubeApiPort", "labfleet:appPort"}},
 		{"api port on swarm", func(c *Config) { c.KubeAPIPort = 2377 }, []string{"labfleet:kubeApiPort", "swarm management"}},
 		{"bad stack name", func(c *Config) { c.Cohort = "Spring_26" }, []string{"stack name", "pulumi stack rename"}},

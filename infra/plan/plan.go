@@ -120,9 +120,10 @@ type Day2 struct {
 	Port    int // published on every node of a team
 }
 
-// DefaultKindNodeImage is the node image of the pinned kind (v0.33.0), referenced by tag:
+// DefaultKindNodeImage is labfleet's own kind node image, which it builds offline on a host
+// that lacks it (bootstrap/kindimage). Referenced by tag, as every kind node image must be:
 // `docker load` drops repo digests, so a digest reference would make kind pull again.
-const DefaultKindNodeImage = "kindest/node:v1.37.0"
+const DefaultKindNodeImage = "labfleet/kind-node:v1.37.2"
 
 // Kind cluster sizing, used to check nodeMemory before anything runs.
 const (

@@ -4,7 +4,7 @@ package day3
 
 import (
 	"bytes"
-	_ "embed"
+	"embed"
 	"fmt"
 	"text/template"
 
@@ -22,6 +22,26 @@ const (
 
 //go:embed kind-config.yaml.tmpl
 var configTemplate string
+
+// LabFiles are the Day-3 lab's files, by name, that every node of a team gets in ~/day3:
+// the Day-2 exercises in Kubernetes form.
+//
+//go:embed lab/*.yaml
+var labFS embed.FS
+
+// LabFile is one file of the Day-3 lab.
+type LabFile struct{ Name, Content string }
+
+// LabFiles returns the Day-3 lab's files.
+func LabFiles() []LabFile {
+	entries, _ := labFS.ReadDir("lab") // embedded: cannot fail
+	var out []LabFile
+	for _, e := range entries {
+		b, _ := labFS.ReadFile("lab/" + e.Name())
+		out = append(out, LabFile{Name: e.Name(), Content: string(b)})
+	}
+	return out
+}
 
 var configTmpl = template.Must(template.New("kind").Parse(configTemplate))
 
