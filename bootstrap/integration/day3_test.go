@@ -40,6 +40,19 @@ func hostInt(t *testing.T, path string) int {
 	return n
 }
 
+// hostMemTotalMB reads this machine's memory: the dind nodes share its kernel and memory.
+func hostMemTotalMB(t *testing.T) int {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kb int
+	if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err != nil {
+		t.Fatalf("/proc/meminfo: %v", err)
+	}
+	return kb / 1024
+}
+
 func TestDay3PreparationInstallsToolsAndPreloadsOnce(t *testing.T) {
 	requireDocker(t)
 	if _, err := docker(context.Background(), "tag", "debian:trixie-slim", standInNodeImage); err != nil {
@@ -148,7 +161,8 @@ func TestDay3PreparationInstallsToolsAndPreloadsOnce(t *testing.T) {
 
 	t.Run("a node too small for its cluster fails only its team, after its swarm", func(t *testing.T) {
 		p := *c.plan
-		p.Day3.Clusters, p.Day3.Workers = true, 40 // 40 workers of 512m: more than any node here has
+		// One worker more than this machine's whole memory holds: no node here can have it.
+		p.Day3.Clusters, p.Day3.Workers = true, hostMemTotalMB(t)/plan.KindWorkerMB+1
 		p.Teams = []plan.Team{c.plan.Teams[0]}
 		res, err := bootstrap.Cohort(context.Background(), &p, c.keys, nil, day3Options(t, cache))
 		if err == nil || !strings.Contains(err.Error(), `team "team1": check what the kind cluster needs: node team1-m1:`) || !strings.Contains(err.Error(), "lower labfleet:kindWorkers") {
