@@ -265,12 +265,25 @@ func (t *team) ensureCluster(ctx context.Context, d plan.Day3, cfg day3.Config, 
 	if _, err := t.host.Run.Run(ctx, cmd); err != nil {
 		return err
 	}
-	t.Did("create kind cluster %s on %s (%s)", name, t.host.Name, time.Since(start).Round(time.Second))
-	if problem := t.health(ctx, d, cfg); problem != "" {
-		return fmt.Errorf("kind cluster %q on %s was created but is not healthy: %s", name, t.host.Name, problem)
+	// kind's --wait covers the control plane only: the workers join after it, and are Ready
+	// once the pod network runs on them (seconds to a minute later on a busy host).
+	var problem string
+	err = steps.Poll(ctx, fmt.Sprintf("every node of kind cluster %q Ready", name), timing.Create, nodesReadyInterval, func(ctx context.Context) (bool, error) {
+		problem = t.health(ctx, d, cfg)
+		return problem == "", nil
+	})
+	if ctx.Err() != nil {
+		return err
 	}
+	if problem != "" {
+		return fmt.Errorf("kind cluster %q on %s was created but is not healthy after %s: %s", name, t.host.Name, steps.PaceOf(ctx).Scale(timing.Create), problem)
+	}
+	t.Did("create kind cluster %s on %s (%s)", name, t.host.Name, time.Since(start).Round(time.Second))
 	return t.markHealthy(ctx, name)
 }
+
+// nodesReadyInterval is how often a new cluster's nodes are asked whether they are Ready.
+const nodesReadyInterval = 2 * time.Second
 
 func (t *team) markHealthy(ctx context.Context, name string) error {
 	_, err := t.host.Run.Run(ctx, fmt.Sprintf("test -e %s || { mkdir -p labfleet && touch %s; }", healthyMarker(name), healthyMarker(name)))

@@ -26,7 +26,10 @@ func day3Plan(t *testing.T) (plan.Day3, day3.Config) {
 	return p.Day3, c
 }
 
-const ready = "team1-control-plane Ready control-plane 1m v1.37.0\nteam1-worker Ready <none> 1m v1.37.0\nteam1-worker2 Ready <none> 1m v1.37.0\n"
+const (
+	ready       = "team1-control-plane Ready control-plane 1m v1.37.0\nteam1-worker Ready <none> 1m v1.37.0\nteam1-worker2 Ready <none> 1m v1.37.0\n"
+	notReadyYet = "team1-control-plane Ready control-plane 1m v1.37.0\nteam1-worker Ready <none> 1m v1.37.0\nteam1-worker2 NotReady <none> 5s v1.37.0\n"
+)
 
 // The cluster decisions: create when absent; leave a healthy one alone; report, never
 // recreate, an unhealthy one that was once healthy; recreate one whose creation labfleet
@@ -38,6 +41,7 @@ func TestClusterDecisions(t *testing.T) {
 		exists, marks  string
 		nodes          string
 		deleted, built bool
+		limit          time.Duration
 		errs           string
 	}{
 		{name: "absent: created", exists: "", nodes: ready, built: true},
@@ -46,13 +50,20 @@ func TestClusterDecisions(t *testing.T) {
 		{name: "broken after it was healthy: reported", exists: "team1\n", marks: "creating\nhealthy\n", nodes: "team1-control-plane NotReady\n", errs: "exists but is not healthy"},
 		{name: "broken, not labfleet's: reported", exists: "team1\n", marks: "", nodes: "team1-control-plane NotReady\n", errs: "kind delete cluster --name team1"},
 		{name: "interrupted creation: recreated", exists: "team1\n", marks: "creating\n", nodes: ready, deleted: true, built: true},
+		// kind's --wait covers the control plane only.
+		{name: "absent: created, its workers Ready after the control plane", exists: "", nodes: notReadyYet + "\x00" + ready, built: true},
+		{name: "absent: created, a worker never Ready: reported", exists: "", nodes: notReadyYet, built: true, limit: time.Millisecond, errs: `kind cluster "team1" on team1-m1 was created but is not healthy after 1ms: 2 of 3 nodes Ready`},
 	} {
+		limit := time.Minute
+		if tc.limit != 0 {
+			limit = tc.limit
+		}
 		host := (&stepstest.Node{}).
 			On("if command -v kind", tc.exists).
 			On("test -e labfleet/kind-team1.creating", tc.marks).
-			On("mkdir -p .kube && kind get kubeconfig", tc.nodes)
+			On("mkdir -p .kube && kind get kubeconfig", strings.Split(tc.nodes, "\x00")...)
 		tm := &team{host: Node{Name: "team1-m1", Run: host}}
-		err := tm.ensureCluster(context.Background(), d, cfg, Timing{Create: time.Minute})
+		err := tm.ensureCluster(context.Background(), d, cfg, Timing{Create: limit})
 		if (err != nil) != (tc.errs != "") || (err != nil && !strings.Contains(err.Error(), tc.errs)) {
 			t.Errorf("%s: err %v, want %q", tc.name, err, tc.errs)
 		}
