@@ -351,9 +351,5 @@ func (o *Options) cacheDir() string {
 	if o.CacheDir != "" {
 		return o.CacheDir
 	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	return filepath.Join(base, "labfleet")
+	return kindimage.DefaultCacheDir()
 }

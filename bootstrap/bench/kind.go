@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -28,11 +27,7 @@ type kindTimes struct{ up, down time.Duration }
 // of `docker load` and `kind create cluster --wait` with the same rendered kind config on the
 // same node containers, every team at once, and `kind delete cluster`.
 func kindBench(ctx context.Context, teams int, lab labImages) error {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return err
-	}
-	cache = filepath.Join(cache, "labfleet")
+	cache := kindimage.DefaultCacheDir()
 	start := time.Now()
 	if _, err := kindimage.Build(ctx, ".", cache, plan.Engine{}); err != nil {
 		return fmt.Errorf("kind node image: %w", err)

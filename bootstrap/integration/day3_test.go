@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -195,22 +194,13 @@ func requireKindNodeImage(t *testing.T) {
 	kindNodeImageBuild.once.Do(func() {
 		start := time.Now()
 		ctx := steps.WithReporter(context.Background(), steps.Lines(func(m string) { fmt.Println("kind node image: " + m) }))
-		if _, kindNodeImageBuild.err = kindimage.Build(ctx, repoRoot(), kindCache(), plan.Engine{}); kindNodeImageBuild.err == nil {
+		if _, kindNodeImageBuild.err = kindimage.Build(ctx, repoRoot(), kindimage.DefaultCacheDir(), plan.Engine{}); kindNodeImageBuild.err == nil {
 			fmt.Printf("MEASURE kind node image %s ready in %s\n", kindimage.Ref, time.Since(start).Round(100*time.Millisecond))
 		}
 	})
 	if kindNodeImageBuild.err != nil {
 		t.Fatalf("building %s: %v", kindimage.Ref, kindNodeImageBuild.err)
 	}
-}
-
-// kindCache is where the kind node image's binaries are kept between runs, as for make.
-func kindCache() string {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	return filepath.Join(base, "labfleet")
 }
 
 // A real kind cluster for a team, from labfleet's own offline node image, used the way a

@@ -96,6 +96,17 @@ var goBuilds = []goBuild{
 	{"cri-tools", []string{"tool"}, []string{"-ldflags", "-s -w"}, ""},
 }
 
+// DefaultCacheDir is where Day 3's builds (the node image's binaries and build context,
+// kind and kubectl) are kept between runs when no other place is given: the user's cache
+// directory, labfleet/.
+func DefaultCacheDir() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "labfleet")
+}
+
 // Build makes sure the host whose engine is e has the node image Ref built from the module
 // in repoDir, building what is missing in cacheDir. It returns the image's ID. Each stage
 // is a step reported through ctx (steps.WithReporter) under team "".

@@ -23,8 +23,8 @@ const (
 //go:embed kind-config.yaml.tmpl
 var configTemplate string
 
-// LabFiles are the Day-3 lab's files, by name, that every node of a team gets in ~/day3:
-// the Day-2 exercises in Kubernetes form.
+// labFS holds the Day-3 lab's files, which every node of a team gets in ~/day3: the Day-2
+// exercises in Kubernetes form.
 //
 //go:embed lab/*.yaml
 var labFS embed.FS

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,7 +22,7 @@ import (
 )
 
 func main() {
-	cache := flag.String("cache", defaultCache(), "where the binaries and the build context are kept between builds")
+	cache := flag.String("cache", kindimage.DefaultCacheDir(), "where the binaries and the build context are kept between builds")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -38,12 +37,4 @@ func main() {
 	}
 	size, _ := engine.Docker(ctx, plan.Engine{}, "image", "inspect", "--format", "{{.Size}}", kindimage.Ref)
 	fmt.Printf("%s %s (%s bytes) ready in %s\n", kindimage.Ref, id, strings.TrimSpace(size), time.Since(start).Round(100*time.Millisecond))
-}
-
-func defaultCache() string {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	return filepath.Join(base, "labfleet")
 }
