@@ -53,7 +53,7 @@ func TestWhichConfigChangesReplaceANode(t *testing.T) {
 		{"fewer CPUs per node", func(c *plan.Config) { c.NodeCPUs = "0.5" }, all},
 		{"another SSH port base", func(c *plan.Config) { c.SSHPortBase = 2300 }, all},
 		{"another address pool", func(c *plan.Config) { c.AddressPool = "172.29.0.0/16" }, all},
-		{"SSH on every address", func(c *plan.Config) { c.SSHAddress = "0.0.0.0" }, all},
+		{"SSH on every address", func(c *plan.Config) { c.SSHAddress, c.PublicHost = "0.0.0.0", "lab.example.org" }, all},
 		{"privileged nodes", func(c *plan.Config) { c.Privilege = "privileged" }, all},
 		{"VM nodes", func(c *plan.Config) { c.NodeKind = "vm" }, all},
 	}

@@ -332,10 +332,18 @@ func (v *validator) addresses(h Host, bind, public string) (string, string) {
 		return "", ""
 	}
 	if public == "" {
-		public = a.String()
 		if a.IsUnspecified() {
-			public = "127.0.0.1"
+			// Binding every address is how students' laptops get in, and their cards would
+			// say 127.0.0.1: the name they type has to come from the instructor.
+			publicKey := h.Key("publicHost")
+			if _, own := h.keys["sshAddress"]; own {
+				publicKey = fmt.Sprintf("hosts[%d].publicHost", h.Index)
+			}
+			v.fail(publicKey, "is not set, but %s 0.0.0.0 opens the SSH ports to students' laptops, whose cards need the name they type: set it to this host's name or LAN address (pulumi config set %s lab.example.org), or use %s 127.0.0.1 for this machine only",
+				Namespace+":"+h.Key("sshAddress"), Namespace+":"+publicKey, Namespace+":"+h.Key("sshAddress"))
+			return "", ""
 		}
+		public = a.String()
 	} else if !hostPattern.MatchString(public) {
 		// It ends up in ssh_config and on command lines: no spaces, controls or leading '-'.
 		v.fail(h.Key("publicHost"), "%q is not a host name or address: use the name or IP students type, e.g. lab.example.org", public)

@@ -38,7 +38,7 @@ func TestHostCollisionsAreRefusedWithTheSettingAndTheFix(t *testing.T) {
 			[]string{"labfleet:addressPool", "team1's subnet 172.30.0.0/24 overlaps network \"spring-team1\" of cohort \"spring\"", "e.g. 172.31.0.0/16"}},
 		{"a second cohort with the default ports", func(c *Config) { c.AddressPool = "172.29.0.0/16" }, hostWith(nil, springPorts),
 			[]string{"labfleet:sshPortBase", "port 2200 (node team1-m1) is already published", "cohort \"spring\"", "use labfleet:sshPortBase 2300"}},
-		{"a port held by something else on every address", func(c *Config) { c.SSHAddress = "0.0.0.0" },
+		{"a port held by something else on every address", func(c *Config) { c.SSHAddress, c.PublicHost = "0.0.0.0", "lab.example.org" },
 			hostWith(nil, []HostPort{{Container: "gitlab", IP: netip.MustParseAddr("0.0.0.0"), Port: 2201}}),
 			[]string{"labfleet:sshPortBase", "port 2201 (node team1-w1)", "container gitlab"}},
 		{"the pool on docker0", func(c *Config) { c.AddressPool = "172.17.0.0/16" }, hostWith(nil, nil),

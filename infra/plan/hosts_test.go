@@ -168,6 +168,8 @@ func TestBadHostsAreRefusedWithTheSettingAndTheFix(t *testing.T) {
 		{"host option in the url", func(c *Config) { c.Hosts = []HostConfig{{Name: "a", Docker: "ssh://-oProxyCommand=x"}} }, []string{"labfleet:hosts[0].docker"}},
 		{"own pool too small", func(c *Config) { c.Teams = 3; c.Hosts = []HostConfig{{Name: "a", AddressPool: "10.1.0.0/23"}} },
 			[]string{"labfleet:hosts[0].addressPool", "holds 2 team subnets"}},
+		{"own every-address binding without a public host", func(c *Config) { c.Hosts = []HostConfig{{Name: "a"}, {Name: "b", SSHAddress: "0.0.0.0"}} },
+			[]string{"labfleet:hosts[1].publicHost: is not set", "labfleet:hosts[1].sshAddress 0.0.0.0"}},
 		{"own port base", func(c *Config) { c.Hosts = []HostConfig{{Name: "a", SSHPortBase: 80}} }, []string{"labfleet:hosts[0].sshPortBase", "1024 or above"}},
 		{"team on an unknown host", func(c *Config) { c.TeamHosts = map[string]string{"team1": "nowhere"} },
 			[]string{"labfleet:teamHosts", `host "nowhere"`, "hosts: local"}},
