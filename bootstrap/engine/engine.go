@@ -9,12 +9,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra/plan"
@@ -97,9 +100,14 @@ func SSH(ctx context.Context, e plan.Engine, script string) (string, error) {
 var materials = &store{dirs: map[string]string{}}
 
 type store struct {
-	mu   sync.Mutex
-	dirs map[string]string
+	mu    sync.Mutex
+	dirs  map[string]string
+	swept bool
 }
+
+// dirPrefix starts every materials directory's name; the creating process's ID follows it,
+// so a later process can tell the directories of one that crashed (see sweepStale).
+const dirPrefix = "labfleet-engine-"
 
 func (s *store) dir(e plan.Engine) (string, error) {
 	s.mu.Lock()
@@ -108,7 +116,14 @@ func (s *store) dir(e plan.Engine) (string, error) {
 	if d, ok := s.dirs[id]; ok {
 		return d, nil
 	}
-	d, err := os.MkdirTemp("", "labfleet-engine-")
+	if !s.swept {
+		// Cleanup never runs in a process that was killed: its TLS keys would stay in the
+		// temporary directory for good. The first process to write materials again removes
+		// them.
+		sweepStale(os.TempDir())
+		s.swept = true
+	}
+	d, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", dirPrefix, os.Getpid()))
 	if err != nil {
 		return "", err
 	}
@@ -148,6 +163,30 @@ func identity(e plan.Engine) string {
 		fmt.Fprintf(h, " %q %q %q", e.TLS.CA, e.TLS.Cert, e.TLS.Key)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sweepStale removes the materials directories in tmp whose process is gone. A directory
+// of a live process, or of another user's (whose process signals cannot probe, and whose
+// files this user cannot remove), stays.
+func sweepStale(tmp string) {
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	for _, entry := range entries {
+		rest, ok := strings.CutPrefix(entry.Name(), dirPrefix)
+		if !ok || !entry.IsDir() {
+			continue
+		}
+		digits, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(digits)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(filepath.Join(tmp, entry.Name()))
+		}
+	}
 }
 
 // Cleanup removes the TLS files and wrappers written for the engines.
