@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"sigs.k8s.io/yaml"
 
 	"github.com/labfleet/labfleet/infra/plan"
 )
@@ -67,9 +70,8 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, Secrets, error) {
 	if len(r.problems) > 0 {
 		return plan.Config{}, Secrets{}, errors.New("invalid cohort configuration:\n  - " + strings.Join(r.problems, "\n  - "))
 	}
-	if hasTLS(cfg.Hosts) && !ctx.IsConfigSecret(plan.Namespace+":hosts") {
-		return plan.Config{}, Secrets{}, fmt.Errorf("%s:hosts holds TLS client material in plain text in Pulumi.%s.yaml: set each tls value again with pulumi config set --secret --path '%s:hosts[N].tls.key' \"$(cat key.pem)\"",
-			plan.Namespace, ctx.Stack(), plan.Namespace)
+	if err := checkTLSKeysSecret(ctx, cfg.Hosts); err != nil {
+		return plan.Config{}, Secrets{}, err
 	}
 	var secrets Secrets
 	for key, dst := range map[string]*string{"keySeed": &secrets.KeySeed, "machineKey": &secrets.MachineKey} {
@@ -197,4 +199,71 @@ func hasTLS(hosts []plan.HostConfig) bool {
 		}
 	}
 	return false
+}
+
+// checkTLSKeysSecret refuses a host's TLS private key kept in plain text. Pulumi marks the
+// whole `hosts` key secret as soon as one leaf is, so the check reads each leaf of the
+// stack's settings file; where the hosts are not in that file (an environment, another
+// backend's settings), it can only ask Pulumi about the key as a whole.
+func checkTLSKeysSecret(ctx *pulumi.Context, hosts []plan.HostConfig) error {
+	if !hasTLS(hosts) {
+		return nil
+	}
+	file := "Pulumi." + ctx.Stack() + ".yaml"
+	fix := fmt.Sprintf("set it again with pulumi config set --secret --path '%s:hosts[N].tls.key' \"$(cat key.pem)\"", plan.Namespace)
+	settings, err := os.ReadFile(filepath.Join(ctx.RootDirectory(), file))
+	plain, found := []string(nil), false
+	if err == nil {
+		plain, found, err = plainTLSKeys(settings, hosts)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	if !found && !ctx.IsConfigSecret(plan.Namespace+":hosts") {
+		return fmt.Errorf("%s:hosts holds TLS client material in plain text: %s", plan.Namespace, fix)
+	}
+	if len(plain) > 0 {
+		return fmt.Errorf("%s in %s is a TLS private key in plain text: %s", strings.Join(plain, " and "), file, fix)
+	}
+	return nil
+}
+
+// plainTLSKeys names the hosts[N].tls.key leaves of a stack settings file that hold a key
+// in plain text (a secret leaf is {secure: ...}). found is false when the file does not
+// set the hosts.
+func plainTLSKeys(settings []byte, hosts []plan.HostConfig) (plain []string, found bool, err error) {
+	var file struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := yaml.Unmarshal(settings, &file); err != nil {
+		return nil, false, err
+	}
+	value, found := file.Config[plan.Namespace+":hosts"]
+	if !found {
+		return nil, false, nil
+	}
+	secure := func(v any) bool {
+		m, ok := v.(map[string]any)
+		_, has := m["secure"]
+		return ok && has
+	}
+	if secure(value) {
+		return nil, true, nil
+	}
+	list, _ := value.([]any) // a JSON string set without --path: every leaf is plain
+	for i, h := range hosts {
+		if h.TLS == nil || h.TLS.Key == "" {
+			continue
+		}
+		var leaf any
+		if i < len(list) {
+			entry, _ := list[i].(map[string]any)
+			tls, _ := entry["tls"].(map[string]any)
+			leaf = tls["key"]
+		}
+		if !secure(leaf) {
+			plain = append(plain, fmt.Sprintf("%s:hosts[%d].tls.key", plan.Namespace, i))
+		}
+	}
+	return plain, true, nil
 }
