@@ -4,11 +4,14 @@
 
 STACK        ?= dev
 BACKEND_DIR  ?= $(CURDIR)/.pulumi-local
+# The throwaway dev stack alone keeps its state in .pulumi-local/ on this machine, with a
+# fixed, public passphrase. Any other STACK= is a real cohort: it uses the backend of
+# `pulumi login` (or PULUMI_BACKEND_URL) and its own PULUMI_CONFIG_PASSPHRASE (or a backend
+# with its own secrets provider); the program refuses the public one for it.
+ifeq ($(STACK),dev)
 export PULUMI_BACKEND_URL        ?= file://$(BACKEND_DIR)
-# The fixed passphrase protects only this throwaway local dev stack's secrets (its state lives
-# in .pulumi-local/ on this machine). A real cohort sets its own PULUMI_CONFIG_PASSPHRASE or
-# uses a backend with its own secrets provider.
 export PULUMI_CONFIG_PASSPHRASE  ?= labfleet-local
+endif
 export PULUMI_SKIP_UPDATE_CHECK  := true
 # prereq installs the one plugin the program uses (docker, at go.mod's version) explicitly.
 # Left on, automatic acquisition would also try, on every run, to download a plugin that
@@ -43,7 +46,7 @@ prereq-cli:
 	@go run ./prereq/cmd/prereq -cli-only
 
 up: prereq
-	@mkdir -p $(BACKEND_DIR)
+	@case "$$PULUMI_BACKEND_URL" in file://$(BACKEND_DIR)) mkdir -p $(BACKEND_DIR);; esac
 	@pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK)
 	@# The seed goes in on stdin: on a command line, ps would show it to every user of the host.
 	@pulumi config get labfleet:keySeed >/dev/null 2>&1 || \

@@ -27,8 +27,14 @@ import (
 func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		if os.Getenv(DestroyEnv) == "1" {
+			if err := checkDestroying(); err != nil {
+				return err
+			}
 			key, _ := ctx.GetConfig(plan.Namespace + ":machineKey")
 			_, err := teardownHook(ctx, bootstrapper, key)
+			return err
+		}
+		if err := checkPassphrase(ctx.Stack()); err != nil {
 			return err
 		}
 		cfg, secrets, err := LoadConfig(ctx)
@@ -117,6 +123,42 @@ func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 
 // DestroyEnv tells the program that `pulumi destroy --run-program` runs it (see Program).
 const DestroyEnv = "LABFLEET_DESTROY"
+
+// checkDestroying refuses DestroyEnv outside `pulumi destroy`: left in the environment, it
+// would make `pulumi up` register nothing but the hook, and Pulumi would delete the whole
+// cohort as no longer wanted.
+func checkDestroying() error {
+	command, err := pulumiCommand()
+	if err != nil {
+		return fmt.Errorf("%s is set, and labfleet could not tell which pulumi command runs it (%v): it only belongs to `make destroy`: unset %s and run that", DestroyEnv, err, DestroyEnv)
+	}
+	if isDestroy(command) {
+		return nil
+	}
+	if command == "" {
+		command = "something other than pulumi destroy"
+	} else {
+		command = "pulumi " + command
+	}
+	return fmt.Errorf("%s is set, but this is %s: with it the program keeps nothing and Pulumi would delete the whole cohort; it only belongs to `make destroy`, which sets it itself: unset %s", DestroyEnv, command, DestroyEnv)
+}
+
+// DevStack is the throwaway local stack `make up` makes by default; DevPassphrase, public in
+// the Makefile and README, protects its secrets and no other stack's.
+const (
+	DevStack      = "dev"
+	DevPassphrase = "labfleet-local"
+)
+
+// checkPassphrase refuses a cohort stack other than the dev stack whose secrets (keySeed,
+// machineKey, TLS keys) would be protected by the public dev passphrase.
+func checkPassphrase(stack string) error {
+	if stack == DevStack || os.Getenv("PULUMI_CONFIG_PASSPHRASE") != DevPassphrase {
+		return nil
+	}
+	return fmt.Errorf("stack %s: PULUMI_CONFIG_PASSPHRASE is %q, the public passphrase of the throwaway %s stack, so anyone could read this cohort's keys: set your own passphrase (or use a backend with its own secrets provider), and re-encrypt what is already set with pulumi stack change-secrets-provider --stack %s passphrase",
+		stack, DevPassphrase, DevStack, stack)
+}
 
 // teardownHook registers the hook that removes labfleet from a team's existing machines
 // when Pulumi deletes the team: on `pulumi destroy --run-program` (Pulumi refuses a plain
