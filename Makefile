@@ -32,7 +32,7 @@ export PATH := $(PATH):$(CURDIR)/tools/bin
 
 SHELL := /bin/bash
 
-.PHONY: prereq prereq-cli up preview destroy outputs handouts test bench bench-vm bench-kind lint docker-host kind-node-image
+.PHONY: prereq prereq-cli up preview destroy outputs handouts test bench bench-vm bench-kind lint docker-host kind-node-image clean-images
 
 # Before any Pulumi command that runs the program: the Docker engine, the Pulumi CLI, the Go
 # language host and the docker plugin go.mod pins, in one table; what is missing stops the
@@ -119,6 +119,11 @@ test:
 # first time about 15 minutes on 2 cores; again, with nothing changed, seconds).
 kind-node-image:
 	go run ./bootstrap/kindimage/cmd/kind-node-image
+
+# The images labfleet built on the local engine (label labfleet.image), which make destroy
+# keeps as a cache; an image a running cohort uses is kept and named.
+clean-images:
+	go run ./bootstrap/images/cmd/clean-images
 
 # Bootstrap speed and node memory against a raw `docker exec` baseline, in one run.
 bench:

@@ -169,6 +169,11 @@ func resourceName(h plan.Host, name string) string {
 	return h.Name + "-" + name
 }
 
+// builder is BuildKit, which the provider drives through the Engine API (no buildx needed).
+// The provider asks the legacy builder to keep its intermediate containers, so with it
+// every build left stopped containers behind that `pulumi destroy` never removed.
+const builder = docker.BuilderVersionBuilderBuildKit
+
 // labImagesOn builds the Day-2 lab images on a host (when the Day-2 stack is on) and
 // returns their image IDs there, by name.
 func labImagesOn(ctx *pulumi.Context, p *plan.Plan, h plan.Host, opts []pulumi.ResourceOption) (pulumi.StringMapOutput, error) {
@@ -182,7 +187,7 @@ func labImagesOn(ctx *pulumi.Context, p *plan.Plan, h plan.Host, opts []pulumi.R
 					Context:        pulumi.String(day2.AppsContext),
 					Dockerfile:     pulumi.String(day2.AppsContext + "/Dockerfile"),
 					Target:         pulumi.String(img.Target),
-					BuilderVersion: docker.BuilderVersionBuilderV1,
+					BuilderVersion: builder,
 				},
 			}, opts...)
 			if err != nil {
@@ -218,7 +223,7 @@ func nodeImage(ctx *pulumi.Context, p *plan.Plan, h plan.Host, opts []pulumi.Res
 		Build: &docker.DockerBuildArgs{
 			Context:        pulumi.String(context),
 			Dockerfile:     pulumi.String(dockerfile),
-			BuilderVersion: docker.BuilderVersionBuilderV1,
+			BuilderVersion: builder,
 		},
 	}, opts...)
 	if err != nil {
