@@ -120,7 +120,7 @@ test:
 kind-node-image:
 	go run ./bootstrap/kindimage/cmd/kind-node-image
 
-# The images labfleet built on the local engine (label labfleet.image), which make destroy
+# The images labfleet built on the local engine (label org.labfleet.image), which make destroy
 # keeps as a cache; an image a running cohort uses is kept and named.
 clean-images:
 	go run ./bootstrap/images/cmd/clean-images

@@ -14,11 +14,13 @@ import (
 // BuiltLabel is on every image labfleet builds (a LABEL in each Dockerfile stage it builds):
 // node and VM node images, the Day-2 lab images, the kind node image. `pulumi destroy` keeps
 // them, as a cache that makes the next cohort's `pulumi up` fast (the kind node image takes
-// tens of minutes to build); RemoveBuilt removes them.
-const BuiltLabel = "labfleet.image"
+// tens of minutes to build); RemoveBuilt removes them. A container inherits its image's
+// labels, so the name stays out of the labfleet.* labels a node container's settings are
+// compared by (in a labfleet.* name, it made every node look changed and due for replacement).
+const BuiltLabel = "org.labfleet.image"
 
 // RemoveBuilt removes from engine e every image (every tag, and untagged older builds)
-// carrying label, which is BuiltLabel or one of its values ("labfleet.image=node"). An
+// carrying label, which is BuiltLabel or one of its values ("org.labfleet.image=node"). An
 // image a container still uses is kept and named in the error: its cohort is still up.
 // It returns what it removed.
 func RemoveBuilt(ctx context.Context, e plan.Engine, label string) ([]string, error) {

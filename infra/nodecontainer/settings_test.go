@@ -4,6 +4,8 @@ import (
 	"maps"
 	"strings"
 	"testing"
+
+	"github.com/labfleet/labfleet/bootstrap/images"
 )
 
 func TestSettingsReadBackFromDockerInspect(t *testing.T) {
@@ -17,10 +19,11 @@ func TestSettingsReadBackFromDockerInspect(t *testing.T) {
 		Labels:  map[string]string{"labfleet.cohort": "spring", "labfleet.node": "team1-w1"},
 	}
 	// As Docker 20.10 and 26 report such a container: the image's own environment and labels
-	// are there too, and are not the spec's.
+	// are there too (labfleet's node image labels itself for make clean-images), and are not
+	// the spec's.
 	inspect := `{"Name":"/spring-team1-w1",
 	  "Config":{"Hostname":"team1-w1","Env":["PATH=/usr/bin","LABFLEET_VM_CPUS=1"],"StopTimeout":20,
-	    "Labels":{"labfleet.cohort":"spring","labfleet.node":"team1-w1","org.opencontainers.image.title":"x"}},
+	    "Labels":{"labfleet.cohort":"spring","labfleet.node":"team1-w1","org.opencontainers.image.title":"x","` + images.BuiltLabel + `":"node"}},
 	  "HostConfig":{"NanoCpus":500000000,"Privileged":false,"Tmpfs":{"/run":"rw,exec,nosuid,nodev,size=64m"},
 	    "Mounts":[{"Type":"volume","Source":"spring-team1-w1-docker","Target":"/var/lib/docker"},{"Type":"volume","Source":"spring-team1-w1-home","Target":"/home/student"}],
 	    "Devices":[{"PathOnHost":"/dev/net/tun","PathInContainer":"/dev/net/tun","CgroupPermissions":"rwm"}],

@@ -1,4 +1,4 @@
-// clean-images removes every image labfleet built (label labfleet.image) from the local
+// clean-images removes every image labfleet built (label org.labfleet.image) from the local
 // Docker engine ($DOCKER_HOST applies): what `pulumi destroy` keeps as a cache. Run it after
 // `make destroy`; an image a running cohort uses is kept and named.
 //
