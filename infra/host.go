@@ -241,7 +241,16 @@ func hostNetworks(ctx context.Context, e plan.Engine, labelled *[]plan.HostObjec
 	if err != nil {
 		return nil, err
 	}
+	nets, objs := parseNetworks(out)
+	*labelled = append(*labelled, objs...)
+	return nets, nil
+}
+
+// parseNetworks reads hostNetworks' `docker network inspect` lines ("name|cohort|team|
+// subnet subnet "): every network with its IPv4 subnets, and labfleet's labelled ones.
+func parseNetworks(out string) ([]plan.HostNetwork, []plan.HostObject) {
 	var nets []plan.HostNetwork
+	var labelled []plan.HostObject
 	for _, line := range lines(out) {
 		f := strings.SplitN(line, "|", 4)
 		if len(f) != 4 {
@@ -255,10 +264,10 @@ func hostNetworks(ctx context.Context, e plan.Engine, labelled *[]plan.HostObjec
 		}
 		nets = append(nets, n)
 		if f[1] != "" {
-			*labelled = append(*labelled, plan.HostObject{Cohort: f[1], Team: f[2]})
+			labelled = append(labelled, plan.HostObject{Cohort: f[1], Team: f[2]})
 		}
 	}
-	return nets, nil
+	return nets, labelled
 }
 
 // hostPorts reads `docker ps -a` port lists such as "127.0.0.1:2200->22/tcp, :::2200->22/tcp"
@@ -268,14 +277,23 @@ func hostPorts(ctx context.Context, e plan.Engine, labelled *[]plan.HostObject) 
 	if err != nil {
 		return nil, err
 	}
+	ports, objs := parsePorts(out)
+	*labelled = append(*labelled, objs...)
+	return ports, nil
+}
+
+// parsePorts reads hostPorts' `docker ps -a` lines ("name|cohort|team|ports"): the IPv4
+// ports every container publishes, and labfleet's labelled containers.
+func parsePorts(out string) ([]plan.HostPort, []plan.HostObject) {
 	var ports []plan.HostPort
+	var labelled []plan.HostObject
 	for _, line := range lines(out) {
 		f := strings.SplitN(line, "|", 4)
 		if len(f) != 4 {
 			continue
 		}
 		if f[1] != "" {
-			*labelled = append(*labelled, plan.HostObject{Cohort: f[1], Team: f[2]})
+			labelled = append(labelled, plan.HostObject{Cohort: f[1], Team: f[2]})
 		}
 		for _, mapping := range strings.Split(f[3], ", ") {
 			hostSide, _, ok := strings.Cut(mapping, "->")
@@ -289,7 +307,7 @@ func hostPorts(ctx context.Context, e plan.Engine, labelled *[]plan.HostObject) 
 			ports = append(ports, plan.HostPort{Container: f[0], Cohort: f[1], IP: ap.Addr(), Port: int(ap.Port())})
 		}
 	}
-	return ports, nil
+	return ports, labelled
 }
 
 // hostNodes reads every labfleet node container on the host as it was created (its

@@ -148,10 +148,11 @@ func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys
 }
 
 // fakeHost stands in for the Docker hosts' and machines' facts: every host has the same
-// ones, or the same error; every machine has the same facts.
+// ones, or the same error, but for those byHost names; every machine has the same facts.
 type fakeHost struct {
 	facts    plan.HostFacts
 	err      error
+	byHost   map[string]plan.HostFacts
 	machines plan.MachineFacts
 }
 
@@ -171,6 +172,9 @@ func (f fakeHost) Facts(_ context.Context, hosts []plan.Host) map[string]plan.Ho
 		out[h.Name] = f.facts
 		if f.err != nil {
 			out[h.Name] = plan.HostFacts{Err: f.err.Error()}
+		}
+		if hf, ok := f.byHost[h.Name]; ok {
+			out[h.Name] = hf
 		}
 	}
 	return out
@@ -266,7 +270,9 @@ func runProgramOn(t *testing.T, host fakeHost, b *fakeBootstrapper, dryRun bool,
 	return r
 }
 
-func TestPreviewRegistersTheTreeAndRunsNoSSH(t *testing.T) {
+// Preview reads the hosts and machines (HostInspector) like an update, but never runs the
+// bootstrap; the tree it registers is the update's.
+func TestPreviewRegistersTheTreeAndDoesNotBootstrap(t *testing.T) {
 	r := runProgram(t, true, nil)
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -833,6 +839,38 @@ func TestTeamsOnSeveralHosts(t *testing.T) {
 	}
 }
 
+// One host reachable and one not: the run stops before any resource, naming the host that
+// cannot be reached, its engine, the labfleet:hosts entry to fix and what the engine said,
+// and nothing about the host that is fine; the bootstrap never runs.
+func TestAnUnreachableHostBesideAReachableOneStopsTheRun(t *testing.T) {
+	hosts := `[{"name":"local"},{"name":"big2","docker":"ssh://admin@big2.lab"}]`
+	fine := plan.HostFacts{Version: "26.1.5", MemoryMB: 16384, Cgroup: "2"}
+	mixed := fakeHost{facts: fine, byHost: map[string]plan.HostFacts{"big2": {Err: "ssh: connect to host big2.lab port 22: Connection refused"}}}
+	for _, dryRun := range []bool{true, false} {
+		b := &fakeBootstrapper{}
+		// Three teams: team2 goes to big2 (fewest teams first).
+		r := runProgramOn(t, mixed, b, dryRun, map[string]string{"labfleet:teams": "3", "labfleet:hosts": hosts})
+		if r.err == nil {
+			t.Fatalf("dry run %v: passed with big2 unreachable", dryRun)
+		}
+		want := "labfleet:hosts[1]: host big2: cannot reach its Docker engine (ssh://admin@big2.lab): ssh: connect to host big2.lab port 22: Connection refused"
+		if !strings.Contains(r.err.Error(), want) {
+			t.Errorf("dry run %v: err = %v\nwant it to contain %q", dryRun, r.err, want)
+		}
+		if strings.Contains(r.err.Error(), "host local") || strings.Count(r.err.Error(), "\n  - ") != 1 {
+			t.Errorf("dry run %v: want the one problem, with big2 alone: %v", dryRun, r.err)
+		}
+		if len(r.m.resources) != 0 || b.calls != 0 {
+			t.Errorf("dry run %v: %d resources registered, bootstrap ran %d times", dryRun, len(r.m.resources), b.calls)
+		}
+	}
+	// The same hosts, both reachable: the run goes on, team2 on big2.
+	r := runProgramOn(t, fakeHost{facts: fine}, &fakeBootstrapper{}, true, map[string]string{"labfleet:teams": "3", "labfleet:hosts": hosts})
+	if r.err != nil || !strings.Contains(r.m.named("docker:index/container:Container", "spring-team2-m1").provider, "host-big2") {
+		t.Errorf("both reachable: err %v, team2-m1 on %q", r.err, r.m.named("docker:index/container:Container", "spring-team2-m1").provider)
+	}
+}
+
 // A team that lives on a host stays there even when the placement rule would now put it
 // elsewhere; a misspelt host field is refused.
 func TestATeamStaysWhereItLives(t *testing.T) {
@@ -928,8 +966,9 @@ func TestMachinesFromAnotherStack(t *testing.T) {
 	}
 }
 
-// The teardown hook reads a team's machines back from its last outputs.
-func TestTheTeardownHookReadsTheTeamsMachines(t *testing.T) {
+// machinesOf, which the teardown hook calls, reads a team's machines back from its last
+// outputs; outputs of another shape are an error, not an empty list.
+func TestMachinesOfReadsATeamsMachinesFromItsOutputs(t *testing.T) {
 	outputs := resource.NewPropertyMapFromMap(map[string]any{
 		"status": "ready",
 		MachinesOutput: []any{
@@ -942,5 +981,14 @@ func TestTheTeardownHookReadsTheTeamsMachines(t *testing.T) {
 	}
 	if got, err := machinesOf(resource.PropertyMap{}); err != nil || got != nil {
 		t.Errorf("a team of containers: %v %v", got, err)
+	}
+	for name, bad := range map[string]resource.PropertyMap{
+		"not a list":      resource.NewPropertyMapFromMap(map[string]any{MachinesOutput: "10.0.0.11:22"}),
+		"not an object":   resource.NewPropertyMapFromMap(map[string]any{MachinesOutput: []any{"10.0.0.11:22"}}),
+		"a list of lists": resource.NewPropertyMapFromMap(map[string]any{MachinesOutput: []any{[]any{"team1-m1"}}}),
+	} {
+		if got, err := machinesOf(bad); err == nil || !strings.Contains(err.Error(), MachinesOutput) {
+			t.Errorf("%s: %+v, err %v: want an error naming the output", name, got, err)
+		}
 	}
 }

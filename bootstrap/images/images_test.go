@@ -52,13 +52,28 @@ func count(t *testing.T, calls, verb string) int {
 func TestAFailedArchiveIsWrittenAgainForTheNextTeam(t *testing.T) {
 	calls := fakeDocker(t, 1)
 	img := New(plan.Engine{}, "improved-app:latest", "sha256:abc", t.TempDir(), steps.NewLimit(0))
-	node := func() steps.Node { return steps.Node{Name: "team1-m1", Run: &stepstest.Node{}} }
-	if _, err := Load(context.Background(), node(), img); err == nil || !strings.Contains(err.Error(), "save interrupted") {
+	// A node that lacks the image: it is streamed in and tagged.
+	node := func() (steps.Node, *stepstest.Node) {
+		n := stepstest.New(t).
+			On("docker image inspect --format '{{.Id}}' improved-app:latest 2>/dev/null || true").
+			On("docker load -q", "Loaded image ID: sha256:abc\n").
+			On("docker tag sha256:abc improved-app:latest")
+		return steps.Node{Name: "team1-m1", Run: n}, n
+	}
+	first, n := node()
+	if _, err := Load(context.Background(), first, img); err == nil || !strings.Contains(err.Error(), "save interrupted") {
 		t.Fatalf("first load: err = %v, want the failed save", err)
 	}
+	if n.Ran("docker load") {
+		t.Errorf("streamed an archive that was never written: %q", n.Commands())
+	}
 	for range 2 {
-		if _, err := Load(context.Background(), node(), img); err != nil {
+		later, n := node()
+		if _, err := Load(context.Background(), later, img); err != nil {
 			t.Fatalf("a later load: %v", err)
+		}
+		if got := n.Stdin(); len(got) != 1 || got[0] != "archive\n" || !n.Ran("docker tag sha256:abc improved-app:latest") {
+			t.Errorf("a later load streamed %q and ran %q, want the archive, then the tag", got, n.Commands())
 		}
 	}
 	if n := count(t, calls, "save"); n != 2 {

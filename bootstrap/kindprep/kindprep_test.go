@@ -58,10 +58,14 @@ func TestClusterDecisions(t *testing.T) {
 		if tc.limit != 0 {
 			limit = tc.limit
 		}
-		host := (&stepstest.Node{}).
+		host := stepstest.New(t).
 			On("if command -v kind", tc.exists).
 			On("test -e labfleet/kind-team1.creating", tc.marks).
-			On("mkdir -p .kube && kind get kubeconfig", strings.Split(tc.nodes, "\x00")...)
+			On("mkdir -p .kube && kind get kubeconfig", strings.Split(tc.nodes, "\x00")...).
+			// What the decisions may do; whether they did is checked below.
+			On("kind delete cluster --name team1").
+			On("mkdir -p .kube labfleet && touch labfleet/kind-team1.creating && kind create cluster --config labfleet/kind.yaml --wait " + limit.String() + " --kubeconfig .kube/kind-team1").
+			On("test -e labfleet/kind-team1.healthy || { mkdir -p labfleet && touch labfleet/kind-team1.healthy; }")
 		tm := &team{host: Node{Name: "team1-m1", Run: host}}
 		err := tm.ensureCluster(context.Background(), d, cfg, Timing{Create: limit})
 		if (err != nil) != (tc.errs != "") || (err != nil && !strings.Contains(err.Error(), tc.errs)) {
@@ -70,8 +74,8 @@ func TestClusterDecisions(t *testing.T) {
 		if host.Ran("kind delete cluster") != tc.deleted || host.Ran("mkdir -p .kube labfleet && touch labfleet/kind-team1.creating && kind create cluster") != tc.built {
 			t.Errorf("%s: deleted %v built %v: %v", tc.name, host.Ran("kind delete"), host.Ran("mkdir -p .kube labfleet"), host.Commands())
 		}
-		if tc.errs == "" && !host.Ran("test -e labfleet/kind-team1.healthy || {") {
-			t.Errorf("%s: a healthy cluster was not marked", tc.name)
+		if marked := host.Ran("test -e labfleet/kind-team1.healthy || {"); marked != (tc.errs == "") {
+			t.Errorf("%s: marked healthy %v, want %v", tc.name, marked, tc.errs == "")
 		}
 	}
 }
@@ -94,7 +98,7 @@ func TestPreflightFindings(t *testing.T) {
 		{"a dind node whose limit leaves 1 GB on a big host", "524288\n512\ncgroup2fs\n000001ffffffffff\n16000000\n3221225472\n2147483648\n", false, 1, []string{"1024 MB of memory is available"}},
 		{"low inotify and no CAP_SYS_RESOURCE", "8192\n128\ncgroup2fs\n000001fffeffffff\n16000000\nmax\n0\n", false, 0, []string{"inotify", "CAP_SYS_RESOURCE"}},
 	} {
-		n := (&stepstest.Node{}).On("cat /proc/sys/fs/inotify", tc.out)
+		n := stepstest.New(t).On("cat /proc/sys/fs/inotify", tc.out)
 		findings, err := Preflight(context.Background(), n, d, tc.running)
 		if err != nil {
 			t.Fatal(err)
@@ -118,7 +122,7 @@ func TestPreflightFindings(t *testing.T) {
 			t.Errorf("%s: findings on a good node:\n%s", tc.name, all)
 		}
 	}
-	if _, err := Preflight(context.Background(), (&stepstest.Node{}).On("cat", "garbage"), d, false); err == nil {
+	if _, err := Preflight(context.Background(), stepstest.New(t).On("cat", "garbage"), d, false); err == nil {
 		t.Error("unreadable preflight output accepted")
 	}
 }

@@ -2,6 +2,8 @@ package lab
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +36,7 @@ func TestStackDriftSaysWhyTheStackIsDeployedAgain(t *testing.T) {
 		{"edge removed by a student", host, "day2_web " + host.Hash + " 3\n", "day2_edge was removed"},
 		{"web removed, edge left", host, "day2_edge  global\n", "day2_web was removed"},
 	} {
-		n := (&stepstest.Node{}).On(inspect, tc.deployed)
+		n := stepstest.New(t).On(inspect, tc.deployed)
 		got, err := stackDrift(context.Background(), Node{Name: "t1-m1", Run: n}, tc.stack)
 		if err != nil || !strings.HasPrefix(got, tc.want) || (tc.want == "" && got != "") {
 			t.Errorf("%s: drift %q (err %v), want %q", tc.name, got, err, tc.want)
@@ -46,9 +48,16 @@ func TestStackDriftSaysWhyTheStackIsDeployedAgain(t *testing.T) {
 // without touching any service that is not the stack's.
 func TestDeployRestoresOnlyTheStack(t *testing.T) {
 	stack, _ := day2.Render(8090, false, []string{"sha256:a"})
-	m1 := (&stepstest.Node{}).
+	sum := sha256.Sum256([]byte(stack.YAML))
+	students := "/home/student/labfleet/day2-stack.yml"
+	m1 := stepstest.New(t).
 		On(inspect, "day2_web "+stack.Hash+" 0\n", "day2_web "+stack.Hash+" 3\n").
-		On("docker stack services", "day2_web 3/3\n")
+		// The students' copy is there from the first run on, as this stack; labfleet's own
+		// copy is as the last deploy left it, and written again anyway.
+		On("sudo sha256sum "+students+" ", hex.EncodeToString(sum[:])+"  "+students+"\n").
+		On("sha256sum labfleet/day2-stack.yml ", "").
+		On("mkdir -p labfleet && (umask 077 && tee labfleet/day2-stack.yml.new >/dev/null) && ").
+		On("docker stack deploy --prune --resolve-image never -c labfleet/day2-stack.yml day2")
 	tm := &team{name: "t1", nodes: []Node{{Name: "t1-m1", Role: plan.Manager, Run: m1}}, timing: Timing{Converge: 1e9, Poll: 1e6}}
 	if err := tm.deploy(context.Background(), 8090, false, []string{"sha256:a"}); err != nil {
 		t.Fatal(err)
@@ -56,7 +65,10 @@ func TestDeployRestoresOnlyTheStack(t *testing.T) {
 	if !m1.Ran("docker stack deploy --prune --resolve-image never -c labfleet/day2-stack.yml day2") {
 		t.Errorf("not redeployed: %v", m1.Commands())
 	}
-	if got := strings.Join(tm.List(), "; "); !strings.Contains(got, "day2_web was scaled to 0, restored to 3") {
+	if got := m1.Stdin(); len(got) != 1 || got[0] != stack.YAML {
+		t.Errorf("wrote %q, want the stack once, as labfleet's copy", got)
+	}
+	if got := strings.Join(tm.List(), "; "); got != "deploy stack day2 ("+stack.Hash+") from t1-m1: day2_web was scaled to 0, restored to 3" {
 		t.Errorf("actions %q", got)
 	}
 	for _, cmd := range m1.Commands() {
@@ -64,9 +76,9 @@ func TestDeployRestoresOnlyTheStack(t *testing.T) {
 			t.Errorf("touched services by hand: %s", cmd)
 		}
 	}
-	before := m1.Count("docker stack deploy")
-	if err := tm.deploy(context.Background(), 8090, false, []string{"sha256:a"}); err != nil || m1.Count("docker stack deploy") != before {
-		t.Errorf("an unchanged stack was deployed again: %v", err)
+	before, actions := m1.Count("docker stack deploy"), len(tm.List())
+	if err := tm.deploy(context.Background(), 8090, false, []string{"sha256:a"}); err != nil || m1.Count("docker stack deploy") != before || len(tm.List()) != actions {
+		t.Errorf("an unchanged stack was deployed again: %v, actions %q", err, tm.List())
 	}
 }
 
@@ -111,8 +123,14 @@ func TestLabprobeIsStreamedFromTheHost(t *testing.T) {
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	source := Image{Name: "improved-app", Image: images.New(plan.Engine{}, "improved-app:latest", "sha256:abc", t.TempDir(), steps.NewLimit(0))}
-	fresh := &stepstest.Node{}
-	current := (&stepstest.Node{}).On("cat /etc/labfleet/labprobe.image", "sha256:abc\n")
+	// A node without labprobe: no stamp, no binary, both written through sudo.
+	fresh := stepstest.New(t).
+		On("cat /etc/labfleet/labprobe.image 2>/dev/null || true").
+		On("sudo sha256sum /usr/local/bin/labprobe ").
+		On("sudo sha256sum /etc/labfleet/labprobe.image ").
+		On("sudo install -d /usr/local/bin && (umask 077 && sudo tee /usr/local/bin/labprobe.new >/dev/null) && ").
+		On("sudo install -d /etc/labfleet && (umask 077 && sudo tee /etc/labfleet/labprobe.image.new >/dev/null) && ")
+	current := stepstest.New(t).On("cat /etc/labfleet/labprobe.image 2>/dev/null || true", "sha256:abc\n")
 	tm := &team{name: "t1", nodes: []Node{{Name: "t1-w1", Run: fresh}, {Name: "t1-w2", Run: current}}}
 	if err := tm.installProbe(context.Background(), []Image{source}); err != nil {
 		t.Fatal(err)

@@ -38,23 +38,39 @@ func allInstalled() string {
 	return b.String() + "command docker\ncommand dockerd\n"
 }
 
-// fresh is a Debian machine with nothing of labfleet's: no packages, no docker, no accounts.
-func fresh(sudo string) *stepstest.Node {
-	n := (&stepstest.Node{}).On("cat /etc/os-release", debian)
+// fresh is a Debian machine with nothing of labfleet's: no packages, no docker, no accounts,
+// no systemd. It answers what Prepare asks such a machine, and nothing else.
+func fresh(t *testing.T, sudo string) *stepstest.Node {
+	n := stepstest.New(t).On("cat /etc/os-release", debian)
 	if sudo == "" {
 		n.On("id -u", "0\n")
 	} else {
-		n.On("id -u", "1000\n")
+		n.On("id -u", "1000\n").On("sudo -n true")
 	}
-	return n.On(cmd(sudo, "install-packages"), "installed "+strings.Join(Packages, " ")+"\n")
+	// Every file labfleet reads is absent (`cat ... || true` prints nothing), and writing one
+	// starts by making its directory.
+	for _, f := range []string{RecordPath, "/etc/sudoers.d/labfleet-student", "/etc/sudoers.d/labfleet-admin",
+		"/home/student/.ssh/authorized_keys", "/home/labfleet/.ssh/authorized_keys"} {
+		n.On(sudo + "cat " + f + " 2>/dev/null || true")
+	}
+	for _, dir := range []string{"-m 0755 /etc/labfleet", "-m 0755 /etc/sudoers.d", "/home/student/.ssh", "/home/labfleet/.ssh"} {
+		n.On(sudo + "mkdir -p " + dir + " && ")
+	}
+	return n.On(cmd(sudo, "check-packages")).
+		On(cmd(sudo, "install-packages"), "installed "+strings.Join(Packages, " ")+"\n").
+		On(cmd(sudo, "check-docker")).
+		On(cmd(sudo, "start-dockerd")).
+		On(sudo+"docker info --format '{{.ServerVersion}}'", "29.1.3\n").
+		On(cmd(sudo, "check-accounts")).
+		On(sudo + "useradd ")
 }
 
 // ready is a machine that a Prepare already made a node: everything is there.
-func ready(sudo string) *stepstest.Node {
+func ready(t *testing.T, sudo string) *stepstest.Node {
 	rec := record{node: "spring team1 team1-m1", packages: Packages, accounts: []string{"student", "labfleet"},
 		files: []string{"/etc/sudoers.d/labfleet-student", "/etc/sudoers.d/labfleet-admin"},
 		keys:  map[string]string{"student": studentKey, "labfleet": adminKey}}
-	return fresh(sudo).
+	return fresh(t, sudo).
 		On(cmd(sudo, "check-packages"), allInstalled()).
 		On(cmd(sudo, "check-docker"), "answers\n").
 		On(cmd(sudo, "check-accounts"), "account student /home/student student,docker,sudo\naccount labfleet /home/labfleet labfleet,docker\n").
@@ -67,7 +83,7 @@ func ready(sudo string) *stepstest.Node {
 
 func TestPrepareOnAReadyMachineDoesNothing(t *testing.T) {
 	for _, sudo := range []string{"", "sudo -n "} {
-		n := ready(sudo)
+		n := ready(t, sudo)
 		actions, err := Prepare(context.Background(), n, setup)
 		if err != nil || len(actions) != 0 {
 			t.Fatalf("sudo %q: actions %q, err %v", sudo, actions, err)
@@ -82,7 +98,7 @@ func TestPrepareOnAReadyMachineDoesNothing(t *testing.T) {
 }
 
 func TestPrepareAFreshMachineAsRoot(t *testing.T) {
-	n := fresh("")
+	n := fresh(t, "")
 	actions, err := Prepare(context.Background(), n, setup)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +152,7 @@ func TestPrepareAFreshMachineAsRoot(t *testing.T) {
 // that node when labfleet:machines changes (the plan reads it back), even if the run that
 // prepared it stopped half-way.
 func TestPrepareRecordsTheNodeFirst(t *testing.T) {
-	n := fresh("").Fail(cmd("", "install-packages"), errors.New("exit code 100"))
+	n := fresh(t, "").Fail(cmd("", "install-packages"), errors.New("exit code 100"))
 	if _, err := Prepare(context.Background(), n, setup); err == nil {
 		t.Fatal("a failed install passed")
 	}
@@ -152,7 +168,7 @@ func TestPrepareRecordsTheNodeFirst(t *testing.T) {
 // The account is recorded as labfleet's before it is created: a run that stops right after
 // useradd must not leave an account that the teardown would take for the machine's own.
 func TestPrepareRecordsAnAccountBeforeCreatingIt(t *testing.T) {
-	n := fresh("").Fail("useradd", errors.New("exit code 1"))
+	n := fresh(t, "").Fail("useradd", errors.New("exit code 1"))
 	if _, err := Prepare(context.Background(), n, setup); err == nil || !strings.Contains(err.Error(), "machine team1-m1: accounts: exit code 1") {
 		t.Fatalf("err = %v", err)
 	}
@@ -162,7 +178,7 @@ func TestPrepareRecordsAnAccountBeforeCreatingIt(t *testing.T) {
 }
 
 func TestPrepareThroughSudoUsesItForEverythingButTheChecks(t *testing.T) {
-	n := fresh("sudo -n ")
+	n := fresh(t, "sudo -n ")
 	if _, err := Prepare(context.Background(), n, setup); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +196,7 @@ func TestPrepareThroughSudoUsesItForEverythingButTheChecks(t *testing.T) {
 }
 
 func TestPrepareNeedsRootOrPasswordlessSudo(t *testing.T) {
-	n := fresh("sudo -n ").Fail("sudo -n true", errors.New("exit code 1: sudo: a password is required"))
+	n := fresh(t, "sudo -n ").Fail("sudo -n true", errors.New("exit code 1: sudo: a password is required"))
 	_, err := Prepare(context.Background(), n, setup)
 	if err == nil || !strings.Contains(err.Error(), "machine team1-m1: the admin user (uid 1000) is not root and cannot use sudo without a password") ||
 		!strings.Contains(err.Error(), "a password is required") {
@@ -192,7 +208,7 @@ func TestPrepareNeedsRootOrPasswordlessSudo(t *testing.T) {
 }
 
 func TestPrepareRefusesAnOSWithoutApt(t *testing.T) {
-	n := fresh("").On("cat /etc/os-release", fedora)
+	n := fresh(t, "").On("cat /etc/os-release", fedora)
 	_, err := Prepare(context.Background(), n, setup)
 	if err == nil {
 		t.Fatal("Fedora accepted")
@@ -212,10 +228,13 @@ func TestPrepareRefusesAnOSWithoutApt(t *testing.T) {
 }
 
 func TestPrepareEnablesDockerWhereSystemdRuns(t *testing.T) {
-	n := ready("").On(cmd("", "check-docker"), "answers\nsystemd\n")
+	n := ready(t, "").On(cmd("", "check-docker"), "answers\nsystemd\n").On("systemctl enable --now docker")
 	actions, err := Prepare(context.Background(), n, setup)
 	if err != nil || !slices.Equal(actions, []string{"enable and start docker.service (systemctl enable --now docker) on team1-m1"}) {
 		t.Fatalf("actions %q err %v", actions, err)
+	}
+	if !n.Ran("systemctl enable --now docker") || !n.Ran("docker info --format '{{.ServerVersion}}'") {
+		t.Errorf("docker.service not enabled, or not waited for: %q", n.Commands())
 	}
 	if n.Ran(cmd("", "start-dockerd")) {
 		t.Error("started dockerd by hand beside systemd")
@@ -273,7 +292,7 @@ func TestRecordReadsBackWhatItWrote(t *testing.T) {
 }
 
 func TestTeardownOfAMachineNeverPreparedDoesNothing(t *testing.T) {
-	n := (&stepstest.Node{}).On("id -u", "1000\n")
+	n := stepstest.New(t).On("id -u", "1000\n").On("sudo -n true").On("sudo -n cat /etc/labfleet/machine 2>/dev/null || true")
 	actions, err := Teardown(context.Background(), n, "team1-m1")
 	if err != nil || len(actions) != 0 {
 		t.Fatalf("actions %q err %v", actions, err)
@@ -288,7 +307,7 @@ func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
 	rec := record{packages: []string{"jq"}, accounts: []string{"student"},
 		files: []string{"/etc/sudoers.d/labfleet-student", "/etc/sudoers.d/labfleet-admin"},
 		keys:  map[string]string{"student": studentKey, "labfleet": adminKey}}
-	n := (&stepstest.Node{}).On("id -u", "0\n").
+	n := stepstest.New(t).On("id -u", "0\n").
 		On("cat "+RecordPath, rec.String()).
 		On("docker info --format '{{.Swarm.LocalNodeState}}'", "active\n").
 		On("sh -c 'if [ -x /usr/local/bin/kind ]", "day3\n").
@@ -296,7 +315,17 @@ func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
 		On(cmd("", "remove-images"), "memory-leak-app:latest\nkindest/node:v1.33.1\n").
 		On(cmd("", "check-accounts"), "account student /home/student student,docker,sudo\naccount labfleet /home/labfleet labfleet,docker\n").
 		On("cat /home/labfleet/.ssh/authorized_keys", "ssh-rsa AAAAmine me@laptop\n"+adminKey+"\n").
-		On(cmd("", "remove-files"), "/etc/sudoers.d/labfleet-student\n/etc/sudoers.d/labfleet-admin\n")
+		On(cmd("", "remove-files"), "/etc/sudoers.d/labfleet-student\n/etc/sudoers.d/labfleet-admin\n").
+		On("docker swarm leave --force").
+		On(cmd("", "clean-after-swarm")).
+		On(cmd("", "stop-dockerd")).
+		On(cmd("", "check-docker")). // stopped, no systemd: started again as Prepare does
+		On(cmd("", "start-dockerd")).
+		On("docker info --format '{{.ServerVersion}}'", "29.1.3\n").
+		On("/usr/local/bin/kind delete cluster --name day3").
+		On(cmd("", "delete-account")).
+		On("mkdir -p /home/labfleet/.ssh && ").
+		On("rm -rf /etc/labfleet")
 	actions, err := Teardown(context.Background(), n, "team1-m1")
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +353,7 @@ func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
 }
 
 func TestTeardownNeedsDockerToLeaveTheSwarm(t *testing.T) {
-	n := (&stepstest.Node{}).On("id -u", "0\n").On("cat "+RecordPath, "account student\n").
+	n := stepstest.New(t).On("id -u", "0\n").On("cat "+RecordPath, "account student\n").
 		Fail("docker info", errors.New("exit code 1: Cannot connect to the Docker daemon"))
 	_, err := Teardown(context.Background(), n, "team1-m1")
 	if err == nil || !strings.Contains(err.Error(), "machine team1-m1: teardown: leave the swarm: dockerd does not answer") {

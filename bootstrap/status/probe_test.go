@@ -36,7 +36,7 @@ type scriptedTeam struct {
 	dialErrs map[string]error
 }
 
-func newScriptedTeam() *scriptedTeam {
+func newScriptedTeam(t *testing.T) *scriptedTeam {
 	s := &scriptedTeam{
 		team: Team{Name: "team1", LastRun: "ready", Outputs: handout.Team{
 			Nodes: []handout.Node{
@@ -52,7 +52,7 @@ func newScriptedTeam() *scriptedTeam {
 		dialErrs: map[string]error{},
 	}
 	for _, n := range s.team.Outputs.Nodes {
-		s.nodes[n.Name] = (&stepstest.Node{}).On("docker info", "active\n")
+		s.nodes[n.Name] = stepstest.New(t).On("docker info", "active\n")
 	}
 	s.nodes["team1-m1"].On(managerQuery, managerAnswer([]string{m1Ready, w1Ready, w2Ready}, []string{edge, web, own}, labIDs))
 	return s
@@ -80,7 +80,7 @@ func (s *scriptedTeam) probe() TeamStatus {
 // own dockerd reports, so a team of machines is ready, and a replaced node's old entry is
 // never taken for it.
 func TestNodesAreFoundByTheirOwnSwarmID(t *testing.T) {
-	s := newScriptedTeam()
+	s := newScriptedTeam(t)
 	for name, id := range map[string]string{"team1-m1": "m1id", "team1-w1": "w1id", "team1-w2": "w2id"} {
 		s.nodes[name].On("docker info", "active "+id+"\n")
 	}
@@ -95,7 +95,7 @@ func TestNodesAreFoundByTheirOwnSwarmID(t *testing.T) {
 }
 
 func TestAReadyTeam(t *testing.T) {
-	s := newScriptedTeam()
+	s := newScriptedTeam(t)
 	got := s.probe()
 	if !got.Ready || len(got.Problems) != 0 {
 		t.Fatalf("not ready: %q", got.Problems)
@@ -184,7 +184,7 @@ func TestWhatIsNotReady(t *testing.T) {
 			s.nodes["team1-m1"].Fail("kc=$(mktemp)", errors.New("node team1-m1: `kc=...`: exit code 1: The connection to the server 172.30.0.10:6443 was refused"))
 		}, []string{"kind: cluster team1: node team1-m1: `kc=...`: exit code 1: The connection to the server 172.30.0.10:6443 was refused"}},
 	} {
-		s := newScriptedTeam()
+		s := newScriptedTeam(t)
 		tc.setup(s)
 		got := s.probe()
 		if got.Ready || !reflect.DeepEqual(got.Problems, tc.want) {
@@ -218,7 +218,7 @@ func TestWhatIsStillReady(t *testing.T) {
 			s.onDay3(strings.Replace(kubeNodesSample, `"Unknown"`, `"True"`, 1))
 		}},
 	} {
-		s := newScriptedTeam()
+		s := newScriptedTeam(t)
 		tc.setup(s)
 		if got := s.probe(); !got.Ready {
 			t.Errorf("%s: not ready: %q", tc.name, got.Problems)
@@ -228,7 +228,7 @@ func TestWhatIsStillReady(t *testing.T) {
 
 // With two managers, the second answers for the swarm when the first cannot.
 func TestAnotherManagerAnswers(t *testing.T) {
-	s := newScriptedTeam()
+	s := newScriptedTeam(t)
 	s.team.Outputs.Nodes[1].Role = "manager"
 	s.nodes["team1-m1"].Fail(managerQuery, errors.New("node team1-m1: exit code 1: This node is not a swarm manager"))
 	w1AsManager := strings.Replace(w1Ready, `"ManagerStatus":""`, `"ManagerStatus":"Reachable"`, 1)

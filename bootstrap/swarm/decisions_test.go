@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func team(t *testing.T, reset string, nodes map[string][]string) fakeTeam {
 		if strings.HasPrefix(name, "m") {
 			role = plan.Manager
 		}
-		f := (&stepstest.Node{}).On("docker info", nodes[name]...)
+		f := stepstest.New(t).On("docker info", nodes[name]...)
 		ft.nodes[name] = f
 		members = append(members, Member{Name: name, Role: role, IP: "10.0.0." + name[1:], Run: f})
 	}
@@ -56,13 +57,64 @@ func team(t *testing.T, reset string, nodes map[string][]string) fakeTeam {
 	return ft
 }
 
-func (ft fakeTeam) wiped() bool {
-	for _, f := range ft.nodes {
-		if f.Ran("docker swarm init") || f.Ran("docker swarm leave") {
-			return true
+// wipes matches, anywhere in a command line (behind sudo, sh -c or a pipe), what throws
+// away a swarm or what its nodes hold: leaving it, initialising another (forced or not),
+// the Engine API's equivalents, and removing Docker's data.
+var wipes = regexp.MustCompile(`docker\s+swarm\s+(leave|init)\b|--force-new-cluster|/swarm/(leave|init)\b|` +
+	`docker\s+(system|volume)\s+prune\b|docker\s+volume\s+rm\b|rm\s+(-\w+\s+)*/var/lib/docker\b`)
+
+// wiped reports whether any node ran a wiping command.
+func (ft fakeTeam) wiped() bool { return len(ft.wipes()) > 0 }
+
+func (ft fakeTeam) wipes() []string {
+	var all []string
+	for _, name := range slices.Sorted(maps.Keys(ft.nodes)) {
+		for _, cmd := range ft.nodes[name].Matching(wipes) {
+			all = append(all, name+": "+cmd)
 		}
 	}
-	return false
+	return all
+}
+
+// The "never wiped" rules are only as good as wiped: a wipe behind sudo, in a script or
+// through the Engine API counts, and reading the swarm's state does not.
+func TestWipedSeesAWipeAnywhereInACommand(t *testing.T) {
+	for _, cmd := range []string{
+		"docker swarm leave --force",
+		"sudo docker swarm leave --force",
+		"sh -c 'docker swarm leave'",
+		"sudo -n docker swarm init --force-new-cluster --advertise-addr 10.0.0.1",
+		"docker swarm init --advertise-addr 10.0.0.1",
+		"curl -sS --unix-socket /var/run/docker.sock -X POST http://localhost/swarm/leave?force=1",
+		"curl -sS --unix-socket /var/run/docker.sock -X POST http://localhost/swarm/init",
+		"sudo docker system prune -af --volumes",
+		"docker volume prune -f",
+		"sudo rm -rf /var/lib/docker",
+		"systemctl stop docker && rm -r -f /var/lib/docker/swarm",
+	} {
+		n := stepstest.New(t).On(cmd)
+		if _, err := n.Run(context.Background(), cmd); err != nil {
+			t.Fatal(err)
+		}
+		if !(fakeTeam{nodes: map[string]*stepstest.Node{"m1": n}}).wiped() {
+			t.Errorf("%q is not seen as a wipe", cmd)
+		}
+	}
+	for _, cmd := range []string{
+		"docker info --format '{{json .Swarm}}' && { cat /etc/labfleet/swarm-cluster-id 2>/dev/null || true; }",
+		"docker swarm join-token -q worker",
+		"docker node ls -q | xargs docker node inspect",
+		"docker node rm --force old-w2",
+		"echo abc | sudo tee /etc/labfleet/swarm-cluster-id >/dev/null",
+	} {
+		n := stepstest.New(t).On(cmd)
+		if _, err := n.Run(context.Background(), cmd); err != nil {
+			t.Fatal(err)
+		}
+		if (fakeTeam{nodes: map[string]*stepstest.Node{"m1": n}}).wiped() {
+			t.Errorf("%q is taken for a wipe", cmd)
+		}
+	}
 }
 
 func TestLeaderIsAManagerThatControlsTheSwarm(t *testing.T) {
@@ -81,11 +133,16 @@ func TestLeaderIsAManagerThatControlsTheSwarm(t *testing.T) {
 
 func TestANewTeamGetsASwarmOnItsFirstManager(t *testing.T) {
 	ft := team(t, "", map[string][]string{"m1": {state("inactive", false, "")}, "m2": {state("inactive", false, "")}, "w3": {state("inactive", false, "")}})
+	ft.nodes["m1"].On("docker swarm init --advertise-addr 10.0.0.1 --listen-addr 10.0.0.1:2377")
 	if err := ft.c.ensureLeader(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !ft.nodes["m1"].Ran("docker swarm init --advertise-addr 10.0.0.1") || ft.nodes["m2"].Ran("docker swarm init") || ft.c.result.ManagerAddr != "10.0.0.1:2377" {
-		t.Errorf("m1 %v m2 %v leader %s", ft.nodes["m1"].Commands(), ft.nodes["m2"].Commands(), ft.c.result.ManagerAddr)
+	// The only wipe-like command is the init of the new swarm, on m1 alone.
+	if got := ft.wipes(); !slices.Equal(got, []string{"m1: docker swarm init --advertise-addr 10.0.0.1 --listen-addr 10.0.0.1:2377"}) || ft.c.result.ManagerAddr != "10.0.0.1:2377" {
+		t.Errorf("ran %q, leader %s", got, ft.c.result.ManagerAddr)
+	}
+	if got := ft.c.List(); !slices.Equal(got, []string{"init swarm on m1"}) {
+		t.Errorf("actions %q", got)
 	}
 }
 
@@ -93,11 +150,13 @@ func TestANewTeamGetsASwarmOnItsFirstManager(t *testing.T) {
 // holds swarm data, so a new swarm is the only way; the workers move to it later.
 func TestManagersWithoutSwarmDataStartANewSwarmEvenIfWorkersHoldOne(t *testing.T) {
 	ft := team(t, "", map[string][]string{"m1": {state("inactive", false, "")}, "w2": {state("active", false, "")}})
+	ft.nodes["m1"].On("docker swarm init --advertise-addr 10.0.0.1 --listen-addr 10.0.0.1:2377")
 	if err := ft.c.ensureLeader(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !ft.nodes["m1"].Ran("docker swarm init") {
-		t.Errorf("no init: %v", ft.nodes["m1"].Commands())
+	// The workers leave the old swarm later (joinMembers), not here.
+	if got := ft.wipes(); !slices.Equal(got, []string{"m1: docker swarm init --advertise-addr 10.0.0.1 --listen-addr 10.0.0.1:2377"}) {
+		t.Errorf("ran %q, want only the init on m1", got)
 	}
 }
 
@@ -110,6 +169,7 @@ func TestAManagerThatIsSettlingIsWaitedFor(t *testing.T) {
 		{state("error", false, ""), state("active", true, cluster)},
 	} {
 		ft := team(t, "", map[string][]string{"m1": settling, "w2": {state("active", false, "")}})
+		ft.c.timing.Settle = time.Minute // a bound that is never reached: m1 settles within three answers
 		if err := ft.c.ensureLeader(context.Background()); err != nil {
 			t.Fatalf("%v: %v", settling[0], err)
 		}
@@ -166,6 +226,8 @@ func TestAResetHappensOnlyForTheNamedSwarm(t *testing.T) {
 	}
 
 	ft = team(t, cluster, healthy)
+	ft.nodes["m1"].On("docker swarm leave --force").On("docker swarm init --advertise-addr 10.0.0.1 --listen-addr 10.0.0.1:2377")
+	ft.nodes["w2"].On("docker swarm leave --force")
 	if err := ft.c.ensureLeader(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +241,7 @@ func TestAResetHappensOnlyForTheNamedSwarm(t *testing.T) {
 	// A locked swarm is named by the cluster ID labfleet recorded on its manager.
 	locked := `{"NodeID":"","LocalNodeState":"locked","ControlAvailable":false}` + "\n" + cluster
 	ft = team(t, cluster, map[string][]string{"m1": {locked}})
+	ft.nodes["m1"].On("docker swarm leave --force").On("docker swarm init --advertise-addr 10.0.0.1 --listen-addr 10.0.0.1:2377")
 	if err := ft.c.ensureLeader(context.Background()); err != nil || !ft.nodes["m1"].Ran("docker swarm init") {
 		t.Errorf("locked swarm not reset: %v %v", err, ft.nodes["m1"].Commands())
 	}
@@ -223,7 +286,10 @@ func TestStaleEntriesAreRemovedAndManagersDemotedFirst(t *testing.T) {
 	ft.c.result.NodeIDs = map[string]string{"m1": "id-m1", "w2": "id-w2"}
 	ft.nodes["m1"].On("docker node ls", `[{"ID":"id-m1","Spec":{"Role":"manager"}},{"ID":"id-w2","Spec":{"Role":"worker"}},
 		{"ID":"old-m1","Spec":{"Role":"manager"},"Description":{"Hostname":"m1"},"Status":{"State":"down"}},
-		{"ID":"old-w2","Spec":{"Role":"worker"},"Description":{"Hostname":"w2"},"Status":{"State":"down"}}]`)
+		{"ID":"old-w2","Spec":{"Role":"worker"},"Description":{"Hostname":"w2"},"Status":{"State":"down"}}]`).
+		On("docker node demote old-m1").
+		On("docker node rm --force old-m1").
+		On("docker node rm --force old-w2")
 	if err := ft.c.removeStale(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +334,9 @@ func TestRolesAStudentSwappedArePutBackThroughAnyManager(t *testing.T) {
 		t.Fatalf("leader %s, want w2, the node that controls the swarm", ft.c.result.ManagerAddr)
 	}
 	ft.nodes["w2"].On("docker node ls", `[{"ID":"id-active","Spec":{"Role":"manager"}},{"ID":"id-m1","Spec":{"Role":"worker"}}]`).
-		On("docker node inspect --format '{{.ManagerStatus.Reachability}}' id-m1", "\n", "reachable\n")
+		On("docker node inspect --format '{{.ManagerStatus.Reachability}}' id-m1", "\n", "reachable\n").
+		On("docker node promote id-m1").
+		On("docker node demote id-w2")
 	ft.c.state["m1"] = localState{NodeID: "id-m1", LocalNodeState: "active"}
 	ft.c.state["w2"] = localState{NodeID: "id-w2", LocalNodeState: "active", ControlAvailable: true}
 	if err := ft.c.joinMembers(context.Background()); err != nil {

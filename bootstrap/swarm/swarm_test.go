@@ -16,7 +16,7 @@ import (
 func TestWaitForDockerWaitsForARealSwarmState(t *testing.T) {
 	c := &converger{
 		team:    "t",
-		members: []Member{{Name: "t-m1", Role: plan.Manager, IP: "10.0.0.10", Run: (&stepstest.Node{}).On("docker info", info(""), info(""), info("inactive"))}},
+		members: []Member{{Name: "t-m1", Role: plan.Manager, IP: "10.0.0.10", Run: stepstest.New(t).On("docker info", info(""), info(""), info("inactive"))}},
 		timing:  Timing{DockerReady: 5 * time.Second, Poll: time.Millisecond},
 		state:   map[string]localState{},
 	}
@@ -31,7 +31,7 @@ func TestWaitForDockerWaitsForARealSwarmState(t *testing.T) {
 func TestWaitForDockerGivesUpNamingTheNode(t *testing.T) {
 	c := &converger{
 		team:    "t",
-		members: []Member{{Name: "t-w9", Role: plan.Worker, Run: (&stepstest.Node{}).On("docker info", info(""))}},
+		members: []Member{{Name: "t-w9", Role: plan.Worker, Run: stepstest.New(t).On("docker info", info(""))}},
 		timing:  Timing{DockerReady: 20 * time.Millisecond, Poll: time.Millisecond},
 		state:   map[string]localState{},
 	}
