@@ -38,7 +38,7 @@ func kindBench(ctx context.Context, teams int, lab labImages) error {
 		return err
 	}
 	raw, err := kindCohort(ctx, "lfbench-kraw", teams, 23600, "172.23.0.0/16", func(ctx context.Context, c *localnodes.Cohort) (kindTimes, error) {
-		return rawKind(ctx, c, tools.Kind)
+		return rawKind(ctx, c, tools)
 	})
 	if err != nil {
 		return fmt.Errorf("raw baseline: %w", err)
@@ -102,8 +102,9 @@ func labfleetKind(ctx context.Context, c *localnodes.Cohort, lab labImages, cach
 }
 
 // rawKind is the floor: per team at once, the node image loaded into the first manager's
-// Docker, kind copied in, `kind create cluster --wait`, then `kind delete cluster`.
-func rawKind(ctx context.Context, c *localnodes.Cohort, kind string) (kindTimes, error) {
+// Docker, kind and kubectl copied in, `kind create cluster --wait` (the control plane),
+// `kubectl wait` for every node Ready (what labfleet waits for), then `kind delete cluster`.
+func rawKind(ctx context.Context, c *localnodes.Cohort, tools kindprep.Tools) (kindTimes, error) {
 	var m kindTimes
 	d := c.Plan.Day3
 	d.Prepare, d.Clusters = true, true
@@ -134,14 +135,23 @@ func rawKind(ctx context.Context, c *localnodes.Cohort, kind string) (kindTimes,
 		if err := pipeImage(ctx, d.NodeImage, n.ContainerName); err != nil {
 			return fmt.Errorf("%s: loading %s: %w", n.Name, d.NodeImage, err)
 		}
-		if _, err := localnodes.Docker(ctx, "cp", kind, n.ContainerName+":/usr/local/bin/kind"); err != nil {
-			return err
+		loaded := time.Now()
+		for _, tool := range []string{tools.Kind, tools.Kubectl} {
+			if _, err := localnodes.Docker(ctx, "cp", tool, n.ContainerName+":/usr/local/bin/"); err != nil {
+				return err
+			}
 		}
 		create := localnodes.Command(ctx, "exec", "-i", n.ContainerName, "kind", "create", "cluster", "--config", "-", "--wait", "5m")
 		create.Stdin = strings.NewReader(cfg.YAML)
 		if out, err := create.CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: kind create cluster: %v: %s", n.Name, err, out)
 		}
+		created := time.Now()
+		if _, err := localnodes.Docker(ctx, "exec", n.ContainerName, "kubectl", "wait", "--for=condition=Ready", "nodes", "--all", "--timeout=5m"); err != nil {
+			return fmt.Errorf("%s: every node Ready: %w", n.Name, err)
+		}
+		fmt.Fprintf(os.Stderr, "raw %s: image loaded in %s, kind create --wait %s, every node Ready %s later\n", team.Name,
+			loaded.Sub(start).Round(100*time.Millisecond), created.Sub(loaded).Round(100*time.Millisecond), time.Since(created).Round(100*time.Millisecond))
 		return nil
 	})
 	m.up = time.Since(start)
