@@ -17,7 +17,13 @@ import (
 
 // pulumiCommand is the subcommand ("up", "destroy", ...) of the pulumi CLI process among
 // this program's ancestors, "" if there is none. A variable, so tests can stand in for it.
-var pulumiCommand = func() (string, error) { return subcommandOf(ancestorArgs(os.Getppid())) }
+var pulumiCommand = func() (string, error) {
+	processes, err := ancestorArgs(os.Getppid())
+	if err != nil {
+		return "", err
+	}
+	return subcommandOf(processes), nil
+}
 
 // operations are the pulumi subcommands (and their aliases) that run a program.
 var operations = []string{"up", "update", "preview", "pre", "destroy", "down", "dn", "refresh", "import", "watch"}
@@ -30,21 +36,18 @@ func isDestroy(subcommand string) bool {
 // subcommandOf returns the first pulumi subcommand found in the argument lists (nearest
 // process first) of a process named pulumi. Flags and their values are skipped by looking
 // for a known subcommand: `pulumi up --stack destroy` is an up.
-func subcommandOf(processes [][]string, err error) (string, error) {
-	if err != nil {
-		return "", err
-	}
+func subcommandOf(processes [][]string) string {
 	for _, args := range processes {
 		if len(args) == 0 || filepath.Base(args[0]) != "pulumi" {
 			continue
 		}
 		for _, a := range args[1:] {
 			if slices.Contains(operations, a) {
-				return a, nil
+				return a
 			}
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // ancestorArgs returns the argument lists of process pid and its ancestors, up to init.
