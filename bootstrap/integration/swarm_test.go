@@ -42,16 +42,18 @@ func converge(t *testing.T, c *cohort, opts bootstrap.Options) (map[string]swarm
 	return swarms, err, time.Since(start)
 }
 
-type entry struct{ id, hostname, state, role string }
+// entry is a node of a swarm: role is what its spec asks for, member what it is in Raft
+// (a demotion changes the spec at once and the membership later).
+type entry struct{ id, hostname, state, role, member string }
 
 // swarmEntries is `docker node ls` on the team's first manager, with roles.
 func swarmEntries(t *testing.T, c *cohort, team plan.Team) []entry {
 	t.Helper()
-	out := c.run(team.Managers()[0].Name, `docker node ls -q | xargs docker node inspect --format '{{.ID}} {{.Description.Hostname}} {{.Status.State}} {{.Spec.Role}}'`)
+	out := c.run(team.Managers()[0].Name, `docker node ls -q | xargs docker node inspect --format '{{.ID}} {{.Description.Hostname}} {{.Status.State}} {{.Spec.Role}} {{if .ManagerStatus}}manager{{else}}worker{{end}}'`)
 	var entries []entry
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
-		entries = append(entries, entry{f[0], f[1], f[2], f[3]})
+		entries = append(entries, entry{f[0], f[1], f[2], f[3], f[4]})
 	}
 	return entries
 }
@@ -73,7 +75,7 @@ func assertSwarm(t *testing.T, c *cohort, team plan.Team, r swarm.Result) {
 		switch {
 		case !ok:
 			t.Errorf("team %s: %s is not in the swarm: %v", team.Name, n.Name, entries)
-		case e.state != "ready" || e.role != string(n.Role) || e.id != r.NodeIDs[n.Name]:
+		case e.state != "ready" || e.role != string(n.Role) || e.member != string(n.Role) || e.id != r.NodeIDs[n.Name]:
 			t.Errorf("team %s: %s is %+v, want ready %s with ID %s", team.Name, n.Name, e, n.Role, r.NodeIDs[n.Name])
 		}
 	}

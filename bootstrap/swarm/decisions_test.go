@@ -324,8 +324,8 @@ func TestARoleChangeIsRetriedWhileRaftCatchesUp(t *testing.T) {
 // worker. It is used to put the roles back (never a wait, then quorum advice that wipes).
 func TestRolesAStudentSwappedArePutBackThroughAnyManager(t *testing.T) {
 	ft := team(t, "", map[string][]string{
-		"m1": {state("active", false, "")},     // demoted by a student
-		"w2": {state("active", true, cluster)}, // promoted by a student
+		"m1": {`{"NodeID":"id-m1","LocalNodeState":"active","ControlAvailable":false}`}, // demoted by a student
+		"w2": {state("active", true, cluster)},                                          // promoted by a student
 	})
 	if err := ft.c.ensureLeader(context.Background()); err != nil {
 		t.Fatal(err)
@@ -354,5 +354,68 @@ func TestRolesAStudentSwappedArePutBackThroughAnyManager(t *testing.T) {
 	}
 	if got := strings.Join(ft.c.List(), "; "); got != "promote m1; demote w2" {
 		t.Errorf("actions %q", got)
+	}
+}
+
+// A student promoted w2, then m1 was replaced: w2 leads, m1 joins in this run as a manager,
+// and the hand-over waits for m1 by the ID it got when it joined (none when the run began).
+func TestTheHandOverWaitsForAManagerThatJoinedInThisRun(t *testing.T) {
+	ft := team(t, "", map[string][]string{
+		"m1": {state("inactive", false, ""), `{"NodeID":"id-new","LocalNodeState":"active","ControlAvailable":true}`},
+		"w2": {state("active", true, cluster)},
+	})
+	if err := ft.c.ensureLeader(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ft.c.result.ManagerToken = "SWMTKN-manager"
+	ft.nodes["m1"].On("curl", "\n200")
+	ft.nodes["w2"].On("docker node ls", `[{"ID":"id-active","Spec":{"Role":"manager"}}]`).
+		On("docker node inspect --format '{{.ManagerStatus.Reachability}}' id-new", "reachable\n").
+		On("docker node demote id-active")
+	if err := ft.c.joinMembers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ft.c.List(), "; "); got != "join m1 as manager; demote w2" {
+		t.Errorf("actions %q", got)
+	}
+	if ft.c.result.ManagerAddr != "10.0.0.1:2377" || ft.wiped() {
+		t.Errorf("after the hand-over the leader is %s (want m1), wiped %v", ft.c.result.ManagerAddr, ft.wiped())
+	}
+}
+
+// The swarm's spec says "worker" as soon as a demotion is asked for; the node leaves Raft
+// later, and keeps leading until then. A run is done only when the membership is the plan.
+func TestNodesAreReadyOnlyWhenTheirRaftMembershipIsThePlan(t *testing.T) {
+	for _, tc := range []struct {
+		name, w2Info, nodes string
+		pending             string
+	}{
+		{"as planned", state("active", false, ""),
+			`[{"ID":"id-m1","Spec":{"Role":"manager"},"Status":{"State":"ready"},"ManagerStatus":{"Reachability":"reachable"}},
+			  {"ID":"id-w2","Spec":{"Role":"worker"},"Status":{"State":"ready"}}]`, ""},
+		{"a demoted worker still in Raft", `{"NodeID":"id-w2","LocalNodeState":"active","ControlAvailable":true}`,
+			`[{"ID":"id-m1","Spec":{"Role":"manager"},"Status":{"State":"ready"},"ManagerStatus":{"Reachability":"reachable"}},
+			  {"ID":"id-w2","Spec":{"Role":"worker"},"Status":{"State":"ready"},"ManagerStatus":{"Reachability":"reachable"}}]`,
+			"node w2: demoted, still leaving the managers"},
+		{"a promoted manager not yet reachable", state("active", false, ""),
+			`[{"ID":"id-m1","Spec":{"Role":"manager"},"Status":{"State":"ready"},"ManagerStatus":{"Reachability":"unknown"}},
+			  {"ID":"id-w2","Spec":{"Role":"worker"},"Status":{"State":"ready"}}]`,
+			"node m1: promoted, not a reachable manager yet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ft := team(t, "", map[string][]string{
+				"m1": {`{"NodeID":"id-m1","LocalNodeState":"active","ControlAvailable":true}`},
+				"w2": {strings.Replace(tc.w2Info, "id-active", "id-w2", 1)},
+			})
+			ft.c.result.ManagerAddr = "10.0.0.1:2377"
+			ft.nodes["m1"].On("docker node ls", tc.nodes)
+			pending, err := ft.c.notReady(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(pending, "; "); got != tc.pending {
+				t.Errorf("pending %q, want %q", got, tc.pending)
+			}
+		})
 	}
 }

@@ -93,6 +93,9 @@ type clusterNode struct {
 	Spec        struct{ Role string }
 	Description struct{ Hostname string }
 	Status      struct{ State, Addr string }
+	// ManagerStatus is present while the node is in the Raft membership: after a demotion
+	// Spec.Role says worker at once, but the node leaves Raft only later.
+	ManagerStatus *struct{ Reachability string }
 }
 
 type converger struct {
@@ -426,9 +429,14 @@ func (c *converger) handOverLead(ctx context.Context) error {
 	}
 	// Only once the new manager takes part in Raft: demoting the leader before that left
 	// every node "unknown" for over a minute (seen here), the agents knowing no manager.
-	id := c.stateOf(next).NodeID
+	// Its ID is read afresh: it may have joined in this run.
 	err := steps.Poll(ctx, "node "+next.Name+": not a reachable manager yet", c.timing.NodesReady, c.timing.Poll, func(ctx context.Context) (bool, error) {
-		out, err := old.Run.Run(ctx, "docker node inspect --format '{{.ManagerStatus.Reachability}}' "+id)
+		s, err := inspectLocal(ctx, next)
+		if err != nil || s.NodeID == "" {
+			return false, err
+		}
+		c.setState(next, s)
+		out, err := old.Run.Run(ctx, "docker node inspect --format '{{.ManagerStatus.Reachability}}' "+s.NodeID)
 		return strings.TrimSpace(out) == "reachable", err
 	})
 	if err != nil {
@@ -536,6 +544,12 @@ func (c *converger) notReady(ctx context.Context) ([]string, error) {
 			pending = append(pending, fmt.Sprintf("node %s: %s", m.Name, n.Status.State))
 		case n.Spec.Role != string(m.Role):
 			pending = append(pending, fmt.Sprintf("node %s: role %s, want %s", m.Name, n.Spec.Role, m.Role))
+		case m.Role == plan.Worker && (n.ManagerStatus != nil || s.ControlAvailable):
+			// A demoted leader keeps leading until its removal from Raft goes through; a
+			// run that ended here left it the swarm's only real manager (seen here).
+			pending = append(pending, fmt.Sprintf("node %s: demoted, still leaving the managers", m.Name))
+		case m.Role == plan.Manager && (n.ManagerStatus == nil || n.ManagerStatus.Reachability != "reachable"):
+			pending = append(pending, fmt.Sprintf("node %s: promoted, not a reachable manager yet", m.Name))
 		}
 	}
 	return pending, nil
