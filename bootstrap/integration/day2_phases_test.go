@@ -229,6 +229,7 @@ func phase1(t *testing.T, c *cohort, node, memory string) {
 const phase2Load = `
 labprobe -url http://localhost:8080/health -interval 100ms -quiet >/tmp/phase2-probe.log &
 probe=$!
+rm -f /tmp/phase2-ab.log
 echo "ab-start $(date +%s.%N)"
 timeout 240 ab -n 50000 -c 200 http://localhost:8080/ >/tmp/phase2-ab.log 2>&1
 echo "ab-exit $? $(date +%s.%N)"
@@ -275,7 +276,12 @@ func phase2(t *testing.T, c *cohort, mgr string) {
 		out, err := c.ssh(mgr).Run(ctx, phase2Load)
 		done <- result{out, err}
 	}()
-	time.Sleep(3 * time.Second) // ab is under way
+	// Scale once ab is under way with most of its run ahead: it has reported its first
+	// tenth ("Completed 5000 requests") and not yet ended.
+	waitFor(t, time.Minute, func() bool {
+		out, _ := c.ssh(mgr).Run(context.Background(), "grep -c '^Completed 5000 requests' /tmp/phase2-ab.log")
+		return strings.TrimSpace(out) == "1"
+	})
 	scaleStart := time.Now()
 	scaleOut, scaleErr := c.ssh(mgr).Run(context.Background(), "docker service scale web-service=2")
 	scaled := time.Since(scaleStart)

@@ -184,19 +184,27 @@ func TestLockedSwarmInterruptedRunAndDeliberateReset(t *testing.T) {
 	c := newCohort(t, cfg)
 	var logs logBook
 
-	// Interrupted: cancel the first bootstrap while it runs, as Ctrl-C on pulumi up does.
+	// Interrupted: cancel the first bootstrap while it runs, as Ctrl-C on pulumi up does, at
+	// a point the run always reaches with work still ahead: a team starting its swarm.
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(time.Second, cancel)
-	start := time.Now()
-	_, err := bootstrap.Cohort(ctx, c.plan, c.keys, nil, bootstrap.Options{Report: logs.log(t)})
-	stopped := time.Since(start)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("the bootstrap was not interrupted (it cannot finish in 1s): %v", err)
+	var once sync.Once
+	var cancelled time.Time
+	report := logs.log(t)
+	interrupt := steps.Lines(func(msg string) {
+		report(msg)
+		if strings.Contains(msg, "choose or init the manager ...") {
+			once.Do(func() { cancelled = time.Now(); cancel() })
+		}
+	})
+	_, err := bootstrap.Cohort(ctx, c.plan, c.keys, nil, bootstrap.Options{Report: interrupt})
+	stopped := time.Since(cancelled)
+	if cancelled.IsZero() || !errors.Is(err, context.Canceled) {
+		t.Fatalf("the bootstrap was not interrupted while forming a swarm: %v", err)
 	}
 	if stopped > 10*time.Second {
-		t.Errorf("the cancelled bootstrap returned after %s", stopped)
+		t.Errorf("the cancelled bootstrap returned %s after the cancel", stopped)
 	}
-	t.Logf("MEASURE a bootstrap cancelled after 1s returned after %s", stopped.Round(100*time.Millisecond))
+	t.Logf("MEASURE a bootstrap cancelled while forming a swarm returned %s after the cancel", stopped.Round(100*time.Millisecond))
 	first, err := bootstrap.Cohort(context.Background(), c.plan, c.keys, nil, bootstrap.Options{Report: logs.log(t)})
 	if err != nil {
 		t.Fatalf("rerun after the interruption: %v", err)

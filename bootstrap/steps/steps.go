@@ -42,15 +42,22 @@ type Step struct {
 
 // Run runs the steps in order and stops at the first failure, which it names with the team
 // and the step: `team "team2": join nodes: node team2-w1: ...` (team "" is work for the
-// whole cohort). Each step's start, progress
-// and end go to the Reporter that ctx carries (WithReporter).
+// whole cohort). A cancelled ctx (Ctrl-C on pulumi up) starts no further step, even when the
+// step under way ends well. Each step's start, progress and end go to the Reporter that ctx
+// carries (WithReporter).
 func Run(ctx context.Context, team string, steps []Step) error {
 	for _, s := range steps {
-		if err := reportStep(ctx, team, s); err != nil {
+		where, err := s.Name, ctx.Err()
+		if err != nil {
+			where = "stopped before " + s.Name
+		} else {
+			err = reportStep(ctx, team, s)
+		}
+		if err != nil {
 			if team == "" {
-				return fmt.Errorf("%s: %w", s.Name, err)
+				return fmt.Errorf("%s: %w", where, err)
 			}
-			return fmt.Errorf("team %q: %s: %w", team, s.Name, err)
+			return fmt.Errorf("team %q: %s: %w", team, where, err)
 		}
 	}
 	return nil

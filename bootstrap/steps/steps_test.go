@@ -32,6 +32,22 @@ func TestRunStopsAtTheFirstFailureAndNamesIt(t *testing.T) {
 	}
 }
 
+// Ctrl-C during a step that then ends well: the next step does not start.
+func TestACancelledRunStartsNoFurtherStep(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var ran []string
+	err := Run(ctx, "team1", []Step{
+		{Name: "init swarm", Run: func(context.Context) error { ran = append(ran, "init"); cancel(); return nil }},
+		{Name: "join nodes", Run: func(context.Context) error { ran = append(ran, "join"); return nil }},
+	})
+	if !errors.Is(err, context.Canceled) || err.Error() != `team "team1": stopped before join nodes: context canceled` {
+		t.Errorf("err = %v", err)
+	}
+	if strings.Join(ran, ",") != "init" {
+		t.Errorf("ran %v", ran)
+	}
+}
+
 func TestEachRunsEverythingAndReportsEveryFailure(t *testing.T) {
 	var count atomic.Int32
 	err := Each([]string{"a", "b", "c", "d"}, func(s string) error {
