@@ -120,6 +120,10 @@ func onEach(t *testing.T, ms []testMachine, what string, fn func(context.Context
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	actions := make([][]string, len(ms))
+	at := map[string]int{} // a machine's place in ms, which may be part of the test's list
+	for i, m := range ms {
+		at[m.name] = i
+	}
 	var mu sync.Mutex
 	start := time.Now()
 	err := steps.Each(ms, func(m testMachine) error {
@@ -129,7 +133,7 @@ func onEach(t *testing.T, ms []testMachine, what string, fn func(context.Context
 		for _, line := range a {
 			t.Logf("%s %s: %s", what, m.name, line)
 		}
-		actions[m.index] = a
+		actions[at[m.name]] = a
 		return err
 	})
 	took := time.Since(start)
@@ -280,6 +284,26 @@ func TestExistingMachinesFromNothing(t *testing.T) {
 		}
 	}
 	assertNode("after prepare again")
+
+	// A machine with a student account of its own: labfleet adds docker and sudo to it, and
+	// its teardown leaves the account, its home and its own groups, without those two.
+	own := ms[1:]
+	onEach(t, own, "teardown before the machine's own student", teardown)
+	m := own[0]
+	m.mustRun(t, admins[m.index], "sudo -n useradd --create-home --shell /bin/bash --groups audio student && echo mine | sudo -n tee /home/student/notes.txt >/dev/null")
+	actions, _ = onEach(t, own, "prepare with the machine's own student", prepare)
+	if all := strings.Join(actions[0], "\n"); strings.Contains(all, "create account student") || !strings.Contains(all, "add account student to group docker, sudo") {
+		t.Errorf("%s: prepare with its own student account did:\n%s", m.name, all)
+	}
+	actions, _ = onEach(t, own, "teardown of the machine's own student", teardown)
+	if all := strings.Join(actions[0], "\n"); !strings.Contains(all, "take account student out of group docker, sudo") || strings.Contains(all, "delete account student") {
+		t.Errorf("%s: teardown with its own student account did:\n%s", m.name, all)
+	}
+	after := m.mustRun(t, admins[m.index], "id -nG student; sudo -n cat /home/student/notes.txt")
+	if groups, notes, _ := strings.Cut(after, "\n"); !strings.Contains(groups, "audio") || strings.Contains(groups, "docker") ||
+		strings.Contains(groups, "sudo") || notes != "mine" {
+		t.Errorf("%s: the machine's own student after teardown (want its home, audio, not docker or sudo):\n%s", m.name, after)
+	}
 }
 
 // TestCohortOnExistingMachines runs a whole cohort on existing machines the way `pulumi up`

@@ -12,6 +12,7 @@ package machines
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -468,6 +469,11 @@ func (m *machine) ensureAccounts(ctx context.Context, keys map[string]string) er
 			}
 			m.changes.Did("create account %s on %s", a.user, m.node)
 		} else if lacking := without(a.groups, p.groups); len(lacking) > 0 {
+			// Recorded first, as an account is: the teardown takes back exactly these.
+			m.rec.addGroups(a.user, lacking...)
+			if err := m.saveRecord(ctx); err != nil {
+				return err
+			}
 			if _, err := m.r.Run(ctx, m.root("usermod -a -G "+strings.Join(lacking, ",")+" "+a.user)); err != nil {
 				return err
 			}
@@ -566,11 +572,14 @@ func without(want, have []string) []string {
 
 // record is what labfleet added to a machine, in RecordPath, one "kind value" per line.
 // Packages are listed for the instructor (Teardown keeps them); accounts and files are
-// deleted by Teardown; a key line is taken out of an account labfleet did not create.
+// deleted by Teardown; a key line is taken out of an account labfleet did not create, and
+// so are the groups labfleet added to it (a student account of the machine's own goes back
+// to what it was, not left in sudo and docker).
 type record struct {
 	node                      string // "cohort team node": which node of which cohort the machine is
 	packages, accounts, files []string
-	keys                      map[string]string // user -> labfleet's authorized_keys line
+	keys                      map[string]string   // user -> labfleet's authorized_keys line
+	groups                    map[string][]string // user -> groups labfleet added to that account
 }
 
 // ParseRecordedNode reads a record's node line ("cohort team node", as machineScript prints
@@ -602,6 +611,9 @@ func parseRecord(s string) record {
 		case "key":
 			user, key, _ := strings.Cut(value, " ")
 			r.setKey(user, key)
+		case "group":
+			user, group, _ := strings.Cut(value, " ")
+			r.addGroups(user, group)
 		}
 	}
 	return r
@@ -615,6 +627,15 @@ func (r *record) add(list *[]string, values ...string) {
 	}
 }
 
+func (r *record) addGroups(user string, groups ...string) {
+	if r.groups == nil {
+		r.groups = map[string][]string{}
+	}
+	list := r.groups[user]
+	r.add(&list, groups...)
+	r.groups[user] = list
+}
+
 func (r *record) setKey(user, key string) {
 	if r.keys == nil {
 		r.keys = map[string]string{}
@@ -623,7 +644,7 @@ func (r *record) setKey(user, key string) {
 }
 
 func (r record) empty() bool {
-	return r.node == "" && len(r.packages)+len(r.accounts)+len(r.files)+len(r.keys) == 0
+	return r.node == "" && len(r.packages)+len(r.accounts)+len(r.files)+len(r.keys)+len(r.groups) == 0
 }
 
 func (r record) String() string {
@@ -650,6 +671,11 @@ func (r record) String() string {
 	slices.Sort(users)
 	for _, u := range users {
 		fmt.Fprintf(&b, "key %s %s\n", u, r.keys[u])
+	}
+	for _, u := range slices.Sorted(maps.Keys(r.groups)) {
+		for _, g := range r.groups[u] {
+			fmt.Fprintf(&b, "group %s %s\n", u, g)
+		}
 	}
 	return b.String()
 }
@@ -809,7 +835,7 @@ if ! out=$(userdel -r "$u" 2>&1); then echo "$out" >&2; exit 1; fi`
 
 func (m *machine) removeAccounts(ctx context.Context) error {
 	var users []string
-	m.rec.add(&users, slices.Concat(m.rec.accounts, keyUsers(m.rec))...)
+	m.rec.add(&users, slices.Concat(m.rec.accounts, keyUsers(m.rec), slices.Sorted(maps.Keys(m.rec.groups)))...)
 	out, err := m.script(ctx, "check-accounts", checkAccountsScript, users...)
 	if err != nil {
 		return err
@@ -824,7 +850,27 @@ func (m *machine) removeAccounts(ctx context.Context) error {
 		}
 		m.changes.Did("delete account %s and its home on %s", u, m.node)
 	}
-	// Accounts that were there before labfleet stay: only labfleet's key line leaves them.
+	// Accounts that were there before labfleet stay: labfleet's key line and the groups it
+	// added leave them.
+	for _, u := range slices.Sorted(maps.Keys(m.rec.groups)) {
+		p, ok := have[u]
+		if !ok || slices.Contains(m.rec.accounts, u) {
+			continue
+		}
+		var back []string
+		for _, g := range m.rec.groups[u] {
+			if !slices.Contains(p.groups, g) {
+				continue
+			}
+			if _, err := m.r.Run(ctx, m.root("gpasswd --delete "+u+" "+g+" >/dev/null")); err != nil {
+				return err
+			}
+			back = append(back, g)
+		}
+		if len(back) > 0 {
+			m.changes.Did("take account %s out of group %s, which labfleet added (the account was there before labfleet) on %s", u, strings.Join(back, ", "), m.node)
+		}
+	}
 	for _, u := range keyUsers(m.rec) {
 		p, ok := have[u]
 		if !ok || slices.Contains(m.rec.accounts, u) {

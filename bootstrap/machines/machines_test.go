@@ -177,6 +177,23 @@ func TestPrepareRecordsAnAccountBeforeCreatingIt(t *testing.T) {
 	}
 }
 
+// A student account of the machine's own gets labfleet's groups, recorded before usermod:
+// the teardown takes back exactly those, even after a run that stopped right there.
+func TestPrepareRecordsTheGroupsItAddsToAnAccountOfTheMachines(t *testing.T) {
+	n := fresh(t, "").On(cmd("", "check-accounts"), "account student /home/student student,audio\n").
+		Fail("usermod", errors.New("exit code 1"))
+	if _, err := Prepare(context.Background(), n, setup); err == nil {
+		t.Fatal("a failed usermod passed")
+	}
+	if !n.Ran("usermod -a -G docker,sudo student") {
+		t.Errorf("commands %q", n.Commands())
+	}
+	last := n.Stdin()[len(n.Stdin())-1]
+	if !strings.Contains(last, "group student docker\ngroup student sudo\n") || strings.Contains(last, "account student\n") {
+		t.Errorf("last record written before usermod: %q", last)
+	}
+}
+
 func TestPrepareThroughSudoUsesItForEverythingButTheChecks(t *testing.T) {
 	n := fresh(t, "sudo -n ")
 	if _, err := Prepare(context.Background(), n, setup); err != nil {
@@ -282,7 +299,7 @@ func TestKeyLinesKeepTheOwnersKeys(t *testing.T) {
 
 func TestRecordReadsBackWhatItWrote(t *testing.T) {
 	r := record{node: "spring team1 team1-m1", packages: []string{"jq"}, accounts: []string{"student"}, files: []string{"/etc/sudoers.d/labfleet-student"},
-		keys: map[string]string{"admin": adminKey, "student": studentKey}}
+		keys: map[string]string{"admin": adminKey, "student": studentKey}, groups: map[string][]string{"admin": {"docker", "sudo"}}}
 	if got := parseRecord(r.String()); got.String() != r.String() {
 		t.Errorf("read back:\n%s\nwrote:\n%s", got, r)
 	}
@@ -349,6 +366,35 @@ func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
 	}
 	if n.Count(cmd("", "delete-account")) != 1 || !slices.Contains(n.Stdin(), "ssh-rsa AAAAmine me@laptop\n") {
 		t.Errorf("deleted or rewrote the wrong accounts: %q, wrote %q", n.Commands(), n.Stdin())
+	}
+}
+
+// A student account that was there before labfleet keeps its home and its own groups, and
+// leaves the ones labfleet added (one of which someone already took back).
+func TestTeardownGivesAnAccountOfTheMachinesItsGroupsBack(t *testing.T) {
+	rec := record{keys: map[string]string{"student": studentKey}, groups: map[string][]string{"student": {"docker", "sudo"}}}
+	n := stepstest.New(t).On("id -u", "0\n").
+		On("cat "+RecordPath, rec.String()).
+		On("docker info --format '{{.Swarm.LocalNodeState}}'", "inactive\n").
+		On("sh -c 'if [ -x /usr/local/bin/kind ]").
+		On(cmd("", "remove-tools")).
+		On(cmd("", "remove-images")).
+		On(cmd("", "check-accounts"), "account student /home/student student,audio,sudo\n").
+		On("gpasswd --delete student sudo").
+		On("cat /home/student/.ssh/authorized_keys", studentKey+"\n").
+		On("mkdir -p /home/student/.ssh && ").
+		On(cmd("", "remove-files")).
+		On("rm -rf /etc/labfleet")
+	actions, err := Teardown(context.Background(), n, "team1-m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Ran("gpasswd --delete student docker") || n.Ran(cmd("", "delete-account")) || n.Ran("userdel") {
+		t.Errorf("commands %q", n.Commands())
+	}
+	want := "take account student out of group sudo, which labfleet added (the account was there before labfleet) on team1-m1"
+	if !slices.Contains(actions, want) {
+		t.Errorf("actions %q lack %q", actions, want)
 	}
 }
 
