@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -48,10 +49,21 @@ func prepareMachines(ctx context.Context, p *plan.Plan, team plan.Team, keys *ss
 	})
 }
 
+// TeardownLimit bounds the teardown of one machine, login included: measured at 4-7 s for
+// a whole team here, minutes only when dockerd or kind hang, which would otherwise hold
+// pulumi destroy for ever.
+const TeardownLimit = 5 * time.Minute
+
 // TeardownMachines removes labfleet from a team's machines, all at once, leaving them
 // reusable (see machines.Teardown), and returns what it removed. Every failure names the
-// team and the machine.
+// team and the machine; each machine's teardown stops at TeardownLimit, or when ctx ends.
 func TeardownMachines(ctx context.Context, team string, ms []Machine, signer ssh.Signer, opts sshexec.Options) ([]string, error) {
+	return teardownMachines(ctx, team, ms, signer, opts, TeardownLimit)
+}
+
+func teardownMachines(ctx context.Context, team string, ms []Machine, signer ssh.Signer, opts sshexec.Options, limit time.Duration) ([]string, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("the teardown took longer than its %s limit", limit))
+	defer cancel()
 	actions, err := onEachMachine(ctx, ms, signer, opts, func(ctx context.Context, c *sshexec.Client, m Machine) ([]string, error) {
 		did, err := machines.Teardown(ctx, c, m.Node)
 		if err != nil {
@@ -71,18 +83,28 @@ func onEachMachine(ctx context.Context, ms []Machine, signer ssh.Signer, opts ss
 	var mu sync.Mutex
 	var actions []string
 	err := steps.Each(ms, func(m Machine) error {
-		c, err := DialMachine(ctx, m, signer, opts)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		did, err := do(ctx, c, m)
+		did, err := dialAndDo(ctx, m, signer, opts, do)
 		mu.Lock()
 		actions = append(actions, did...)
 		mu.Unlock()
 		return err
 	})
 	return actions, err
+}
+
+// dialAndDo logs in to one machine and runs do there. An error that ctx's end caused says
+// why ctx ended (a limit, not only "context deadline exceeded").
+func dialAndDo(ctx context.Context, m Machine, signer ssh.Signer, opts sshexec.Options, do func(context.Context, *sshexec.Client, Machine) ([]string, error)) ([]string, error) {
+	c, err := DialMachine(ctx, m, signer, opts)
+	var did []string
+	if err == nil {
+		did, err = do(ctx, c, m)
+		c.Close()
+	}
+	if cause := context.Cause(ctx); err != nil && cause != nil && !strings.Contains(err.Error(), cause.Error()) {
+		err = fmt.Errorf("%w (%v)", err, cause)
+	}
+	return did, err
 }
 
 // DialMachine logs in to a machine as its admin user, checking its pinned host key when one

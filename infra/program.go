@@ -1,10 +1,13 @@
 package infra
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -165,20 +168,62 @@ func checkPassphrase(stack string) error {
 // destroy of a stack with delete hooks, naming that flag) and when a team leaves the config.
 // It reads the machines from the team's last outputs, and logs in with machineKey.
 func teardownHook(ctx *pulumi.Context, bootstrapper Bootstrapper, machineKey string) (*pulumi.ResourceHook, error) {
+	gone, err := goneMachines(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return ctx.RegisterResourceHook(TeardownHook, func(args *pulumi.ResourceHookArgs) error {
-		machines, err := machinesOf(args.OldOutputs)
-		if err != nil {
-			return fmt.Errorf("team %s: %w", args.Name, err)
-		}
-		if len(machines) == 0 {
-			return nil
-		}
-		signer, err := sshkeys.ParseMachineKey(machineKey)
-		if err != nil {
-			return fmt.Errorf("team %s: removing labfleet from its machines: %w", args.Name, err)
-		}
-		return bootstrapper.TeardownMachines(ctx.Context(), args.Name, machines, signer)
+		warn := func(msg string) { _ = ctx.Log.Warn(msg, nil) }
+		return teardownTeam(ctx.Context(), bootstrapper, args.Name, args.OldOutputs, machineKey, gone, warn)
 	}, nil)
+}
+
+// goneMachines is labfleet:goneMachines: machines (address, address:port or node name) that
+// no longer answer and will not come back, which the teardown leaves out. Without it, one
+// dead machine would block pulumi destroy for the whole cohort.
+func goneMachines(ctx *pulumi.Context) ([]string, error) {
+	v, _ := ctx.GetConfig(plan.Namespace + ":goneMachines")
+	if v == "" {
+		return nil, nil
+	}
+	var gone []string
+	if err := json.Unmarshal([]byte(v), &gone); err != nil {
+		return nil, fmt.Errorf("%s:goneMachines: %s is not a list of machine addresses or node names: pulumi config set --path '%s:goneMachines[0]' 10.0.0.12",
+			plan.Namespace, v, plan.Namespace)
+	}
+	return gone, nil
+}
+
+// teardownTeam removes labfleet from the machines a deleted team's outputs list, except the
+// ones listed as gone, which it names with what stays on them.
+func teardownTeam(ctx context.Context, bootstrapper Bootstrapper, team string, outputs resource.PropertyMap, machineKey string, gone []string, warn func(string)) error {
+	machines, err := machinesOf(outputs)
+	if err != nil {
+		return fmt.Errorf("team %s: %w", team, err)
+	}
+	var reachable []bootstrap.Machine
+	for _, m := range machines {
+		address, _, _ := strings.Cut(m.Target, ":")
+		if slices.Contains(gone, m.Target) || slices.Contains(gone, address) || slices.Contains(gone, m.Node) {
+			warn(fmt.Sprintf("team %s: machine %s (node %s) is in %s:goneMachines, so labfleet does not remove itself from it: should it ever come back, "+
+				"what labfleet added is listed in its /etc/labfleet/machine (the student and labfleet accounts it created, sudoers files, /etc/labfleet)",
+				team, m.Target, m.Node, plan.Namespace))
+			continue
+		}
+		reachable = append(reachable, m)
+	}
+	if len(reachable) == 0 {
+		return nil
+	}
+	signer, err := sshkeys.ParseMachineKey(machineKey)
+	if err != nil {
+		return fmt.Errorf("team %s: removing labfleet from its machines: %w", team, err)
+	}
+	if err := bootstrapper.TeardownMachines(ctx, team, reachable, signer); err != nil {
+		return fmt.Errorf("%w; a machine that is gone for good (it will never answer again) can be left out: pulumi config set --path '%s:goneMachines[0]' <its address>, then run the command again",
+			err, plan.Namespace)
+	}
+	return nil
 }
 
 // TeardownHook is the name the teardown hook is registered, and recorded in state, under.

@@ -2,6 +2,7 @@ package infra
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -103,13 +104,14 @@ type fakeBootstrapper struct {
 	fail        error
 	failTeam    string // this team fails; the others converge
 	teardowns   []string
+	teardownErr error // what every teardown returns
 }
 
 func (f *fakeBootstrapper) TeardownMachines(_ context.Context, team string, machines []bootstrap.Machine, _ ssh.Signer) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.teardowns = append(f.teardowns, fmt.Sprint(team, machines))
-	return nil
+	return f.teardownErr
 }
 
 func (f *fakeBootstrapper) Bootstrap(_ context.Context, p *plan.Plan, _ *sshkeys.Keys, labImageIDs bootstrap.LabImages, report steps.Reporter) (map[string]bootstrap.TeamResult, error) {
@@ -990,5 +992,45 @@ func TestMachinesOfReadsATeamsMachinesFromItsOutputs(t *testing.T) {
 		if got, err := machinesOf(bad); err == nil || !strings.Contains(err.Error(), MachinesOutput) {
 			t.Errorf("%s: %+v, err %v: want an error naming the output", name, got, err)
 		}
+	}
+}
+
+// A machine that will never answer again does not block the teardown of the others (and so
+// pulumi destroy): listed in labfleet:goneMachines by address, address:port or node name,
+// it is left out and named; a failed teardown names that way out.
+func TestTheTeardownLeavesOutMachinesListedAsGone(t *testing.T) {
+	outputs := resource.NewPropertyMapFromMap(map[string]any{MachinesOutput: []any{
+		map[string]any{"node": "team1-m1", "target": "10.0.0.11:22", "user": "admin"},
+		map[string]any{"node": "team1-w1", "target": "10.0.0.12:2222", "user": "admin"},
+	}})
+	for _, gone := range [][]string{{"10.0.0.12"}, {"10.0.0.12:2222"}, {"team1-w1"}} {
+		b := &fakeBootstrapper{}
+		var warnings []string
+		err := teardownTeam(context.Background(), b, "team1", outputs, machineKey, gone, func(w string) { warnings = append(warnings, w) })
+		if err != nil || len(b.teardowns) != 1 || strings.Contains(b.teardowns[0], "team1-w1") || !strings.Contains(b.teardowns[0], "team1-m1") {
+			t.Errorf("gone %v: tore down %q, err %v", gone, b.teardowns, err)
+		}
+		if len(warnings) != 1 || !strings.Contains(warnings[0], "machine 10.0.0.12:2222 (node team1-w1) is in labfleet:goneMachines") ||
+			!strings.Contains(warnings[0], "/etc/labfleet/machine") {
+			t.Errorf("gone %v: warnings %q", gone, warnings)
+		}
+	}
+	// Every machine gone: nothing to log in to, so not even the key is needed.
+	b := &fakeBootstrapper{}
+	if err := teardownTeam(context.Background(), b, "team1", outputs, "", []string{"team1-m1", "team1-w1"}, func(string) {}); err != nil || len(b.teardowns) != 0 {
+		t.Errorf("all gone: tore down %q, err %v", b.teardowns, err)
+	}
+	b = &fakeBootstrapper{teardownErr: errors.New("team team1: removing labfleet from its machines: machine 10.0.0.12:2222 (node team1-w1): connection refused")}
+	err := teardownTeam(context.Background(), b, "team1", outputs, machineKey, nil, func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "pulumi config set --path 'labfleet:goneMachines[0]' <its address>") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestGoneMachinesMustBeAList(t *testing.T) {
+	r := runProgram(t, true, map[string]string{"labfleet:workers": "1", "labfleet:machines": `[{"address":"10.0.0.11","user":"admin"},{"address":"10.0.0.12","user":"admin"}]`,
+		"labfleet:teams": "1", "labfleet:machineKey": machineKey, "labfleet:goneMachines": "10.0.0.12"})
+	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:goneMachines: 10.0.0.12 is not a list") || len(r.m.resources) != 0 {
+		t.Errorf("err %v, %d resources", r.err, len(r.m.resources))
 	}
 }

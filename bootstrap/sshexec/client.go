@@ -124,7 +124,8 @@ func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
 	}
 }
 
-// dialOnce bounds the handshake too: ClientConfig.Timeout covers only the TCP connect.
+// dialOnce bounds the handshake too (ClientConfig.Timeout covers only the TCP connect), by
+// its timeout and by ctx.
 func dialOnce(ctx context.Context, addr string, config *ssh.ClientConfig, timeout time.Duration) (*ssh.Client, error) {
 	d := net.Dialer{Timeout: timeout}
 	raw, err := d.DialContext(ctx, "tcp", addr)
@@ -132,7 +133,14 @@ func dialOnce(ctx context.Context, addr string, config *ssh.ClientConfig, timeou
 		return nil, err
 	}
 	_ = raw.SetDeadline(time.Now().Add(timeout))
+	// A peer that accepts and never speaks holds the handshake until the deadline: ctx ending
+	// (Ctrl-C, a teardown's limit) ends it at once.
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Now()) })
 	c, chans, reqs, err := ssh.NewClientConn(raw, addr, config)
+	if !stop() && err == nil {
+		err = ctx.Err()
+		c.Close()
+	}
 	if err != nil {
 		raw.Close()
 		return nil, err
