@@ -37,7 +37,7 @@ SHELL := /bin/bash
 # The commands make runs on every call (the prerequisite check, status, handouts) are built
 # into bin/ and rebuilt only when a Go file or go.mod/go.sum is newer: `go run` compiled them
 # on every call, over a second each time, most of an everyday command's wall time.
-GO_SOURCES := $(shell find . \( -name .git -o -name tools -o -name .pulumi-local \) -prune -o -name '*.go' -print) go.mod go.sum
+GO_SOURCES := $(shell find . \( -name .git -o -name tools -o -name .pulumi-local \) -prune -o -name '*.go' ! -name '*_test.go' -print) go.mod go.sum
 bin/prereq: $(GO_SOURCES)
 	@go build -o $@ ./prereq/cmd/prereq
 bin/status: $(GO_SOURCES)
@@ -54,8 +54,8 @@ prereq: bin/prereq
 # Before a command that only reads the stack (outputs, config): the Pulumi CLI alone, so they
 # neither start nor install an engine, and work offline without the docker plugin. Any pulumi
 # on PATH reads a stack: the full check (its version, 0.2-0.4 s) runs only where there is none.
-prereq-cli: bin/prereq
-	@command -v pulumi >/dev/null || bin/prereq -cli-only
+prereq-cli:
+	@command -v pulumi >/dev/null || { $(MAKE) -s bin/prereq && bin/prereq -cli-only; }
 
 up: prereq
 	@case "$$PULUMI_BACKEND_URL" in file://$(BACKEND_DIR)) mkdir -p $(BACKEND_DIR);; esac

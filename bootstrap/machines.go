@@ -49,7 +49,7 @@ func prepareMachines(ctx context.Context, p *plan.Plan, team plan.Team, keys *ss
 	})
 }
 
-// TeardownLimit bounds the teardown of one machine, login included: measured at 4-7 s for
+// TeardownLimit bounds the teardown of one machine, login included: measured at 4-10 s for
 // a whole team here, minutes only when dockerd or kind hang, which would otherwise hold
 // pulumi destroy for ever.
 const TeardownLimit = 5 * time.Minute

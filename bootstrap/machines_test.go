@@ -12,8 +12,8 @@ import (
 )
 
 // silentMachine accepts SSH connections on loopback and never answers: a machine whose sshd
-// hangs, which a teardown must not wait on for ever.
-func silentMachine(t *testing.T) Machine {
+// hangs, which a teardown must not wait on for ever. accepted is called at each connection.
+func silentMachine(t *testing.T, accepted func()) Machine {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,6 +27,7 @@ func silentMachine(t *testing.T) Machine {
 			if err != nil {
 				return
 			}
+			accepted()
 			go func() { <-done; c.Close() }()
 		}
 	}()
@@ -45,9 +46,12 @@ func adminSigner(t *testing.T) *sshkeys.Keys {
 // A hanging machine stops its teardown at the limit, and the error says so, naming the team
 // and the machine: pulumi destroy does not hang with it.
 func TestATeardownThatHangsStopsAtItsLimit(t *testing.T) {
-	m := silentMachine(t)
+	m := silentMachine(t, func() {})
 	patient := sshexec.Options{AttemptTimeout: time.Hour, RetryFor: time.Hour, MaxBackoff: time.Second, KeepaliveInterval: time.Hour, KeepaliveMisses: 3}
-	_, err := teardownMachines(context.Background(), "team1", []Machine{m}, adminSigner(t).Admin().Signer(), patient, 300*time.Millisecond)
+	err := returns(t, func() error {
+		_, err := teardownMachines(context.Background(), "team1", []Machine{m}, adminSigner(t).Admin().Signer(), patient, 300*time.Millisecond)
+		return err
+	})
 	for _, want := range []string{"team team1: removing labfleet from its machines", "node team1-w1", m.Target, "the teardown took longer than its 300ms limit"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to say %q", err, want)
@@ -55,14 +59,32 @@ func TestATeardownThatHangsStopsAtItsLimit(t *testing.T) {
 	}
 }
 
-// Cancelled (the program stopping), a teardown stops at once, however long its limit.
+// Cancelled (the program stopping) while the machine holds its SSH handshake, a teardown
+// stops at once, however long its limit.
 func TestACancelledTeardownStops(t *testing.T) {
-	m := silentMachine(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	m := silentMachine(t, cancel)
 	patient := sshexec.Options{AttemptTimeout: time.Hour, RetryFor: time.Hour, MaxBackoff: time.Second, KeepaliveInterval: time.Hour, KeepaliveMisses: 3}
-	_, err := teardownMachines(ctx, "team1", []Machine{m}, adminSigner(t).Admin().Signer(), patient, time.Hour)
+	err := returns(t, func() error {
+		_, err := teardownMachines(ctx, "team1", []Machine{m}, adminSigner(t).Admin().Signer(), patient, time.Hour)
+		return err
+	})
 	if err == nil || !strings.Contains(err.Error(), "context canceled") || !strings.Contains(err.Error(), "node team1-w1") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// returns runs fn and gives its error; a hang (what these tests guard against) fails the test
+// after a minute instead of holding go test until its own timeout.
+func returns(t *testing.T, fn func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute): // only a bound: the path under test returns in well under a second
+		t.Fatal("the teardown did not return")
+		return nil
 	}
 }

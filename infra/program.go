@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
 	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/infra/handout"
 	"github.com/labfleet/labfleet/infra/plan"
@@ -163,10 +164,11 @@ func checkPassphrase(stack string) error {
 		stack, DevPassphrase, DevStack, stack)
 }
 
-// teardownHook registers the hook that removes labfleet from a team's existing machines
-// when Pulumi deletes the team: on `pulumi destroy --run-program` (Pulumi refuses a plain
-// destroy of a stack with delete hooks, naming that flag) and when a team leaves the config.
-// It reads the machines from the team's last outputs, and logs in with machineKey.
+// teardownHook registers the hook that removes labfleet from an existing machine when Pulumi
+// deletes its Machine component: on `pulumi destroy --run-program` (Pulumi refuses a plain
+// destroy of a stack with delete hooks, naming that flag), when its team leaves the config,
+// and when it leaves labfleet:machines. It reads the machine from the component's last
+// outputs, and logs in with machineKey.
 func teardownHook(ctx *pulumi.Context, bootstrapper Bootstrapper, machineKey string) (*pulumi.ResourceHook, error) {
 	gone, err := goneMachines(ctx)
 	if err != nil {
@@ -174,7 +176,11 @@ func teardownHook(ctx *pulumi.Context, bootstrapper Bootstrapper, machineKey str
 	}
 	return ctx.RegisterResourceHook(TeardownHook, func(args *pulumi.ResourceHookArgs) error {
 		warn := func(msg string) { _ = ctx.Log.Warn(msg, nil) }
-		return teardownTeam(ctx.Context(), bootstrapper, args.Name, args.OldOutputs, machineKey, gone, warn)
+		team := args.Name // a Team component of a cohort made before machines were components
+		if v, ok := args.OldOutputs["team"]; ok && v.IsString() {
+			team = v.StringValue()
+		}
+		return teardownTeam(ctx.Context(), bootstrapper, team, args.OldOutputs, machineKey, gone, warn)
 	}, nil)
 }
 
@@ -191,11 +197,14 @@ func goneMachines(ctx *pulumi.Context) ([]string, error) {
 		return nil, fmt.Errorf("%s:goneMachines: %s is not a list of machine addresses or node names: pulumi config set --path '%s:goneMachines[0]' 10.0.0.12",
 			plan.Namespace, v, plan.Namespace)
 	}
+	for i := range gone {
+		gone[i] = strings.TrimSpace(gone[i])
+	}
 	return gone, nil
 }
 
-// teardownTeam removes labfleet from the machines a deleted team's outputs list, except the
-// ones listed as gone, which it names with what stays on them.
+// teardownTeam removes labfleet from the machines a deleted component's outputs give, except
+// the ones listed as gone, which it names with what stays on them.
 func teardownTeam(ctx context.Context, bootstrapper Bootstrapper, team string, outputs resource.PropertyMap, machineKey string, gone []string, warn func(string)) error {
 	machines, err := machinesOf(outputs)
 	if err != nil {
@@ -206,7 +215,7 @@ func teardownTeam(ctx context.Context, bootstrapper Bootstrapper, team string, o
 		address, _, _ := strings.Cut(m.Target, ":")
 		if slices.Contains(gone, m.Target) || slices.Contains(gone, address) || slices.Contains(gone, m.Node) {
 			warn(fmt.Sprintf("team %s: machine %s (node %s) is in %s:goneMachines, so labfleet does not remove itself from it: should it ever come back, "+
-				"what labfleet added is listed in its /etc/labfleet/machine (the student and labfleet accounts it created, sudoers files, /etc/labfleet)",
+				"what labfleet added is listed in its /etc/labfleet/machine (the student and labfleet accounts it created, the key lines and groups it added to accounts of the machine's own, sudoers files, /etc/labfleet)",
 				team, m.Target, m.Node, plan.Namespace))
 			continue
 		}
@@ -219,18 +228,25 @@ func teardownTeam(ctx context.Context, bootstrapper Bootstrapper, team string, o
 	if err != nil {
 		return fmt.Errorf("team %s: removing labfleet from its machines: %w", team, err)
 	}
-	if err := bootstrapper.TeardownMachines(ctx, team, reachable, signer); err != nil {
+	err = bootstrapper.TeardownMachines(ctx, team, reachable, signer)
+	// The way out is for a machine that does not answer, never for one that answers and
+	// fails (that one still holds the student's account), nor for a cancelled run.
+	if errors.Is(err, sshexec.ErrUnreachable) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%w; a machine that is gone for good (it will never answer again) can be left out: pulumi config set --path '%s:goneMachines[0]' <its address>, then run the command again",
 			err, plan.Namespace)
 	}
-	return nil
+	return err
 }
 
 // TeardownHook is the name the teardown hook is registered, and recorded in state, under.
 const TeardownHook = "labfleet-machines-teardown"
 
-// machinesOf reads a machine team's component outputs back.
+// machinesOf reads back the machine a Machine component's outputs describe, or the list a
+// Team component's outputs held in a cohort made before machines were components.
 func machinesOf(outputs resource.PropertyMap) ([]bootstrap.Machine, error) {
+	if _, ok := outputs["target"]; ok {
+		return []bootstrap.Machine{machineOf(outputs)}, nil
+	}
 	list, ok := outputs[MachinesOutput]
 	if !ok {
 		return nil, nil
@@ -243,16 +259,19 @@ func machinesOf(outputs resource.PropertyMap) ([]bootstrap.Machine, error) {
 		if !v.IsObject() {
 			return nil, fmt.Errorf("its %s output holds %v", MachinesOutput, v)
 		}
-		o := v.ObjectValue()
-		str := func(k string) string {
-			if x, ok := o[resource.PropertyKey(k)]; ok && x.IsString() {
-				return x.StringValue()
-			}
-			return ""
-		}
-		out = append(out, bootstrap.Machine{Node: str("node"), Target: str("target"), User: str("user"), HostKey: str("hostKey")})
+		out = append(out, machineOf(v.ObjectValue()))
 	}
 	return out, nil
+}
+
+func machineOf(o resource.PropertyMap) bootstrap.Machine {
+	str := func(k string) string {
+		if x, ok := o[resource.PropertyKey(k)]; ok && x.IsString() {
+			return x.StringValue()
+		}
+		return ""
+	}
+	return bootstrap.Machine{Node: str("node"), Target: str("target"), User: str("user"), HostKey: str("hostKey")}
 }
 
 // teamNetwork is a team's subnet; "" for a team on existing machines, whose network is

@@ -7,9 +7,11 @@ import (
 	"maps"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -19,6 +21,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/bootstrap/lab"
+	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
@@ -903,8 +906,8 @@ arnM5p0eXaeg4ls3PBtUAAAACHRlc3RAbGFiAQIDBAU=
 `
 
 // A cohort on existing machines: no Docker resource for its teams (only the lab images,
-// built on the local engine), each team's component carries the teardown hook and records
-// its machines for it, and the outputs point at the machines.
+// built on the local engine), each machine's component carries the teardown hook, and the
+// outputs point at the machines.
 func TestTeamsOnExistingMachines(t *testing.T) {
 	machines := `[{"address":"10.0.0.11","user":"admin","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfMachine11"},{"address":"10.0.0.12","user":"admin"},
 		{"address":"10.0.0.21","port":2222},{"address":"10.0.0.22","team":"team2"}]`
@@ -921,9 +924,23 @@ func TestTeamsOnExistingMachines(t *testing.T) {
 	if r.m.named("docker:index/image:Image", "node-image").typ != "" || r.m.named("docker:index/image:Image", "improved-app").typ == "" {
 		t.Error("want the lab images and no node image")
 	}
+	// Each machine is a component of its own under its team, named by node and address, and
+	// carries the hook: a machine that leaves the list is deleted, and so torn down, alone.
+	var named []string
+	for _, m := range r.m.ofType("labfleet:index:Machine") {
+		named = append(named, m.name)
+		team, _, _ := strings.Cut(m.name, "-")
+		if fmt.Sprint(m.beforeDelete) != "["+TeardownHook+"]" || !strings.HasSuffix(m.parent, "labfleet:index:Team::"+team) {
+			t.Errorf("machine %s: hooks %v, parent %s", m.name, m.beforeDelete, m.parent)
+		}
+	}
+	slices.Sort(named)
+	if want := []string{"team1-m1@10.0.0.11:22", "team1-w1@10.0.0.12:22", "team2-m1@10.0.0.22:22", "team2-w1@10.0.0.21:2222"}; !slices.Equal(named, want) {
+		t.Errorf("machines %q, want %q", named, want)
+	}
 	for _, team := range r.m.ofType("labfleet:index:Team") {
-		if fmt.Sprint(team.beforeDelete) != "["+TeardownHook+"]" {
-			t.Errorf("team %s hooks %v", team.name, team.beforeDelete)
+		if len(team.beforeDelete) != 0 {
+			t.Errorf("team %s hooks %v: its machines carry the hook", team.name, team.beforeDelete)
 		}
 	}
 	team2 := r.exports["teams"].Value.(map[string]any)["team2"].(map[string]any)
@@ -940,6 +957,13 @@ func TestTeamsOnExistingMachines(t *testing.T) {
 	}
 	if r.b.plan.Teams[0].Nodes[1].Machine.User != "admin" || r.b.plan.Teams[1].Nodes[0].IP.String() != "10.0.0.22" {
 		t.Errorf("the bootstrap got %+v", r.b.plan.Teams)
+	}
+	// Another machine in place of 10.0.0.12 is another component: the engine deletes the old
+	// one, which runs its teardown, and creates the new one.
+	swapped := strings.Replace(machines, "10.0.0.12", "10.0.0.13", 1)
+	r2 := runProgramOn(t, fakeHost{}, &fakeBootstrapper{}, true, map[string]string{"labfleet:workers": "1", "labfleet:machines": swapped, "labfleet:machineKey": machineKey})
+	if r2.err != nil || r2.m.named("labfleet:index:Machine", "team1-w1@10.0.0.13:22").typ == "" || r2.m.named("labfleet:index:Machine", "team1-w1@10.0.0.12:22").typ != "" {
+		t.Errorf("a swapped machine: %v, machines %v", r2.err, r2.m.ofType("labfleet:index:Machine"))
 	}
 	// A machine that cannot be reached stops the run before anything is registered.
 	down := fakeHost{machines: plan.MachineFacts{Err: "ssh: connect: connection refused"}}
@@ -981,6 +1005,11 @@ func TestMachinesOfReadsATeamsMachinesFromItsOutputs(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0] != (bootstrap.Machine{Node: "team1-m1", Target: "10.0.0.11:22", User: "admin", HostKey: "ssh-ed25519 AAAA"}) {
 		t.Errorf("machines %+v, %v", got, err)
 	}
+	// A Machine component's outputs: that one machine.
+	one := resource.NewPropertyMapFromMap(map[string]any{"team": "team1", "node": "team1-w1", "target": "10.0.0.12:22", "user": "admin", "hostKey": ""})
+	if got, err := machinesOf(one); err != nil || len(got) != 1 || got[0] != (bootstrap.Machine{Node: "team1-w1", Target: "10.0.0.12:22", User: "admin"}) {
+		t.Errorf("a Machine component: %+v, %v", got, err)
+	}
 	if got, err := machinesOf(resource.PropertyMap{}); err != nil || got != nil {
 		t.Errorf("a team of containers: %v %v", got, err)
 	}
@@ -1020,11 +1049,44 @@ func TestTheTeardownLeavesOutMachinesListedAsGone(t *testing.T) {
 	if err := teardownTeam(context.Background(), b, "team1", outputs, "", []string{"team1-m1", "team1-w1"}, func(string) {}); err != nil || len(b.teardowns) != 0 {
 		t.Errorf("all gone: tore down %q, err %v", b.teardowns, err)
 	}
-	b = &fakeBootstrapper{teardownErr: errors.New("team team1: removing labfleet from its machines: machine 10.0.0.12:2222 (node team1-w1): connection refused")}
-	err := teardownTeam(context.Background(), b, "team1", outputs, machineKey, nil, func(string) {})
-	if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "pulumi config set --path 'labfleet:goneMachines[0]' <its address>") {
-		t.Errorf("err = %v", err)
+	// The way out is offered for a machine that does not answer, and only for that.
+	hint := "pulumi config set --path 'labfleet:goneMachines[0]' <its address>"
+	for _, tc := range []struct {
+		name string
+		err  error
+		hint bool
+	}{
+		{"unreachable after the retries", sshDialError(t, context.Background()), true},
+		{"cancelled while dialling", sshDialError(t, cancelled()), false},
+		{"answers and fails", errors.New("machine 10.0.0.12:2222 (node team1-w1): teardown: delete account student: exit code 1"), false},
+	} {
+		b = &fakeBootstrapper{teardownErr: tc.err}
+		err := teardownTeam(context.Background(), b, "team1", outputs, machineKey, nil, func(string) {})
+		if err == nil || !strings.Contains(err.Error(), tc.err.Error()) || strings.Contains(err.Error(), hint) != tc.hint {
+			t.Errorf("%s: err = %v, want the way out: %v", tc.name, err, tc.hint)
+		}
 	}
+}
+
+func cancelled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// sshDialError is what the teardown returns for a machine whose SSH port refuses connections
+// (port 1 on loopback: nothing listens there).
+func sshDialError(t *testing.T, ctx context.Context) error {
+	keys, err := sshkeys.New(testSeed, "spring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := sshexec.Options{AttemptTimeout: time.Second, RetryFor: 300 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, KeepaliveInterval: time.Second, KeepaliveMisses: 1}
+	_, err = bootstrap.DialMachine(ctx, bootstrap.Machine{Node: "team1-w1", Target: "127.0.0.1:1", User: "admin"}, keys.Admin().Signer(), opts)
+	if err == nil {
+		t.Fatal("dialled a closed port")
+	}
+	return fmt.Errorf("team team1: removing labfleet from its machines: %w", err)
 }
 
 func TestGoneMachinesMustBeAList(t *testing.T) {

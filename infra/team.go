@@ -28,30 +28,47 @@ type Team struct {
 	RoutingMesh pulumi.StringOutput      `pulumi:"routingMesh"`
 	AppURLs     pulumi.StringArrayOutput `pulumi:"appUrls"`
 	Kind        pulumi.StringMapOutput   `pulumi:"kind"`
-	// machines describes a team's existing machines for the teardown hook, which reads them
-	// from the component's last outputs (the team may be gone from the config by then).
-	machines pulumi.Array
 }
 
-// MachinesOutput is the component output the teardown hook reads.
+// MachinesOutput is the output in which a machine team's component listed its machines for
+// the teardown hook, before each machine was a component of its own: the hook still reads
+// it from the state of a cohort made then.
 const MachinesOutput = "machines"
 
+// Machine is one existing machine of a team: a component with no resource of its own whose
+// outputs say how to reach it (machinesOf reads them back), and whose deletion runs the
+// teardown hook on it. It is named after its node and its address, so a machine leaves the
+// stack, and is torn down, when it leaves labfleet:machines (another machine at its node is
+// another resource), when its team leaves the config, and on pulumi destroy --run-program.
+type Machine struct {
+	pulumi.ResourceState
+}
+
 // newMachineTeam registers a team whose nodes are existing machines: a component with no
-// Docker resource, whose deletion (pulumi destroy --run-program, or the team leaving the
-// config) runs the teardown hook on its machines.
+// Docker resource, and a Machine component under it for each machine.
 func newMachineTeam(ctx *pulumi.Context, t plan.Team, teardown *pulumi.ResourceHook, opts ...pulumi.ResourceOption) (*Team, error) {
 	team := &Team{Plan: t}
+	if err := ctx.RegisterComponentResource("labfleet:index:Team", t.Name, team, opts...); err != nil {
+		return nil, err
+	}
+	hooks := pulumi.ResourceHooks(&pulumi.ResourceHookBinding{BeforeDelete: []*pulumi.ResourceHook{teardown}})
 	for _, n := range t.Nodes {
-		m := bootstrap.MachineOf(n) // machinesOf reads it back
-		team.machines = append(team.machines, pulumi.Map{
+		m := bootstrap.MachineOf(n)
+		machine := &Machine{}
+		if err := ctx.RegisterComponentResource("labfleet:index:Machine", m.Node+"@"+m.Target, machine, pulumi.Parent(team), hooks); err != nil {
+			return nil, err
+		}
+		if err := ctx.RegisterResourceOutputs(machine, pulumi.Map{
+			"team":    pulumi.String(t.Name),
 			"node":    pulumi.String(m.Node),
 			"target":  pulumi.String(m.Target),
 			"user":    pulumi.String(m.User),
 			"hostKey": pulumi.String(m.HostKey),
-		})
+		}); err != nil {
+			return nil, err
+		}
 	}
-	opts = append(opts, pulumi.ResourceHooks(&pulumi.ResourceHookBinding{BeforeDelete: []*pulumi.ResourceHook{teardown}}))
-	return team, ctx.RegisterComponentResource("labfleet:index:Team", t.Name, team, opts...)
+	return team, nil
 }
 
 // Node is one node container and its volumes (see nodecontainer.Spec.Mounts), which
@@ -132,9 +149,6 @@ func (t *Team) finish(ctx *pulumi.Context, results pulumi.AnyOutput) error {
 		"routingMesh": t.RoutingMesh,
 		"appUrls":     t.AppURLs,
 		"kind":        t.Kind,
-	}
-	if t.machines != nil {
-		outputs[MachinesOutput] = t.machines
 	}
 	return ctx.RegisterResourceOutputs(t, outputs)
 }

@@ -55,6 +55,16 @@ var ErrHostKeyMismatch = errors.New("host key mismatch")
 // ErrAuthRefused means the node's sshd refused the key. It is never retried.
 var ErrAuthRefused = errors.New("authentication refused")
 
+// ErrUnreachable means no SSH session could be opened before the retries or the context
+// ran out: the node did not answer, or not as an SSH server. errors.Is finds it in what Dial
+// returns; the message stays the cause's own.
+var ErrUnreachable = errors.New("unreachable")
+
+type unreachable struct{ error }
+
+func (unreachable) Is(target error) bool { return target == ErrUnreachable }
+func (u unreachable) Unwrap() error      { return u.error }
+
 // Client is an open SSH connection to one node.
 type Client struct {
 	target  Target
@@ -113,11 +123,11 @@ func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
 				t.Node, t.Addr, ErrAuthRefused, t.User, ssh.FingerprintSHA256(t.Signer.PublicKey()), err)
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			return nil, fmt.Errorf("node %s: ssh %s: still failing after %d attempts over %s: %w", t.Node, t.Addr, attempt, opts.RetryFor, lastErr)
+			return nil, fmt.Errorf("node %s: ssh %s: still failing after %d attempts over %s: %w", t.Node, t.Addr, attempt, opts.RetryFor, unreachable{lastErr})
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("node %s: ssh %s: %w (last error: %v)", t.Node, t.Addr, ctx.Err(), lastErr)
+			return nil, fmt.Errorf("node %s: ssh %s: %w (last error: %v)", t.Node, t.Addr, unreachable{ctx.Err()}, lastErr)
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, opts.MaxBackoff)

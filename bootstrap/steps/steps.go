@@ -47,7 +47,7 @@ type Step struct {
 // carries (WithReporter).
 func Run(ctx context.Context, team string, steps []Step) error {
 	for _, s := range steps {
-		where, err := s.Name, ctx.Err()
+		where, err := s.Name, context.Cause(ctx)
 		if err != nil {
 			where = "stopped before " + s.Name
 		} else {

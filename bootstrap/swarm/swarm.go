@@ -432,7 +432,10 @@ func (c *converger) handOverLead(ctx context.Context) error {
 	// Its ID is read afresh: it may have joined in this run.
 	err := steps.Poll(ctx, "node "+next.Name+": not a reachable manager yet", c.timing.NodesReady, c.timing.Poll, func(ctx context.Context) (bool, error) {
 		s, err := inspectLocal(ctx, next)
-		if err != nil || s.NodeID == "" {
+		if err == nil && s.NodeID == "" {
+			err = fmt.Errorf("its local state is %s", s.describe())
+		}
+		if err != nil {
 			return false, err
 		}
 		c.setState(next, s)
