@@ -67,6 +67,13 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, Secrets, error) {
 			r.fail("%s:machinesFrom: %v", plan.Namespace, err)
 		}
 	}
+	if len(cfg.Machines) > 0 && len(r.problems) == 0 {
+		keys, err := pinnedHostKeys(ctx)
+		if err != nil {
+			r.fail("reading the machines' pinned host keys from stack %s's machineHostKeys output: %v", ctx.Stack(), err)
+		}
+		cfg.PinnedHostKeys = keys
+	}
 	if len(r.problems) > 0 {
 		return plan.Config{}, Secrets{}, errors.New("invalid cohort configuration:\n  - " + strings.Join(r.problems, "\n  - "))
 	}
@@ -82,6 +89,34 @@ func LoadConfig(ctx *pulumi.Context) (plan.Config, Secrets, error) {
 		}
 	}
 	return cfg, secrets, nil
+}
+
+// HostKeysOutput is the stack output that pins each machine's SSH host key (by target) from
+// the first contact on: the next run reads it back (pinnedHostKeys) before logging in.
+const HostKeysOutput = "machineHostKeys"
+
+// pinnedHostKeys reads this very stack's last HostKeysOutput: nothing on its first run.
+func pinnedHostKeys(ctx *pulumi.Context) (map[string]string, error) {
+	self := ctx.Organization() + "/" + ctx.Project() + "/" + ctx.Stack()
+	ref, err := pulumi.NewStackReference(ctx, "pinned-host-keys", &pulumi.StackReferenceArgs{Name: pulumi.String(self)})
+	if err != nil {
+		return nil, err
+	}
+	out, err := internals.UnsafeAwaitOutput(ctx.Context(), ref.GetOutput(pulumi.String(HostKeysOutput)))
+	if err != nil || out.Value == nil {
+		return nil, err
+	}
+	keys := map[string]string{}
+	raw, ok := out.Value.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%v is not a map of targets to keys", out.Value)
+	}
+	for target, v := range raw {
+		if k, ok := v.(string); ok {
+			keys[target] = k
+		}
+	}
+	return keys, nil
 }
 
 // machinesFrom reads the `machines` output of another stack (one that created the VMs with

@@ -212,7 +212,7 @@ func readMachine(ctx context.Context, m bootstrap.Machine, signer ssh.Signer, op
 	if len(lines) < 6 {
 		return plan.MachineFacts{Err: fmt.Sprintf("unexpected answer %q", out)}
 	}
-	f := plan.MachineFacts{OS: lines[0], Cgroup: lines[3]}
+	f := plan.MachineFacts{OS: lines[0], Cgroup: lines[3], HostKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(c.HostKey())))}
 	if lines[1] != "-" {
 		f.Docker = lines[1]
 	}

@@ -70,6 +70,7 @@ func Program(bootstrapper Bootstrapper, host HostInspector) pulumi.RunFunc {
 			}
 			machines = host.Machines(ctx.Context(), p, keys.Machine())
 			cfg.MachineNodes = plan.MachineNodes(machines)
+			cfg.SeenHostKeys = plan.SeenHostKeys(machines)
 		}
 		if p, err = plan.Build(cfg); err != nil {
 			return err
@@ -274,6 +275,20 @@ func machineOf(o resource.PropertyMap) bootstrap.Machine {
 	return bootstrap.Machine{Node: str("node"), Target: str("target"), User: str("user"), HostKey: str("hostKey")}
 }
 
+// machineHostKeys is every machine's host key by target, as this run logs in with it: the
+// stack keeps it, so a key first seen is pinned from then on (pinnedHostKeys).
+func machineHostKeys(p *plan.Plan) pulumi.StringMap {
+	keys := pulumi.StringMap{}
+	for _, t := range p.Teams {
+		for _, n := range t.Nodes {
+			if n.Machine != nil && n.Machine.HostKey != "" {
+				keys[n.Machine.Target()] = pulumi.String(n.Machine.HostKey)
+			}
+		}
+	}
+	return keys
+}
+
 // teamNetwork is a team's subnet; "" for a team on existing machines, whose network is
 // whatever connects them.
 func teamNetwork(t plan.Team) string {
@@ -331,6 +346,9 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 		studentKeys[t.Plan.Name] = pulumi.String(keys.Student(t.Plan.Name).PrivateKeyPEM(p.SSHUser + "@" + t.Plan.Name))
 	}
 	ctx.Export("teams", teams)
+	if hostKeys := machineHostKeys(p); len(hostKeys) > 0 {
+		ctx.Export(HostKeysOutput, hostKeys)
+	}
 	ctx.Export("bootstrapPlan", bootstrapIntent(p))
 	ctx.Export("studentKeys", pulumi.ToSecret(studentKeys))
 	ctx.Export("kubeconfigs", pulumi.ToSecret(c.Results.ApplyT(func(v any) map[string]string {

@@ -41,8 +41,9 @@ type registered struct {
 
 // mocks records every registration; custom resources echo their inputs as state.
 type mocks struct {
-	mu        sync.Mutex
-	resources []registered
+	mu         sync.Mutex
+	resources  []registered
+	ownOutputs map[string]any // what a StackReference to the program's own stack reads
 }
 
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -64,6 +65,10 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "docker:index/remoteImage:RemoteImage":
 		state["imageId"] = resource.NewStringProperty("sha256:4567")
 	case "pulumi:pulumi:StackReference":
+		if args.Name == "pinned-host-keys" {
+			state["outputs"] = resource.NewObjectProperty(resource.NewPropertyMapFromMap(m.ownOutputs))
+			break
+		}
 		// The machines a cloud stack exports, as labfleet:machinesFrom reads them.
 		state["outputs"] = resource.NewObjectProperty(resource.NewPropertyMapFromMap(map[string]any{
 			"machines": []any{
@@ -83,6 +88,17 @@ func (m *mocks) ofType(typ string) []registered {
 	var out []registered
 	for _, r := range m.resources {
 		if r.typ == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// created are the registered resources but the stack references, which only read.
+func (m *mocks) created() []registered {
+	var out []registered
+	for _, r := range m.resources {
+		if r.typ != "pulumi:pulumi:StackReference" {
 			out = append(out, r)
 		}
 	}
@@ -159,6 +175,11 @@ type fakeHost struct {
 	err      error
 	byHost   map[string]plan.HostFacts
 	machines plan.MachineFacts
+	// presents makes each machine present the host key "ssh-ed25519 AAAA<prefix><its address>".
+	presents string
+	// ownOutputs are the stack's own last outputs, as a StackReference to itself reads them:
+	// not a fact of the hosts, but like them read from outside the program.
+	ownOutputs map[string]any
 }
 
 func (f fakeHost) Machines(_ context.Context, p *plan.Plan, _ ssh.Signer) map[string]plan.MachineFacts {
@@ -166,6 +187,11 @@ func (f fakeHost) Machines(_ context.Context, p *plan.Plan, _ ssh.Signer) map[st
 	for _, t := range p.Teams {
 		for _, n := range t.Nodes {
 			out[n.Machine.Target()] = f.machines
+			if f.presents != "" {
+				mf := f.machines
+				mf.HostKey = "ssh-ed25519 AAAA" + f.presents + n.Machine.Address.String()
+				out[n.Machine.Target()] = mf
+			}
 		}
 	}
 	return out
@@ -192,6 +218,17 @@ type run struct {
 	exports map[string]internals.UnsafeAwaitOutputResult
 	logs    []logLine
 	err     error
+}
+
+// warnings are the warnings the program logged that contain part.
+func (r run) warnings(part string) []string {
+	var out []string
+	for _, l := range r.logs {
+		if l.warning && strings.Contains(l.msg, part) {
+			out = append(out, l.msg)
+		}
+	}
+	return out
 }
 
 // logLine is one message the program logged, with the URN of the resource it is shown on.
@@ -239,7 +276,7 @@ func runProgramWith(t *testing.T, b *fakeBootstrapper, dryRun bool, config map[s
 
 func runProgramOn(t *testing.T, host fakeHost, b *fakeBootstrapper, dryRun bool, config map[string]string) run {
 	t.Helper()
-	r := run{m: &mocks{}, b: b, host: host, exports: map[string]internals.UnsafeAwaitOutputResult{}}
+	r := run{m: &mocks{ownOutputs: host.ownOutputs}, b: b, host: host, exports: map[string]internals.UnsafeAwaitOutputResult{}}
 	cfg := map[string]string{"labfleet:keySeed": testSeed}
 	for k, v := range config {
 		cfg[k] = v
@@ -968,8 +1005,8 @@ func TestTeamsOnExistingMachines(t *testing.T) {
 	// A machine that cannot be reached stops the run before anything is registered.
 	down := fakeHost{machines: plan.MachineFacts{Err: "ssh: connect: connection refused"}}
 	r = runProgramOn(t, down, &fakeBootstrapper{}, true, map[string]string{"labfleet:workers": "1", "labfleet:machines": machines, "labfleet:machineKey": machineKey})
-	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:machines (team team1, node team1-m1): cannot log in to admin@10.0.0.11:22: ssh: connect") || len(r.m.resources) != 0 {
-		t.Errorf("an unreachable machine: %v, %d resources", r.err, len(r.m.resources))
+	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:machines (team team1, node team1-m1): cannot log in to admin@10.0.0.11:22: ssh: connect") || len(r.m.created()) != 0 {
+		t.Errorf("an unreachable machine: %v, %d resources", r.err, len(r.m.created()))
 	}
 
 	// Without the key, nothing is registered.
@@ -1092,7 +1129,43 @@ func sshDialError(t *testing.T, ctx context.Context) error {
 func TestGoneMachinesMustBeAList(t *testing.T) {
 	r := runProgram(t, true, map[string]string{"labfleet:workers": "1", "labfleet:machines": `[{"address":"10.0.0.11","user":"admin"},{"address":"10.0.0.12","user":"admin"}]`,
 		"labfleet:teams": "1", "labfleet:machineKey": machineKey, "labfleet:goneMachines": "10.0.0.12"})
-	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:goneMachines: 10.0.0.12 is not a list") || len(r.m.resources) != 0 {
-		t.Errorf("err %v, %d resources", r.err, len(r.m.resources))
+	if r.err == nil || !strings.Contains(r.err.Error(), "labfleet:goneMachines: 10.0.0.12 is not a list") || len(r.m.created()) != 0 {
+		t.Errorf("err %v, %d resources", r.err, len(r.m.created()))
+	}
+}
+
+// A machine without a hostKey is trusted on the first contact only: the key it presented
+// goes into the stack's machineHostKeys output, and the next run logs in with that key (and
+// puts it on the cards) without trusting anything new.
+func TestAMachinesHostKeyIsPinnedInTheStackFromTheFirstContact(t *testing.T) {
+	machines := `[{"address":"10.0.0.11","user":"admin","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfMachine11"},{"address":"10.0.0.12","user":"admin"}]`
+	config := map[string]string{"labfleet:teams": "1", "labfleet:workers": "1", "labfleet:machines": machines, "labfleet:machineKey": machineKey}
+	first := runProgramOn(t, fakeHost{presents: "first"}, &fakeBootstrapper{}, false, config)
+	if first.err != nil {
+		t.Fatal(first.err)
+	}
+	pinned := first.exports[HostKeysOutput].Value
+	want := map[string]any{"10.0.0.11:22": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfMachine11", "10.0.0.12:22": "ssh-ed25519 AAAAfirst10.0.0.12"}
+	if fmt.Sprint(pinned) != fmt.Sprint(want) {
+		t.Errorf("first run: %s = %v, want %v", HostKeysOutput, pinned, want)
+	}
+	if first.b.plan.Teams[0].Nodes[1].Machine.HostKey != "ssh-ed25519 AAAAfirst10.0.0.12" || len(first.warnings("has no hostKey")) != 1 {
+		t.Errorf("first run: bootstrap logs in with %q, warnings %v", first.b.plan.Teams[0].Nodes[1].Machine.HostKey, first.warnings(""))
+	}
+	// The next run: the machine now presents another key; the stack's pin is what counts.
+	again := runProgramOn(t, fakeHost{presents: "other", ownOutputs: map[string]any{HostKeysOutput: pinned}}, &fakeBootstrapper{}, false, config)
+	if again.err != nil {
+		t.Fatal(again.err)
+	}
+	if again.b.plan.Teams[0].Nodes[1].Machine.HostKey != "ssh-ed25519 AAAAfirst10.0.0.12" || len(again.warnings("has no hostKey")) != 0 {
+		t.Errorf("next run: bootstrap logs in with %q, warnings %v", again.b.plan.Teams[0].Nodes[1].Machine.HostKey, again.warnings(""))
+	}
+	node := again.exports["teams"].Value.(map[string]any)["team1"].(map[string]any)["nodes"].([]any)[1].(map[string]any)
+	if node["knownHost"] != "10.0.0.12 ssh-ed25519 AAAAfirst10.0.0.12" {
+		t.Errorf("the card's known host: %v", node["knownHost"])
+	}
+	// A cohort of containers reads nothing of the sort.
+	if r := runProgram(t, true, nil); len(r.m.ofType("pulumi:pulumi:StackReference")) != 0 {
+		t.Errorf("a cohort of containers reads its own stack")
 	}
 }

@@ -68,6 +68,12 @@ type Config struct {
 	// its target (host:port), read from the machines before planning, so that no edit of
 	// labfleet:machines moves a machine to another node or team.
 	MachineNodes map[string]RecordedNode
+	// PinnedHostKeys is not a config key: the SSH host key of each machine by target, as the
+	// stack pinned it when labfleet first reached the machine (its machineHostKeys output).
+	PinnedHostKeys map[string]string
+	// SeenHostKeys is not a config key: the host key each machine presented to this run's
+	// preflight, by target. It pins a machine that neither its entry nor the stack pins yet.
+	SeenHostKeys map[string]string
 	// Slots is not a config key either: where the cohort's existing teams and nodes sit,
 	// read from the hosts (ExistingSlots), so that no edit moves one.
 	Slots Slots

@@ -17,7 +17,7 @@ type MachineConfig struct {
 	Address    string `json:"address"`    // IPv4 address the team's machines reach each other at
 	Port       int    `json:"port"`       // SSH port; 0 means 22
 	User       string `json:"user"`       // admin login (root, or passwordless sudo); "" means root
-	HostKey    string `json:"hostKey"`    // its SSH host key, as in known_hosts ("ssh-ed25519 AAAA..."); "" trusts the first key seen, with a warning
+	HostKey    string `json:"hostKey"`    // its SSH host key, as in known_hosts ("ssh-ed25519 AAAA..."); "": the key presented on the first contact, pinned in the stack from then on
 	PublicHost string `json:"publicHost"` // where students reach it; "" means Address
 	Team       string `json:"team"`       // the team it belongs to; "" fills teams in order
 }
@@ -29,6 +29,9 @@ type Machine struct {
 	User       string
 	HostKey    string // "" when not pinned
 	PublicHost string
+	// FirstSeen says HostKey is the key the machine presented on this run's first contact:
+	// trusted once, pinned in the stack from then on.
+	FirstSeen bool
 }
 
 // Target is "host:port" where labfleet and the students reach the machine's sshd.
@@ -104,6 +107,15 @@ func (v *validator) machines(cfg Config, teams []string) []machineEntry {
 			v.fail(key, "%s is listed twice: a machine is one node", id)
 		} else {
 			seen[id] = true
+		}
+		// The entry's own hostKey wins (the way to accept a reinstalled machine's new key);
+		// then the key the stack pinned at the first contact; then the one seen just now.
+		if m.HostKey == "" {
+			if k := cfg.PinnedHostKeys[m.Target()]; k != "" {
+				m.HostKey = k
+			} else if k := cfg.SeenHostKeys[m.Target()]; k != "" {
+				m.HostKey, m.FirstSeen = k, true
+			}
 		}
 		switch {
 		case mc.Team == "":
@@ -194,14 +206,14 @@ func (v *validator) assignMachines(teams []Team, entries []machineEntry, cohort 
 	}
 }
 
-// Warnings about machines whose host key is not pinned.
+// Warnings about machines whose host key was trusted on this run's first contact.
 func machineWarnings(teams []Team) []string {
 	var out []string
 	for _, t := range teams {
 		for _, n := range t.Nodes {
-			if n.Machine != nil && n.Machine.HostKey == "" {
-				out = append(out, fmt.Sprintf("machine %s (node %s) has no hostKey: labfleet trusts the first key it sees on each run; pin it with the line from `ssh-keyscan -t ed25519 %s`",
-					n.Machine.Target(), n.Name, n.Machine.Address))
+			if n.Machine != nil && n.Machine.FirstSeen {
+				out = append(out, fmt.Sprintf("machine %s (node %s) has no hostKey: labfleet trusted the key it presented on this first contact (%s) and pins it in the stack from now on (output machineHostKeys); check it against `ssh-keyscan -t ed25519 %s` run where you trust the network, or set it in labfleet:machines",
+					n.Machine.Target(), n.Name, n.Machine.HostKey, n.Machine.Address))
 			}
 		}
 	}

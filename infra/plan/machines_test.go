@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -36,8 +38,48 @@ func TestTeamsOnMachines(t *testing.T) {
 	if len(p.TeamsOn(LocalHost)) != 0 || len(p.TeamsServedBy(LocalHost)) != 2 {
 		t.Error("teams on machines run no container, but their lab images are built locally")
 	}
-	if w := strings.Join(p.Warnings, "\n"); !strings.Contains(w, "machine 10.0.0.12:2222 (node team1-w1) has no hostKey") || strings.Contains(w, "10.0.0.11") {
+	if len(p.Warnings) != 0 {
 		t.Errorf("warnings %v", p.Warnings)
+	}
+}
+
+// A machine's host key: its entry's wins, then the one the stack pinned at the first contact,
+// then the one this run's preflight saw (trusted once, with a warning, and pinned from then).
+func TestHostKeysArePinnedFromTheFirstContact(t *testing.T) {
+	const entry, pinned, seen = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK11", "ssh-ed25519 AAAApinned", "ssh-ed25519 AAAAseen"
+	cfg := Defaults("spring")
+	fourMachines(&cfg)
+	cfg.PinnedHostKeys = map[string]string{"10.0.0.11:22": pinned, "10.0.0.22:22": pinned}
+	cfg.SeenHostKeys = map[string]string{"10.0.0.11:22": seen, "10.0.0.12:2222": seen, "10.0.0.22:22": seen}
+	p, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, team := range p.Teams {
+		for _, n := range team.Nodes {
+			got[n.Machine.Target()] = fmt.Sprintf("%s %v", n.Machine.HostKey, n.Machine.FirstSeen)
+		}
+	}
+	want := map[string]string{
+		"10.0.0.11:22":   entry + " false",  // its entry's
+		"10.0.0.22:22":   pinned + " false", // the stack's, not what answers now
+		"10.0.0.12:2222": seen + " true",    // first contact
+		"vm21.lab:22":    " false",          // not reached (yet): no key to pin
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("host keys %v, want %v", got, want)
+	}
+	if w := strings.Join(p.Warnings, "\n"); len(p.Warnings) != 1 || !strings.Contains(w, "machine 10.0.0.12:2222 (node team1-w1) has no hostKey: labfleet trusted the key it presented on this first contact ("+seen+") and pins it") {
+		t.Errorf("warnings %v", p.Warnings)
+	}
+	facts := map[string]MachineFacts{"10.0.0.22:22": {Err: "node team2-w1: ssh 10.0.0.22:22: host key mismatch: got SHA256:x, want SHA256:y"}}
+	if err := p.CheckMachines(facts); err == nil || !strings.Contains(err.Error(), "10.0.0.22:22 presents another SSH host key than the one pinned for it") ||
+		!strings.Contains(err.Error(), "ssh-keyscan -t ed25519 10.0.0.22") {
+		t.Errorf("a machine with another key: %v", err)
+	}
+	if got := SeenHostKeys(map[string]MachineFacts{"a:22": {HostKey: "k"}, "b:22": {Err: "refused"}}); !maps.Equal(got, map[string]string{"a:22": "k"}) {
+		t.Errorf("SeenHostKeys = %v", got)
 	}
 }
 

@@ -73,6 +73,18 @@ type MachineFacts struct {
 	Cgroup   string // "1" or "2"
 	Kernel   *Kernel
 	KVM      bool
+	HostKey  string // the SSH host key it presented, as in known_hosts ("ssh-ed25519 AAAA...")
+}
+
+// SeenHostKeys are the host keys the machines presented, by target, for Config.SeenHostKeys.
+func SeenHostKeys(facts map[string]MachineFacts) map[string]string {
+	out := map[string]string{}
+	for target, f := range facts {
+		if f.HostKey != "" {
+			out[target] = f.HostKey
+		}
+	}
+	return out
 }
 
 // MachineNodes are the nodes the machines record being, by target, for Config.MachineNodes.
@@ -124,6 +136,12 @@ func (p *Plan) CheckMachines(facts map[string]MachineFacts) error {
 			}
 			f, known := facts[n.Machine.Target()]
 			if !known {
+				continue
+			}
+			if strings.Contains(f.Err, "host key mismatch") {
+				v.fail(fmt.Sprintf("machines (team %s, node %s)", t.Name, n.Name), "%s presents another SSH host key than the one pinned for it (its entry's hostKey, or the stack's %s from the first contact): %s. "+
+					"If the machine was reinstalled and this is its new key, put the line from `ssh-keyscan -t ed25519 %s` in its entry's hostKey; otherwise something else answers at that address: find out what before going on",
+					n.Machine.Target(), "machineHostKeys", f.Err, n.Machine.Address)
 				continue
 			}
 			if f.Err != "" {
