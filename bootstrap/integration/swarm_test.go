@@ -227,7 +227,7 @@ func TestSwarmBootstrapConvergesAndHeals(t *testing.T) {
 	promote := func(t *testing.T, worker string) {
 		t.Helper()
 		c.run("team1-m1", "docker node promote "+worker+" >/dev/null")
-		deadline := time.Now().Add(30 * time.Second)
+		deadline := time.Now().Add(2 * time.Minute) // only a bound
 		for strings.TrimSpace(c.run("team1-m1", "docker node inspect "+worker+" --format '{{.ManagerStatus.Reachability}}' 2>/dev/null || true")) != "reachable" {
 			if time.Now().After(deadline) {
 				t.Fatal(worker + " never became a reachable manager")
@@ -250,14 +250,18 @@ func TestSwarmBootstrapConvergesAndHeals(t *testing.T) {
 	t.Run("a student's demotion of the only planned manager is put back", func(t *testing.T) {
 		promote(t, "team1-w2")
 		c.run("team1-m1", "docker node demote team1-m1 >/dev/null") // m1 hands the swarm to w2
-		// As long before any rerun, m1 no longer takes part in the swarm's control.
-		deadline := time.Now().Add(30 * time.Second)
+		// As long before any rerun, m1 no longer takes part in the swarm's control: a
+		// leader's demotion goes through once it has handed Raft over, which took over 30 s
+		// in CI (2 minutes is only a bound).
+		demoted := time.Now()
+		deadline := demoted.Add(2 * time.Minute)
 		for strings.TrimSpace(c.run("team1-m1", "docker info --format '{{.Swarm.ControlAvailable}}'")) != "false" {
 			if time.Now().After(deadline) {
-				t.Fatal("team1-m1 still controls the swarm after its demotion")
+				t.Fatal("team1-m1 still controls the swarm 2 minutes after its demotion")
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
+		t.Logf("MEASURE a student's demotion of the leader went through in %s", time.Since(demoted).Round(100*time.Millisecond))
 		start := time.Now()
 		healed, err, _ := converge(t, c, bootstrap.Options{})
 		if err != nil {

@@ -325,7 +325,8 @@ func TestARoleChangeIsRetriedWhileRaftCatchesUp(t *testing.T) {
 func TestRolesAStudentSwappedArePutBackThroughAnyManager(t *testing.T) {
 	ft := team(t, "", map[string][]string{
 		"m1": {`{"NodeID":"id-m1","LocalNodeState":"active","ControlAvailable":false}`}, // demoted by a student
-		"w2": {state("active", true, cluster)},                                          // promoted by a student
+		// promoted by a student; demoted again by the run, it leads until Raft lets it go
+		"w2": {state("active", true, cluster), state("active", true, cluster), state("active", false, "")},
 	})
 	if err := ft.c.ensureLeader(context.Background()); err != nil {
 		t.Fatal(err)
@@ -355,6 +356,9 @@ func TestRolesAStudentSwappedArePutBackThroughAnyManager(t *testing.T) {
 	if got := strings.Join(ft.c.List(), "; "); got != "promote m1; demote w2" {
 		t.Errorf("actions %q", got)
 	}
+	if n := w2.Count("docker info"); n != 3 {
+		t.Errorf("w2's state read %d times: want the run to wait until it no longer leads", n)
+	}
 }
 
 // A student promoted w2, then m1 was replaced: w2 leads, m1 joins in this run as a manager,
@@ -362,7 +366,7 @@ func TestRolesAStudentSwappedArePutBackThroughAnyManager(t *testing.T) {
 func TestTheHandOverWaitsForAManagerThatJoinedInThisRun(t *testing.T) {
 	ft := team(t, "", map[string][]string{
 		"m1": {state("inactive", false, ""), `{"NodeID":"id-new","LocalNodeState":"active","ControlAvailable":true}`},
-		"w2": {state("active", true, cluster)},
+		"w2": {state("active", true, cluster), state("active", false, "")},
 	})
 	if err := ft.c.ensureLeader(context.Background()); err != nil {
 		t.Fatal(err)
@@ -425,5 +429,25 @@ func TestNodesAreReadyOnlyWhenTheirRaftMembershipIsThePlan(t *testing.T) {
 				t.Errorf("pending %q, want %q", got, tc.pending)
 			}
 		})
+	}
+}
+
+// A student demoted m1 and promoted w2; m1 still controlled the swarm when it was chosen, and
+// its demotion goes through while the run reads the tokens: w2 leads from there (before, the
+// team failed after a minute of "active without control").
+func TestALeaderThatLosesControlHandsTheRunToTheOneThatHasIt(t *testing.T) {
+	ft := team(t, "", map[string][]string{
+		"m1": {state("active", true, cluster), state("active", false, "")},
+		"w2": {state("active", false, ""), state("active", true, cluster)},
+	})
+	if err := ft.c.ensureLeader(context.Background()); err != nil || ft.c.result.ManagerAddr != "10.0.0.1:2377" {
+		t.Fatalf("leader %s, err %v: want m1, which controls the swarm when the run starts", ft.c.result.ManagerAddr, err)
+	}
+	ft.nodes["w2"].On("docker swarm join-token -q worker", "SWMTKN-w\n").On("docker swarm join-token -q manager", "SWMTKN-m\n")
+	if err := ft.c.readTokens(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ft.c.result.ManagerAddr != "10.0.0.2:2377" || ft.c.result.ClusterID != cluster || ft.c.result.WorkerToken != "SWMTKN-w" || ft.wiped() {
+		t.Errorf("leader %s, cluster %s, token %q, wiped %v", ft.c.result.ManagerAddr, ft.c.result.ClusterID, ft.c.result.WorkerToken, ft.wiped())
 	}
 }

@@ -329,16 +329,32 @@ func (c *converger) leaveIfInSwarm(ctx context.Context, m Member) error {
 }
 
 // readTokens reads the cluster ID and join tokens from the leader. Right after a leader
-// election a manager may already report control but not yet the cluster, so poll.
+// election a manager may already report control but not yet the cluster, so poll. A leader
+// that loses control meanwhile (a demotion a student made, still going through when it was
+// chosen: tens of seconds on a busy host) hands the run to whichever member controls now.
 func (c *converger) readTokens(ctx context.Context) error {
-	l := c.leader()
-	err := steps.Poll(ctx, "node "+l.Name+": docker info shows no swarm cluster", c.timing.NodesReady, c.timing.Poll, func(ctx context.Context) (bool, error) {
+	err := steps.Poll(ctx, "docker info shows no swarm cluster", c.timing.NodesReady, c.timing.Poll, func(ctx context.Context) (bool, error) {
+		l := c.leader()
 		s, err := inspectLocal(ctx, l)
 		if err != nil {
 			return false, err
 		}
+		if s.LocalNodeState == "active" && !s.ControlAvailable {
+			c.setState(l, s)
+			for _, m := range c.members {
+				if m.Name != l.Name {
+					if s, err := inspectLocal(ctx, m); err == nil {
+						c.setState(m, s)
+					}
+				}
+			}
+			if !c.pickLeader() {
+				return false, fmt.Errorf("node %s: lost control of the swarm, and no other member has it yet", l.Name)
+			}
+			return false, fmt.Errorf("node %s: lost control of the swarm, %s leads now", l.Name, c.leader().Name)
+		}
 		if s.Cluster == nil || s.Cluster.ID == "" {
-			return false, fmt.Errorf("state %s", s.describe())
+			return false, fmt.Errorf("node %s: state %s", l.Name, s.describe())
 		}
 		c.result.ClusterID = s.Cluster.ID
 		return true, nil
@@ -346,6 +362,7 @@ func (c *converger) readTokens(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	l := c.leader()
 	w, err := l.Run.Run(ctx, "docker swarm join-token -q worker")
 	if err != nil {
 		return err
@@ -452,7 +469,13 @@ func (c *converger) handOverLead(ctx context.Context) error {
 	}
 	c.result.ManagerAddr = next.IP + ":" + swarmPort
 	c.Did("demote %s", old.Name)
-	return nil
+	// A leader's demotion goes through only once it has handed Raft over: seconds, or over
+	// half a minute on a busy host (seen in CI). Until then it still leads; wait for that
+	// here, with the room of a leader election, rather than in waitReady's shorter limit.
+	return steps.Poll(ctx, "node "+old.Name+": demoted, still leaving the managers", c.timing.Settle, c.timing.Poll, func(ctx context.Context) (bool, error) {
+		s, err := inspectLocal(ctx, old)
+		return err == nil && !s.ControlAvailable, err
+	})
 }
 
 // joinRequest is the Engine API's SwarmJoinRequest.
