@@ -93,7 +93,7 @@ func onEachMachine(ctx context.Context, ms []Machine, signer ssh.Signer, opts ss
 }
 
 // dialAndDo logs in to one machine and runs do there. An error that ctx's end caused says
-// why ctx ended (a limit, not only "context deadline exceeded").
+// why ctx ended (steps.WithCause).
 func dialAndDo(ctx context.Context, m Machine, signer ssh.Signer, opts sshexec.Options, do func(context.Context, *sshexec.Client, Machine) ([]string, error)) ([]string, error) {
 	c, err := DialMachine(ctx, m, signer, opts)
 	var did []string
@@ -101,10 +101,7 @@ func dialAndDo(ctx context.Context, m Machine, signer ssh.Signer, opts sshexec.O
 		did, err = do(ctx, c, m)
 		c.Close()
 	}
-	if cause := context.Cause(ctx); err != nil && cause != nil && !strings.Contains(err.Error(), cause.Error()) {
-		err = fmt.Errorf("%w (%v)", err, cause)
-	}
-	return did, err
+	return did, steps.WithCause(ctx, err)
 }
 
 // DialMachine logs in to a machine as its admin user, checking its pinned host key when one

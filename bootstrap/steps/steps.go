@@ -70,7 +70,12 @@ func runStep(ctx context.Context, s Step) error {
 		ctx, cancel = context.WithTimeoutCause(ctx, limit, fmt.Errorf("step took longer than its %s limit", limit))
 		defer cancel()
 	}
-	err := s.Run(ctx)
+	return WithCause(ctx, s.Run(ctx))
+}
+
+// WithCause adds to err why ctx ended, when ctx ended with a cause of its own (a limit) that
+// err does not already say: "context deadline exceeded" alone does not say which limit.
+func WithCause(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil && context.Cause(ctx) != ctx.Err() && !strings.Contains(err.Error(), context.Cause(ctx).Error()) {
 		err = fmt.Errorf("%w (%v)", err, context.Cause(ctx))
 	}
