@@ -136,18 +136,21 @@ kind-node-image:
 clean-images:
 	go run ./bootstrap/images/cmd/clean-images
 
-# Bootstrap speed and node memory against a raw `docker exec` baseline, in one run.
+# In one run, each against a raw baseline measured in the same run on the same engine:
+# bootstrap speed and node memory for TEAMS teams (raw `docker exec`; and the real pulumi
+# up/no-op/destroy where the CLI and plugin are installed), then day 2 -> every team's kind
+# cluster Ready and back for KIND_TEAMS teams (raw `kind create cluster` on the same node
+# containers; builds labfleet's kind node image first if this host has none).
 bench:
-	go run ./bootstrap/bench -teams $(or $(TEAMS),4)
+	go run ./bootstrap/bench -measure day2,day3 -teams $(or $(TEAMS),4) -kind-teams $(or $(KIND_TEAMS),1)
 
 # VM nodes against dind nodes: boot to SSH, to swarm Ready, memory per idle node.
 bench-vm:
-	go run ./bootstrap/bench -vm
+	go run ./bootstrap/bench -measure vm
 
-# Day 2 -> every team's kind cluster Ready, and back, against raw `kind create cluster` on the
-# same node containers (builds labfleet's kind node image first if this host has none).
+# The Day-3 part of make bench alone.
 bench-kind:
-	go run ./bootstrap/bench -kind -teams $(or $(TEAMS),1)
+	go run ./bootstrap/bench -measure day3 -kind-teams $(or $(KIND_TEAMS),$(TEAMS),1)
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

@@ -10,7 +10,9 @@
 //
 //	go run ./bootstrap/bench -teams 1,8,20
 //
-// -kind times the switch to Day 3 instead (make bench-kind), -vm VM nodes against dind nodes.
+// -measure chooses what to time: day2 (the above), day3 (a running Day-2 cohort switched to
+// every team's kind cluster Ready and back, against raw `kind create cluster`, for
+// -kind-teams teams) and vm (VM nodes against dind nodes). make bench measures day2 and day3.
 package main
 
 import (
@@ -39,10 +41,20 @@ import (
 const image = "labfleet-bench-node:latest"
 
 func main() {
-	teams := flag.String("teams", "4", "comma-separated team counts to measure (1 manager + 2 workers each)")
-	vm := flag.Bool("vm", false, "measure VM nodes against dind nodes instead (one team of 1 manager + 1 worker)")
-	kind := flag.Bool("kind", false, "measure the switch to Day 3 (every team's kind cluster Ready) and back instead, against raw `kind create cluster`")
+	measures := flag.String("measure", "day2,day3", "what to measure, comma-separated: day2 (bootstrap to the Day-2 lab, and the real pulumi commands), day3 (the switch to every team's kind cluster Ready and back), vm (VM nodes against dind nodes, one team of 1 manager + 1 worker)")
+	teams := flag.String("teams", "4", "day2: comma-separated team counts to measure (1 manager + 2 workers each)")
+	kindTeams := flag.String("kind-teams", "1", "day3: comma-separated team counts to measure (a kind cluster of 1 control plane + 2 workers each)")
 	flag.Parse()
+	want := map[string]bool{}
+	for _, m := range strings.Split(*measures, ",") {
+		switch m = strings.TrimSpace(m); m {
+		case "day2", "day3", "vm":
+			want[m] = true
+		default:
+			fmt.Fprintf(os.Stderr, "bench: -measure %q: use day2, day3 or vm, comma-separated\n", m)
+			os.Exit(2)
+		}
+	}
 	// Ctrl-C stops the run; each measurement still removes what it created (on a context of
 	// its own), and the real-CLI mode still destroys its stack.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -51,11 +63,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	if *vm {
+	if want["vm"] {
 		if err := vmBench(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
+	}
+	if !want["day2"] && !want["day3"] {
 		return
 	}
 	lab, err := buildLabImages(ctx)
@@ -63,18 +77,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: lab images:", err)
 		os.Exit(1)
 	}
-	for _, n := range strings.Split(*teams, ",") {
+	if want["day2"] {
+		forEachCount(*teams, "day2", func(n int) error { return run(ctx, n, lab) })
+	}
+	if want["day3"] {
+		forEachCount(*kindTeams, "day3", func(n int) error { return kindBench(ctx, n, lab) })
+	}
+}
+
+// forEachCount measures each team count of a comma-separated list, and stops the command at
+// the first that fails.
+func forEachCount(counts, what string, measure func(teams int) error) {
+	for _, n := range strings.Split(counts, ",") {
 		count, err := strconv.Atoi(strings.TrimSpace(n))
 		if err == nil && (count < 1 || count > 30) {
 			err = errors.New("use 1 to 30 teams")
 		}
-		if err == nil && *kind {
-			err = kindBench(ctx, count, lab)
-		} else if err == nil {
-			err = run(ctx, count, lab)
+		if err == nil {
+			err = measure(count)
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %s teams: %v\n", n, err)
+			fmt.Fprintf(os.Stderr, "bench: %s, %s teams: %v\n", what, n, err)
 			os.Exit(1)
 		}
 	}
