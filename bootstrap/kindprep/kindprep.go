@@ -263,7 +263,7 @@ func (t *team) ensureCluster(ctx context.Context, d plan.Day3, cfg day3.Config, 
 	cmd := fmt.Sprintf("mkdir -p .kube labfleet && touch %s && kind create cluster --config %s --wait %s --kubeconfig .kube/kind-%s",
 		creatingMarker(name), configPath, timing.Create, name)
 	if _, err := t.host.Run.Run(ctx, cmd); err != nil {
-		return err
+		return kindCreateError(err, steps.PaceOf(ctx))
 	}
 	// kind's --wait covers the control plane only: the workers join after it, and are Ready
 	// once the pod network runs on them (seconds to a minute later on a busy host).
@@ -280,6 +280,19 @@ func (t *team) ensureCluster(ctx context.Context, d plan.Day3, cfg day3.Config, 
 	}
 	t.Did("create kind cluster %s on %s (%s)", name, t.host.Name, time.Since(start).Round(time.Second))
 	return t.markHealthy(ctx, name)
+}
+
+// kindCreateError adds the way out to a `kind create cluster` that failed because its nodes
+// booted too slowly for kind. kind gives each node container a fixed 30 s after `docker run`
+// to print systemd's "Reached target ... Multi-User System" (or the entrypoint's "detected
+// cgroup v1"), whatever the machine; in a VM guest under TCG emulation systemd takes longer
+// (on this project's test machine kind create failed there, at that wait). Any other
+// failure is returned as it is.
+func kindCreateError(err error, pace steps.Pace) error {
+	if pace < steps.Pace(plan.PaceTCG) || !strings.Contains(err.Error(), "could not find a log line that matches") {
+		return err
+	}
+	return fmt.Errorf("%w\nkind gives each of its nodes a fixed 30 s to start systemd, and this team's VM nodes run under TCG emulation, too slow for that: kind on VM nodes needs a host where KVM works (labfleet:vmAccel kvm); on this host, run day 3 on dind nodes (labfleet:nodeKind dind, in a new cohort: changing it replaces every node)", err)
 }
 
 // nodesReadyInterval is how often a new cluster's nodes are asked whether they are Ready.

@@ -2,10 +2,12 @@ package kindprep
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
 	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/stacks/day3"
@@ -124,5 +126,34 @@ func TestPreflightFindings(t *testing.T) {
 	}
 	if _, err := Preflight(context.Background(), stepstest.New(t).On("cat", "garbage"), d, false); err == nil {
 		t.Error("unreadable preflight output accepted")
+	}
+}
+
+// kind's fixed 30 s wait for systemd fails on VM guests under emulation; only that failure,
+// and only there, gets the way out (KVM, or dind nodes); every other error stays as it was.
+func TestKindCreateErrorNamesTheWayOutUnderTCG(t *testing.T) {
+	systemdWait := errors.New(`team1-m1: kind create cluster: exit status 1: ERROR: failed to create cluster: could not find a log line that matches "Reached target .*Multi-User System.*|detected cgroup v1"`)
+	other := errors.New("team1-m1: kind create cluster: exit status 1: ERROR: failed to create cluster: failed to init node with kubeadm")
+	for _, c := range []struct {
+		name   string
+		err    error
+		pace   float64
+		wayOut bool
+	}{
+		{"systemd too slow under TCG", systemdWait, plan.PaceTCG, true},
+		{"the same wait on dind nodes", systemdWait, plan.PaceContainer, false},
+		{"the same wait under KVM", systemdWait, plan.PaceKVM, false},
+		{"another failure under TCG", other, plan.PaceTCG, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := kindCreateError(c.err, steps.Pace(c.pace))
+			if !errors.Is(got, c.err) {
+				t.Errorf("%v does not wrap %v", got, c.err)
+			}
+			hasWayOut := strings.Contains(got.Error(), "labfleet:vmAccel kvm") && strings.Contains(got.Error(), "labfleet:nodeKind dind")
+			if hasWayOut != c.wayOut {
+				t.Errorf("way out given: %v, want %v:\n%v", hasWayOut, c.wayOut, got)
+			}
+		})
 	}
 }
