@@ -69,6 +69,7 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 		{"config", "set", "labfleet:teams", strconv.Itoa(teams)},
 		{"config", "set", "labfleet:sshPortBase", "25200"},
 		{"config", "set", "labfleet:addressPool", "172.21.0.0/16"},
+		{"config", "set", "labfleet:nodeMemory", cliNodeMemory(teams * 3)},
 	} {
 		if _, err := cli.time(ctx, nil, args...); err != nil {
 			return err
@@ -114,7 +115,7 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 		deployed = step.args[0] != "destroy"
 	}
 	floor := raw.create + raw.ready
-	fmt.Printf("\nmode: real pulumi CLI %s (%s), plain commands (none of the Makefile's settings), same %d teams x 3 nodes with the Day-2 lab;\n", strings.TrimSpace(version), pulumiPath, teams)
+	fmt.Printf("\nmode: real pulumi CLI %s (%s), plain commands (none of the Makefile's settings), same %d teams x 3 nodes with the Day-2 lab (nodeMemory %s);\n", strings.TrimSpace(version), pulumiPath, teams, cliNodeMemory(teams*3))
 	fmt.Printf("floors from this run: raw Docker (above) and an empty Go program on the same CLI and language host\n\n")
 	fmt.Printf("%-44s %12s %12s %12s  %s\n", "", "raw floor", "empty prog", "labfleet", "target")
 	target := func(name string, rawFloor, emptyFloor, measured, limit time.Duration, rule string) {
@@ -139,6 +140,16 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 	row("pulumi up ... "+parallel, wideUp)
 	row("pulumi destroy ... "+parallel, wideDestroy)
 	return nil
+}
+
+// cliNodeMemory is the nodeMemory of the real-CLI cohort: the default (1g) where every node
+// fits this host's memory, else the host's share per node (at least the 256m the plan
+// allows): the program's preflight refuses a cohort whose limits exceed the host, as it
+// should, and the Go API runs, which have no such check, use the default limits.
+func cliNodeMemory(nodes int) string {
+	const defaultMB, minMB = 1024, 256
+	share := int(meminfo("/proc/meminfo", "MemTotal:")/1024) / nodes / 64 * 64
+	return fmt.Sprintf("%dm", max(minMB, min(defaultMB, share)))
 }
 
 // emptyTimes is Pulumi's own floor: what a program with no resources costs on this CLI.

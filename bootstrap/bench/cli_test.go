@@ -37,3 +37,14 @@ func TestEmptyProjectFileHasLabfleetsRuntime(t *testing.T) {
 		t.Errorf("runtime %s, want labfleet's %s", got, want)
 	}
 }
+
+// The real-CLI cohort keeps the default limit where it fits and never goes below the plan's
+// minimum, whatever the host.
+func TestCLINodeMemoryFitsTheHost(t *testing.T) {
+	if got := cliNodeMemory(1); got != "1024m" {
+		t.Errorf("1 node: %s, want the default 1024m", got)
+	}
+	if got := cliNodeMemory(1 << 20); got != "256m" {
+		t.Errorf("a million nodes: %s, want the plan's minimum 256m", got)
+	}
+}
