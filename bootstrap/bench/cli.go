@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labfleet/labfleet/infra/plan"
 	"github.com/labfleet/labfleet/prereq"
 	"sigs.k8s.io/yaml"
 )
@@ -33,8 +34,7 @@ const makeParallel = 64
 // cliRun times the plain `pulumi up --yes --skip-preview` of a cohort (the first one, and one
 // with the program and images built), the same with nothing to do, `pulumi preview
 // --expect-no-changes` and `pulumi destroy --yes --skip-preview`, then up and destroy with
-// the Makefile's parallelism,
-// against two floors measured in this run: the raw Docker floor (raw) and Pulumi's own, an
+// the Makefile's parallelism, against two floors measured in this run: the raw Docker floor (raw) and Pulumi's own, an
 // empty Go program on the same CLI and language host (its no-op up and its destroy).
 // It needs the pulumi CLI and the docker resource plugin; without them it says so.
 func cliRun(ctx context.Context, teams int, raw measurement) error {
@@ -65,11 +65,15 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 	if err := cli.initStack(ctx); err != nil {
 		return err
 	}
+	nodeMemory, err := cliNodeMemory(teams * 3)
+	if err != nil {
+		return err
+	}
 	for _, args := range [][]string{
 		{"config", "set", "labfleet:teams", strconv.Itoa(teams)},
 		{"config", "set", "labfleet:sshPortBase", "25200"},
 		{"config", "set", "labfleet:addressPool", "172.21.0.0/16"},
-		{"config", "set", "labfleet:nodeMemory", cliNodeMemory(teams * 3)},
+		{"config", "set", "labfleet:nodeMemory", nodeMemory},
 	} {
 		if _, err := cli.time(ctx, nil, args...); err != nil {
 			return err
@@ -115,7 +119,7 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 		deployed = step.args[0] != "destroy"
 	}
 	floor := raw.create + raw.ready
-	fmt.Printf("\nmode: real pulumi CLI %s (%s), plain commands (none of the Makefile's settings), same %d teams x 3 nodes with the Day-2 lab (nodeMemory %s);\n", strings.TrimSpace(version), pulumiPath, teams, cliNodeMemory(teams*3))
+	fmt.Printf("\nmode: real pulumi CLI %s (%s), plain commands (none of the Makefile's settings), same %d teams x 3 nodes with the Day-2 lab (nodeMemory %s);\n", strings.TrimSpace(version), pulumiPath, teams, nodeMemory)
 	fmt.Printf("floors from this run: raw Docker (above) and an empty Go program on the same CLI and language host\n\n")
 	fmt.Printf("%-44s %12s %12s %12s  %s\n", "", "raw floor", "empty prog", "labfleet", "target")
 	target := func(name string, rawFloor, emptyFloor, measured, limit time.Duration, rule string) {
@@ -142,14 +146,17 @@ func cliRun(ctx context.Context, teams int, raw measurement) error {
 	return nil
 }
 
-// cliNodeMemory is the nodeMemory of the real-CLI cohort: the default (1g) where every node
-// fits this host's memory, else the host's share per node (at least the 256m the plan
-// allows): the program's preflight refuses a cohort whose limits exceed the host, as it
-// should, and the Go API runs, which have no such check, use the default limits.
-func cliNodeMemory(nodes int) string {
-	const defaultMB, minMB = 1024, 256
+// cliNodeMemory is the nodeMemory of the real-CLI cohort: the plan's default where every node
+// fits this host's memory, else the host's share per node (at least the plan's minimum):
+// the program's preflight refuses a cohort whose limits exceed the host, as it should, and
+// the Go API runs, which have no such check, use the default limits.
+func cliNodeMemory(nodes int) (string, error) {
+	defaults, err := plan.Build(plan.Defaults(cliStack))
+	if err != nil {
+		return "", err
+	}
 	share := int(meminfo("/proc/meminfo", "MemTotal:")/1024) / nodes / 64 * 64
-	return fmt.Sprintf("%dm", max(minMB, min(defaultMB, share)))
+	return fmt.Sprintf("%dm", max(plan.MinNodeMemoryMB, min(defaults.NodeMemoryMB, share))), nil
 }
 
 // emptyTimes is Pulumi's own floor: what a program with no resources costs on this CLI.

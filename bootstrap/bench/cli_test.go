@@ -41,10 +41,10 @@ func TestEmptyProjectFileHasLabfleetsRuntime(t *testing.T) {
 // The real-CLI cohort keeps the default limit where it fits and never goes below the plan's
 // minimum, whatever the host.
 func TestCLINodeMemoryFitsTheHost(t *testing.T) {
-	if got := cliNodeMemory(1); got != "1024m" {
-		t.Errorf("1 node: %s, want the default 1024m", got)
+	if got, err := cliNodeMemory(1); got != "1024m" || err != nil {
+		t.Errorf("1 node: %s, %v, want the default 1024m", got, err)
 	}
-	if got := cliNodeMemory(1 << 20); got != "256m" {
-		t.Errorf("a million nodes: %s, want the plan's minimum 256m", got)
+	if got, err := cliNodeMemory(1 << 20); got != "256m" || err != nil {
+		t.Errorf("a million nodes: %s, %v, want the plan's minimum 256m", got, err)
 	}
 }
