@@ -102,7 +102,8 @@ func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
 		// keys and a correct host would look like a mismatch (golang/go#29286).
 		config.HostKeyAlgorithms = []string{t.HostKey.Type()}
 	}
-	deadline := time.Now().Add(opts.RetryFor)
+	start := time.Now()
+	deadline := start.Add(opts.RetryFor)
 	backoff := 200 * time.Millisecond
 	var lastErr error
 	for attempt := 1; ; attempt++ {
@@ -123,7 +124,7 @@ func Dial(ctx context.Context, t Target, opts Options) (*Client, error) {
 				t.Node, t.Addr, ErrAuthRefused, t.User, ssh.FingerprintSHA256(t.Signer.PublicKey()), err)
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			return nil, fmt.Errorf("node %s: ssh %s: still failing after %d attempts over %s: %w", t.Node, t.Addr, attempt, opts.RetryFor, unreachable{lastErr})
+			return nil, fmt.Errorf("node %s: ssh %s: still failing after %d attempts over %s: %w", t.Node, t.Addr, attempt, time.Since(start).Round(100*time.Millisecond), unreachable{lastErr})
 		}
 		select {
 		case <-ctx.Done():

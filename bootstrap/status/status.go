@@ -143,9 +143,12 @@ type Options struct {
 }
 
 // quickSSH gives up on a node within seconds: status reports a node that does not answer,
-// it does not wait for one that is still booting the way the bootstrap must.
+// it does not wait for one that is still booting the way the bootstrap must. A stopped node is
+// refused at once (its SSH port is published by its host), so the attempt's timeout mostly
+// bounds a node that accepted the connection and answers slowly: on a busy host (20 teams, 60 nodes on 2
+// cores) a handshake took over 5 s, and a busy node is not a down one.
 var quickSSH = sshexec.Options{
-	AttemptTimeout:    5 * time.Second,
+	AttemptTimeout:    10 * time.Second,
 	RetryFor:          2 * time.Second,
 	MaxBackoff:        time.Second,
 	KeepaliveInterval: 10 * time.Second,
