@@ -39,11 +39,11 @@ SHELL := /bin/bash
 # on every call, over a second each time, most of an everyday command's wall time.
 GO_SOURCES := $(shell find . \( -name .git -o -name tools -o -name .pulumi-local \) -prune -o -name '*.go' ! -name '*_test.go' -print) go.mod go.sum
 bin/prereq: $(GO_SOURCES)
-	@go build -o $@ ./prereq/cmd/prereq
+	@go build -o $@ ./cmd/prereq
 bin/status: $(GO_SOURCES)
-	@go build -o $@ ./bootstrap/status/cmd/status
+	@go build -o $@ ./cmd/status
 bin/handout: $(GO_SOURCES)
-	@go build -o $@ ./infra/handout/cmd/handout
+	@go build -o $@ ./cmd/handout
 
 # Before any Pulumi command that runs the program: the Docker engine, the Pulumi CLI, the Go
 # language host and the docker plugin go.mod pins, in one table; what is missing stops the
@@ -129,12 +129,12 @@ test: bin/prereq
 # from Debian. `pulumi up` builds it on any host that lacks it; this builds it ahead (the
 # first time about 15 minutes on 2 cores; again, with nothing changed, seconds).
 kind-node-image:
-	go run ./bootstrap/kindimage/cmd/kind-node-image
+	go run ./cmd/kind-node-image
 
 # The images labfleet built on the local engine (label org.labfleet.image), which make destroy
 # keeps as a cache; an image a running cohort uses is kept and named.
 clean-images:
-	go run ./bootstrap/images/cmd/clean-images
+	go run ./cmd/clean-images
 
 # In one run, each against a raw baseline measured in the same run on the same engine:
 # bootstrap speed and node memory for TEAMS teams (raw `docker exec`; and the real pulumi
@@ -142,15 +142,15 @@ clean-images:
 # cluster Ready and back for KIND_TEAMS teams (raw `kind create cluster` on the same node
 # containers; builds labfleet's kind node image first if this host has none).
 bench:
-	go run ./bootstrap/bench -measure day2,day3 -teams $(or $(TEAMS),4) -kind-teams $(or $(KIND_TEAMS),1)
+	go run ./cmd/bench -measure day2,day3 -teams $(or $(TEAMS),4) -kind-teams $(or $(KIND_TEAMS),1)
 
 # VM nodes against dind nodes: boot to SSH, to swarm Ready, memory per idle node.
 bench-vm:
-	go run ./bootstrap/bench -measure vm
+	go run ./cmd/bench -measure vm
 
 # The Day-3 part of make bench alone.
 bench-kind:
-	go run ./bootstrap/bench -measure day3 -kind-teams $(or $(KIND_TEAMS),$(TEAMS),1)
+	go run ./cmd/bench -measure day3 -kind-teams $(or $(KIND_TEAMS),$(TEAMS),1)
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

@@ -1,5 +1,12 @@
-// labfleet is a Pulumi program: one stack per bootcamp cohort, `pulumi up` gives every team
-// its own multi-node Docker Swarm on docker-in-docker nodes, `pulumi destroy` removes it all.
+// labfleet is a Pulumi program: one stack per bootcamp cohort. `pulumi up` gives every team
+// its own multi-node Docker Swarm, on docker-in-docker or VM nodes (containers on one or more
+// Docker hosts) or on existing machines reached over SSH, with the Day-2 lab deployed and, on
+// day 3, a kind cluster per team. `pulumi destroy` removes the containers, volumes and
+// networks, and labfleet's accounts and files from the machines; the images it built stay on
+// each host as a cache (make clean-images removes them).
+//
+// This file only wires the real SSH bootstrap (package bootstrap) into the program (package
+// infra); the commands around it live in cmd/.
 package main
 
 import (
@@ -16,10 +23,10 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 func main() {

@@ -1,5 +1,7 @@
-// Package bootstrap turns running node containers into working team swarms over SSH, and
-// puts the Day-2 lab on them. Teams are independent: they converge concurrently, and one
+// Package bootstrap turns running nodes (containers, or existing machines it first prepares)
+// into working team swarms over SSH, puts the Day-2 lab on them and, on day 3, a kind cluster
+// per team; it never imports the Pulumi SDK. Cohort is the entry point the Pulumi program
+// calls. Teams are independent: they converge concurrently, and one
 // team's failure is reported with its team and node names without stopping or undoing the
 // others.
 package bootstrap
@@ -20,10 +22,10 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 	"github.com/labfleet/labfleet/stacks/day2"
 )
 

@@ -11,9 +11,9 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap/machines"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 // Machine is an existing machine as a team's outputs record it, for its teardown.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 // silentMachine accepts SSH connections on loopback and never answers: a machine whose sshd

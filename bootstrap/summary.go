@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // teamOutcome is how one team's run ended.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 func TestSummaryTableHasARowPerTeamWithStateChangesAndTime(t *testing.T) {

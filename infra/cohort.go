@@ -1,6 +1,8 @@
-// Package infra holds labfleet's Pulumi resources: a Cohort of Teams of Nodes, each a
-// ComponentResource so `pulumi preview` reads as a tree, and the program that wires the
-// validated plan (package plan) to them and to the SSH bootstrap (package bootstrap).
+// Package infra holds labfleet's Pulumi resources: a Cohort of Teams of Nodes (containers on
+// a Docker host) or Machines (existing hosts), each a ComponentResource so `pulumi preview`
+// reads as a tree, a docker provider per host, and the program that wires the validated plan
+// (model/plan) to them and to the SSH bootstrap (package bootstrap). Apart from main and the
+// benchmark command, it is the only package that registers resources with the Pulumi SDK.
 package infra
 
 import (
@@ -12,9 +14,9 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/labfleet/labfleet/bootstrap"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 	"github.com/labfleet/labfleet/stacks/day2"
 )
 

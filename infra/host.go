@@ -19,8 +19,8 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/bootstrap/machines"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
-	"github.com/labfleet/labfleet/infra/nodecontainer"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/nodecontainer"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // HostInspector reads what each Docker host already has (engine, memory, kernel, networks,

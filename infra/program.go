@@ -15,9 +15,9 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/infra/handout"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/outputs"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 	"github.com/labfleet/labfleet/stacks/day3"
 )
 
@@ -317,7 +317,7 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 	studentKeys := pulumi.StringMap{}
 	for _, t := range c.Teams {
 		var nodes pulumi.Array
-		for _, n := range handout.NodesFor(p, t.Plan, keys) {
+		for _, n := range outputs.NodesFor(p, t.Plan, keys) {
 			nodes = append(nodes, pulumi.Map{
 				"name":       pulumi.String(n.Name),
 				"role":       pulumi.String(n.Role),
@@ -329,7 +329,7 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 		}
 		host := t.Plan.Host
 		if t.Plan.OnMachines() {
-			host = handout.MachinesHost
+			host = outputs.MachinesHost
 		}
 		teams[t.Plan.Name] = pulumi.Map{
 			"host":        pulumi.String(host),

@@ -22,10 +22,10 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 const testSeed = "an-example-seed-of-at-least-32-characters"
@@ -615,7 +615,7 @@ func TestTheHostIsCheckedBeforeAnyResource(t *testing.T) {
 }
 
 // Every bad input is refused before a single resource is registered, with a message that
-// names the key (and, in infra/plan's tests, the fix).
+// names the key (and, in model/plan's tests, the fix).
 func TestBadConfigRegistersNothing(t *testing.T) {
 	for name, cfg := range map[string]map[string]string{
 		"zero teams":                   {"labfleet:teams": "0"},

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/infra/nodecontainer"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/nodecontainer"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 // running is what the local host holds after p ran: its teams' networks and node

@@ -9,9 +9,9 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/kindprep"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/infra/nodecontainer"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/nodecontainer"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 // Team is one team's bridge network (its own subnet, so teams cannot reach each other)

@@ -163,7 +163,7 @@ for tool; do /bin/cp '%[4]s/'"$tool" '%[3]s'; done`, buildArgs, f.Project, tools
 func (f *fakeMachine) runCommand(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	command := filepath.Join(t.TempDir(), "prereq")
-	if out, err := exec.Command("go", "build", "-o", command, "github.com/labfleet/labfleet/prereq/cmd/prereq").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", command, "github.com/labfleet/labfleet/cmd/prereq").CombinedOutput(); err != nil {
 		t.Fatalf("building the prereq command: %v\n%s", err, out)
 	}
 	cmd := exec.Command(command, args...)

@@ -20,7 +20,7 @@ import (
 	"syscall"
 
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // Docker runs the docker CLI on engine e and returns stdout, or an error that carries the

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // freshStore gives a test its own materials store and temporary directory, as a new

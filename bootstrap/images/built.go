@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/labfleet/labfleet/bootstrap/engine"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // BuiltLabel is on every image labfleet builds (a LABEL in each Dockerfile stage it builds):

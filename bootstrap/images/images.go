@@ -17,7 +17,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // Image is an image on the Docker host and the name it gets on nodes. Its archive is

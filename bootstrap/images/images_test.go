@@ -10,7 +10,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // fakeDocker puts a docker CLI on PATH that logs its arguments to calls, fails `save` as

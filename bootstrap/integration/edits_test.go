@@ -7,7 +7,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/infra"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // A config edit on a running cohort as `pulumi up` plans it: the slots of the nodes that

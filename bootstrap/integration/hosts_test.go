@@ -14,8 +14,8 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
-	"github.com/labfleet/labfleet/infra/handout"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/outputs"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // secondEngine starts a Docker engine reached only as ssh://: a labfleet node container (its
@@ -144,7 +144,7 @@ func TestCohortOverTwoEngines(t *testing.T) {
 	}
 
 	// A student of team2 reaches its nodes at the second engine's address, as the card says.
-	nodes := handout.NodesFor(p, p.Teams[1], keys)
+	nodes := outputs.NodesFor(p, p.Teams[1], keys)
 	engineIP := strings.TrimPrefix(big2.URL, "ssh://labfleet@")
 	if !strings.HasPrefix(nodes[0].SSH, engineIP+":2461") || !strings.Contains(nodes[0].SSHCommand, "student@"+engineIP) {
 		t.Errorf("team2's handout: %+v", nodes[0])

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/labfleet/labfleet/bootstrap/images"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // importImage makes a one-file image named ref from nothing (no registry, no base image),

@@ -14,11 +14,11 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/machines"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
-	"github.com/labfleet/labfleet/infra/handout"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/outputs"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 // The test machines: plain Debian containers with sshd and sudo only (testdata/machine),
@@ -74,7 +74,7 @@ func startMachines(t *testing.T, keys *sshkeys.Keys, admin sshkeys.KeyPair, n in
 		if err := os.WriteFile(hostKey, []byte(m.hostKey.PrivateKeyPEM(m.name)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		// The reduced privilege of infra/nodecontainer (the dind nodes'), and a volume for
+		// The reduced privilege of model/nodecontainer (the dind nodes'), and a volume for
 		// dockerd's data as a VM has a disk of its own.
 		args := []string{"create", "--name", m.container, "--hostname", m.name, "--network", machineNetwork, "--ip", m.ip,
 			"--mount", "type=volume,source=" + m.volume + ",target=/var/lib/docker",
@@ -376,7 +376,7 @@ func TestCohortOnExistingMachines(t *testing.T) {
 	}
 
 	// A student of team2, with the team key and the card's address, sees the team's swarm.
-	nodes := handout.NodesFor(p, p.Teams[1], keys)
+	nodes := outputs.NodesFor(p, p.Teams[1], keys)
 	student, err := sshexec.Dial(context.Background(), sshexec.Target{Node: nodes[0].Name, Addr: nodes[0].SSH, User: plan.SSHUser,
 		Signer: keys.Student("team2").Signer(), HostKey: ms[2].hostKey.PublicKey()}, sshexec.DefaultOptions)
 	if err != nil {

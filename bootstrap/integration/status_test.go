@@ -16,11 +16,11 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/status"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
-	"github.com/labfleet/labfleet/infra/handout"
+	"github.com/labfleet/labfleet/model/outputs"
 )
 
 // stackOutputs is the `pulumi stack output --json` a real stack of this cohort would have:
-// the program's teams output, built from the same handout.NodesFor and the bootstrap's
+// the program's teams output, built from the same outputs.NodesFor and the bootstrap's
 // results.
 func stackOutputs(t *testing.T, c *cohort, results map[string]bootstrap.TeamResult) []byte {
 	t.Helper()
@@ -28,7 +28,7 @@ func stackOutputs(t *testing.T, c *cohort, results map[string]bootstrap.TeamResu
 	for _, team := range c.plan.Teams {
 		r := results[team.Name]
 		teams[team.Name] = map[string]any{
-			"nodes":       handout.NodesFor(c.plan, team, c.keys),
+			"nodes":       outputs.NodesFor(c.plan, team, c.keys),
 			"sshUser":     c.plan.SSHUser,
 			"network":     team.Subnet.String(),
 			"status":      "ready",
@@ -50,7 +50,7 @@ func stackOutputs(t *testing.T, c *cohort, results map[string]bootstrap.TeamResu
 func statusCommand(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "status")
-	build := exec.Command("go", "build", "-o", bin, "./bootstrap/status/cmd/status")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/status")
 	build.Dir = repoRoot()
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the status command: %v: %s", err, out)

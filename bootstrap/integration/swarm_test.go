@@ -16,8 +16,9 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/swarm"
-	"github.com/labfleet/labfleet/infra/handout"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/handout"
+	"github.com/labfleet/labfleet/model/outputs"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 func testConfig(cohort string, portBase int, pool string) plan.Config {
@@ -139,9 +140,9 @@ func TestSwarmBootstrapConvergesAndHeals(t *testing.T) {
 		if _, err := exec.LookPath("ssh"); err != nil {
 			t.Skip("NOT RUN (not a pass): no OpenSSH client on this machine (apt-get install openssh-client)")
 		}
-		o := handout.Outputs{Teams: map[string]handout.Team{}, StudentKeys: map[string]string{}}
+		o := outputs.Outputs{Teams: map[string]outputs.Team{}, StudentKeys: map[string]string{}}
 		for _, team := range c.plan.Teams {
-			o.Teams[team.Name] = handout.Team{Nodes: handout.NodesFor(c.plan, team, c.keys), SSHUser: c.plan.SSHUser, Network: team.Subnet.String()}
+			o.Teams[team.Name] = outputs.Team{Nodes: outputs.NodesFor(c.plan, team, c.keys), SSHUser: c.plan.SSHUser, Network: team.Subnet.String()}
 			o.StudentKeys[team.Name] = c.keys.Student(team.Name).PrivateKeyPEM("")
 		}
 		files, err := handout.Files(o)

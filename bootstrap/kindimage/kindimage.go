@@ -25,7 +25,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // Versions of what the image holds. stacks/kindnode/*/go.mod pin the same ones; a test

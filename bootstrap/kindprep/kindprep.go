@@ -17,7 +17,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/images"
 	"github.com/labfleet/labfleet/bootstrap/kindimage"
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/stacks/day3"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // Required host settings for many kind clusters on one kernel (kind's known issues).

@@ -12,7 +12,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/images"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/stacks/day2"
 )
 

@@ -15,9 +15,9 @@ import (
 	"sync"
 
 	"github.com/labfleet/labfleet/bootstrap/engine"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/infra/nodecontainer"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/nodecontainer"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 // Docker runs the docker CLI on the local engine; see engine.Docker.

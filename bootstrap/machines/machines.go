@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/stacks/day2"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 const (

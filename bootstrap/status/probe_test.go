@@ -9,7 +9,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
-	"github.com/labfleet/labfleet/infra/handout"
+	"github.com/labfleet/labfleet/model/outputs"
 )
 
 const (
@@ -38,8 +38,8 @@ type scriptedTeam struct {
 
 func newScriptedTeam(t *testing.T) *scriptedTeam {
 	s := &scriptedTeam{
-		team: Team{Name: "team1", LastRun: "ready", Outputs: handout.Team{
-			Nodes: []handout.Node{
+		team: Team{Name: "team1", LastRun: "ready", Outputs: outputs.Team{
+			Nodes: []outputs.Node{
 				{Name: "team1-m1", Role: "manager", SSH: "127.0.0.1:2200"},
 				{Name: "team1-w1", Role: "worker", SSH: "127.0.0.1:2201"},
 				{Name: "team1-w2", Role: "worker", SSH: "127.0.0.1:2202"},

@@ -21,24 +21,24 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/lab"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/handout"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/outputs"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 	"github.com/labfleet/labfleet/stacks/day2"
 )
 
 // Team is one team as the stack outputs describe it.
 type Team struct {
 	Name    string
-	Outputs handout.Team
+	Outputs outputs.Team
 	// LastRun is the team's `status` output: "ready", or why the last `pulumi up` failed
 	// for it (its other outputs are then empty, so status cannot know what to expect).
 	LastRun string
 }
 
 // ReadOutputs reads `pulumi stack output --json` (no secrets are needed) into the cohort's
-// teams, in the cohort's order (handout.Outputs.TeamNames).
+// teams, in the cohort's order (outputs.Outputs.TeamNames).
 func ReadOutputs(r io.Reader) ([]Team, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
@@ -46,16 +46,16 @@ func ReadOutputs(r io.Reader) ([]Team, error) {
 	}
 	// Only the teams: without --show-secrets (status needs no secret) the CLI prints every
 	// secret output, studentKeys and kubeconfigs among them, as the string "[secret]".
-	var o handout.Outputs
+	var o outputs.Outputs
 	if err := json.Unmarshal(raw, &struct {
-		Teams *map[string]handout.Team `json:"teams"`
+		Teams *map[string]outputs.Team `json:"teams"`
 	}{&o.Teams}); err != nil {
 		return nil, fmt.Errorf("cannot read the stack outputs: %w (pipe `pulumi stack output --json` in)", err)
 	}
 	if len(o.Teams) == 0 {
 		return nil, fmt.Errorf("the stack outputs have no teams: has `pulumi up` run on this stack? (pipe `pulumi stack output --json` in)")
 	}
-	// A team's status output is none of a handout's business, so handout.Team lacks it.
+	// A team's status output is none of a handout's business, so outputs.Team lacks it.
 	var lastRuns struct {
 		Teams map[string]struct {
 			Status string `json:"status"`
@@ -189,9 +189,9 @@ func checkTeam(ctx context.Context, t Team, keys *sshkeys.Keys, opts Options) Te
 	clients := map[string]*sshexec.Client{}
 	dialErrs := map[string]error{}
 	var mu sync.Mutex
-	_ = steps.Each(t.Outputs.Nodes, func(n handout.Node) error {
+	_ = steps.Each(t.Outputs.Nodes, func(n outputs.Node) error {
 		hostKey := keys.Host(n.Name).PublicKey()
-		if t.Outputs.Host == handout.MachinesHost {
+		if t.Outputs.Host == outputs.MachinesHost {
 			// An existing machine's own key, as its known_hosts line records it; nil (trust
 			// what it presents) when the instructor did not pin it.
 			hostKey = nil
@@ -272,7 +272,7 @@ func indexes[T any](items []T) []int {
 }
 
 // probeNode checks that the node answers SSH and its dockerd answers.
-func probeNode(ctx context.Context, n handout.Node, conns map[string]steps.Runner, dialErrs map[string]error) NodeStatus {
+func probeNode(ctx context.Context, n outputs.Node, conns map[string]steps.Runner, dialErrs map[string]error) NodeStatus {
 	ns := NodeStatus{Name: n.Name, Role: n.Role}
 	c, ok := conns[n.Name]
 	if !ok {

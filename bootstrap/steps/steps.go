@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // Runner runs a shell command on a node and returns its stdout; RunWithInput also streams

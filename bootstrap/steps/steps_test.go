@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 func TestRunStopsAtTheFirstFailureAndNamesIt(t *testing.T) {

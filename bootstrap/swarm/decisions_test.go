@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 func state(local string, control bool, cluster string) string {

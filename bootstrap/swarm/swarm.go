@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // Member is one planned node of the team; the swarm advertises its IP.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/steps/stepstest"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // A dockerd that has just started reports an empty swarm state before its swarm component

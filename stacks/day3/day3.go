@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/yaml"
 
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // Pinned versions. go.mod pins sigs.k8s.io/kind and k8s.io/kubectl to match; a test checks.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 func planFor(t *testing.T, edit func(*plan.Config)) *plan.Plan {

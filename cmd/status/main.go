@@ -1,7 +1,7 @@
 // Command status shows a whole cohort at a glance, and exits 1 when anything is not ready
 // (2 when it cannot check at all):
 //
-//	pulumi stack output --json | go run ./bootstrap/status/cmd/status -cohort dev -seed-file <(pulumi config get labfleet:keySeed)
+//	pulumi stack output --json | go run ./cmd/status -cohort dev -seed-file <(pulumi config get labfleet:keySeed)
 //
 // `make status STACK=dev` runs exactly that; `-json` prints the full report as JSON.
 //
@@ -23,8 +23,8 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/status"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 func main() {
@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitBadInput
 	}
 	if *cohort == "" || *seedFile == "" {
-		return fail("-cohort and -seed-file are required: run it as `make status STACK=<stack>`, or see `go doc ./bootstrap/status/cmd/status`")
+		return fail("-cohort and -seed-file are required: run it as `make status STACK=<stack>`, or see `go doc ./cmd/status`")
 	}
 	seed, err := os.ReadFile(*seedFile)
 	if err != nil {

@@ -3,7 +3,7 @@
 // It prints each step as it goes and the image's size at the end; a second run with
 // nothing changed returns in seconds.
 //
-//	go run ./bootstrap/kindimage/cmd/kind-node-image [-cache DIR]
+//	go run ./cmd/kind-node-image [-cache DIR]
 package main
 
 import (
@@ -18,7 +18,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/engine"
 	"github.com/labfleet/labfleet/bootstrap/kindimage"
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 func main() {

@@ -1,6 +1,6 @@
 // Command handout writes each team's handout files from a cohort's stack outputs:
 //
-//	pulumi stack output --json --show-secrets | go run ./infra/handout/cmd/handout -o handouts [-with-keys]
+//	pulumi stack output --json --show-secrets | go run ./cmd/handout -o handouts [-with-keys]
 package main
 
 import (
@@ -9,14 +9,15 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/labfleet/labfleet/infra/handout"
+	"github.com/labfleet/labfleet/handout"
+	"github.com/labfleet/labfleet/model/outputs"
 )
 
 func main() {
 	dir := flag.String("o", "handouts", "directory to write the files to")
 	withKeys := flag.Bool("with-keys", false, "also print each team's private key on its HTML card (under a warning)")
 	flag.Parse()
-	var o handout.Outputs
+	var o outputs.Outputs
 	if err := json.NewDecoder(os.Stdin).Decode(&o); err != nil {
 		fail("reading stack outputs from stdin: %v (pipe `pulumi stack output --json --show-secrets` in)", err)
 	}

@@ -21,8 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/outputs"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 	"github.com/labfleet/labfleet/stacks/day3"
 )
 
@@ -132,7 +133,7 @@ func screenshot(t *testing.T, bin, page string) image.Image {
 
 // cohortOutputs is what the program exports for a cohort after a day-3 run with the Day-2
 // stack, built from its plan with a throwaway key seed.
-func cohortOutputs(t *testing.T, cfg plan.Config) Outputs {
+func cohortOutputs(t *testing.T, cfg plan.Config) outputs.Outputs {
 	t.Helper()
 	p, err := plan.Build(cfg)
 	if err != nil {
@@ -142,7 +143,7 @@ func cohortOutputs(t *testing.T, cfg plan.Config) Outputs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Outputs{Teams: map[string]Team{}, StudentKeys: map[string]string{}, Kubeconfigs: map[string]string{}}
+	o := outputs.Outputs{Teams: map[string]outputs.Team{}, StudentKeys: map[string]string{}, Kubeconfigs: map[string]string{}}
 	for _, team := range p.Teams {
 		kind, err := day3.Render(p.Day3, team)
 		if err != nil {
@@ -152,7 +153,7 @@ func cohortOutputs(t *testing.T, cfg plan.Config) Outputs {
 		for _, n := range team.Nodes {
 			urls = append(urls, fmt.Sprintf("http://%s:%d/", n.IP, p.Day2.Port))
 		}
-		o.Teams[team.Name] = Team{Nodes: NodesFor(p, team, keys), SSHUser: p.SSHUser, Network: team.Subnet.String(),
+		o.Teams[team.Name] = outputs.Team{Nodes: outputs.NodesFor(p, team, keys), SSHUser: p.SSHUser, Network: team.Subnet.String(),
 			AppURLs: urls, RoutingMesh: string(plan.MeshHost),
 			Kind: map[string]string{"state": "running", "cluster": kind.ClusterName, "hostNode": kind.HostNode, "apiServer": kind.APIServer}}
 		o.StudentKeys[team.Name] = keys.Student(team.Name).PrivateKeyPEM("")
@@ -168,7 +169,7 @@ func day3Cohort(teams []string, managers, workers int, publicHost string) plan.C
 	return cfg
 }
 
-func writeFiles(t *testing.T, o Outputs, opts ...Option) string {
+func writeFiles(t *testing.T, o outputs.Outputs, opts ...Option) string {
 	t.Helper()
 	files, err := Files(o, opts...)
 	if err != nil {
@@ -239,7 +240,7 @@ func TestTheKeyWarningShowsOnTheRenderedCard(t *testing.T) {
 		t.Errorf("the card with the key shows only %d pixels of warning red", red)
 	}
 	if *writeDocsCard {
-		writePNG(t, plain, filepath.Join("..", "..", "docs", "card.png"))
+		writePNG(t, plain, filepath.Join("..", "docs", "card.png"))
 	}
 }
 

@@ -8,7 +8,7 @@
 // The labfleet run uses the cohort's default fan-out (labfleet:parallelTeams and
 // parallelStreams), so several team counts show what that bound costs and saves:
 //
-//	go run ./bootstrap/bench -teams 1,8,20
+//	go run ./cmd/bench -teams 1,8,20
 //
 // -measure chooses what to time: day2 (the above), day3 (a running Day-2 cohort switched to
 // every team's kind cluster Ready and back, against raw `kind create cluster`, for
@@ -30,12 +30,12 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/status"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
-	"github.com/labfleet/labfleet/infra/handout"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/outputs"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 const image = "labfleet-bench-node:latest"
@@ -190,7 +190,7 @@ func measure(ctx context.Context, name string, teams, portBase int, pool string,
 func timeStatus(ctx context.Context, c *localnodes.Cohort) (time.Duration, error) {
 	var teams []status.Team
 	for _, t := range c.Plan.Teams {
-		teams = append(teams, status.Team{Name: t.Name, Outputs: handout.Team{Nodes: handout.NodesFor(c.Plan, t, c.Keys)}})
+		teams = append(teams, status.Team{Name: t.Name, Outputs: outputs.Team{Nodes: outputs.NodesFor(c.Plan, t, c.Keys)}})
 	}
 	start := time.Now()
 	r := status.Check(ctx, c.Plan.Cohort, teams, c.Keys, status.Options{})

@@ -2,7 +2,7 @@
 // Docker engine ($DOCKER_HOST applies): what `pulumi destroy` keeps as a cache. Run it after
 // `make destroy`; an image a running cohort uses is kept and named.
 //
-//	go run ./bootstrap/images/cmd/clean-images
+//	go run ./cmd/clean-images
 package main
 
 import (
@@ -12,7 +12,7 @@ import (
 	"os/signal"
 
 	"github.com/labfleet/labfleet/bootstrap/images"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 func main() {

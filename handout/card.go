@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/labfleet/labfleet/model/outputs"
 )
 
 // card is what a team is told, prepared once from the stack outputs for every rendering:
@@ -46,7 +48,7 @@ type cluster struct {
 	Name, HostNode, APIServer string
 }
 
-func newCard(name string, t Team, kubeconfig string) (*card, error) {
+func newCard(name string, t outputs.Team, kubeconfig string) (*card, error) {
 	c := &card{
 		Team: name, Host: t.Host, Network: t.Network, SSHUser: t.SSHUser,
 		KeyFile: name + ".key", KnownHostsFile: name + ".known_hosts", ConfigFile: name + ".ssh_config",
@@ -119,7 +121,7 @@ func (c *card) markdown() string {
 		where = " on the team network " + c.Network
 	}
 	switch {
-	case c.Host == MachinesHost:
+	case c.Host == outputs.MachinesHost:
 		where += ", each on a machine of its own"
 	case c.Host != "":
 		where += ", on Docker host " + c.Host

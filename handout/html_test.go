@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 const keyHeader = "BEGIN OPENSSH PRIVATE KEY"

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/prereq"
 	"sigs.k8s.io/yaml"
 )

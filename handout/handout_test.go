@@ -8,16 +8,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/labfleet/labfleet/model/outputs"
 )
 
-func sample() Outputs {
-	return Outputs{
-		Teams: map[string]Team{
+func sample() outputs.Outputs {
+	return outputs.Outputs{
+		Teams: map[string]outputs.Team{
 			"red": {
 				SSHUser: "student", Network: "172.30.0.0/24", RoutingMesh: "host",
 				AppURLs: []string{"http://172.30.0.10:8090/"},
 				Kind:    map[string]string{"state": "running", "cluster": "red", "hostNode": "red-m1", "apiServer": "https://172.30.0.10:6443"},
-				Nodes: []Node{
+				Nodes: []outputs.Node{
 					{Name: "red-m1", Role: "manager", IP: "172.30.0.10", SSH: "lab.example.org:2200", KnownHost: "[lab.example.org]:2200 ssh-ed25519 AAAA1"},
 					{Name: "red-w1", Role: "worker", IP: "172.30.0.11", SSH: "lab.example.org:2201", KnownHost: "[lab.example.org]:2201 ssh-ed25519 AAAA2"},
 				},
@@ -94,9 +96,9 @@ func TestMissingKeyIsExplained(t *testing.T) {
 }
 
 func TestInconsistentNodesAreExplained(t *testing.T) {
-	for want, edit := range map[string]func(*Team){
-		"team red has no nodes in the teams output: run `pulumi up` first":                     func(t *Team) { t.Nodes = nil },
-		`team red node red-w1: ssh "lab2.example.org": address lab2.example.org: missing port`: func(t *Team) { t.Nodes[1].SSH = "lab2.example.org" },
+	for want, edit := range map[string]func(*outputs.Team){
+		"team red has no nodes in the teams output: run `pulumi up` first":                     func(t *outputs.Team) { t.Nodes = nil },
+		`team red node red-w1: ssh "lab2.example.org": address lab2.example.org: missing port`: func(t *outputs.Team) { t.Nodes[1].SSH = "lab2.example.org" },
 	} {
 		o := sample()
 		red := o.Teams["red"]
@@ -115,7 +117,7 @@ func TestATeamOnMachinesGetsAHostNamePerNode(t *testing.T) {
 	red := o.Teams["red"]
 	red.Nodes[0].SSH, red.Nodes[1].SSH = "10.0.0.11:22", "10.0.0.12:22"
 	red.Nodes[1].KnownHost = ""
-	red.Host, red.Network = MachinesHost, ""
+	red.Host, red.Network = outputs.MachinesHost, ""
 	o.Teams["red"] = red
 	files, err := Files(o)
 	if err != nil {
@@ -169,11 +171,11 @@ func TestWriteMakesEveryFileOwnerOnlyEvenIfItExisted(t *testing.T) {
 // A team without nodes (its last run failed) has no port to order by: it comes first, and
 // teams on the same port fall back to their names, so the order never depends on map order.
 func TestTeamNamesWithoutPorts(t *testing.T) {
-	o := Outputs{Teams: map[string]Team{
-		"b":      {Nodes: []Node{{SSH: "lab:2200"}}},
-		"a":      {Nodes: []Node{{SSH: "lab:2210"}}},
+	o := outputs.Outputs{Teams: map[string]outputs.Team{
+		"b":      {Nodes: []outputs.Node{{SSH: "lab:2200"}}},
+		"a":      {Nodes: []outputs.Node{{SSH: "lab:2210"}}},
 		"failed": {},
-		"c":      {Nodes: []Node{{SSH: "lab:2210"}}},
+		"c":      {Nodes: []outputs.Node{{SSH: "lab:2210"}}},
 	}}
 	if got, want := o.TeamNames(), []string{"failed", "b", "a", "c"}; !slices.Equal(got, want) {
 		t.Errorf("TeamNames() = %v, want %v", got, want)

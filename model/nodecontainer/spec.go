@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 // Paths inside the node where labfleet puts the SSH keys (see infra/nodeimage).

@@ -10,10 +10,10 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 )
 
 const vmImage = "labfleet-bench-vm:latest"

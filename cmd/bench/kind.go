@@ -13,8 +13,8 @@ import (
 	"github.com/labfleet/labfleet/bootstrap/kindimage"
 	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
-	"github.com/labfleet/labfleet/bootstrap/sshkeys"
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/labfleet/labfleet/model/plan"
+	"github.com/labfleet/labfleet/model/sshkeys"
 	"github.com/labfleet/labfleet/stacks/day3"
 )
 
