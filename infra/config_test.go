@@ -1,10 +1,16 @@
 package infra
 
 import (
+	"encoding/json"
+	"os"
+	"reflect"
 	"slices"
 	"testing"
 
-	"github.com/labfleet/labfleet/infra/plan"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"sigs.k8s.io/yaml"
+
+	"github.com/labfleet/labfleet/model/plan"
 )
 
 // Two hosts with TLS: what `pulumi config set --path` writes (checked with the CLI), with
@@ -59,5 +65,66 @@ func TestEachTLSKeyMustBeSecretNotJustTheHostsKey(t *testing.T) {
 	}
 	if _, _, err := plainTLSKeys([]byte("config: [unclosed"), tlsHosts); err == nil {
 		t.Error("a settings file that is not YAML passed")
+	}
+}
+
+// Pulumi fills in the defaults Pulumi.yaml declares; plan.Defaults stands in for a key an
+// older Pulumi.yaml lacks, and is what the Go API and the benchmark start from. Both say the
+// same, or a cohort would differ by the way it was created.
+func TestPulumiYAMLDefaultsAreThePlansDefaults(t *testing.T) {
+	raw, err := os.ReadFile("../Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var project struct {
+		Config map[string]struct {
+			Default any `json:"default"`
+		} `json:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &project); err != nil {
+		t.Fatal(err)
+	}
+	// Pulumi hands the program every value as a string: JSON for lists and objects.
+	declared := map[string]string{}
+	for key, decl := range project.Config {
+		switch v := decl.Default.(type) {
+		case nil:
+		case string:
+			declared[key] = v
+		default:
+			encoded, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			declared[key] = string(encoded)
+		}
+	}
+	if len(declared) < 20 {
+		t.Fatalf("read %d defaults from Pulumi.yaml; its config block moved?", len(declared))
+	}
+	var got plan.Config
+	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		got, _, err = LoadConfig(ctx)
+		return err
+	}, pulumi.WithMocks("labfleet", "spring", &mocks{}), func(ri *pulumi.RunInfo) { ri.Config = declared })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := plan.Defaults("spring")
+	// An empty list or map declared in Pulumi.yaml reads as empty, not nil: the same setting.
+	for _, empty := range []struct{ got, want any }{{&got.TeamNames, &want.TeamNames}, {&got.ResetSwarms, &want.ResetSwarms},
+		{&got.TeamHosts, &want.TeamHosts}, {&got.Hosts, &want.Hosts}, {&got.Machines, &want.Machines}} {
+		g, w := reflect.ValueOf(empty.got).Elem(), reflect.ValueOf(empty.want).Elem()
+		if g.Len() == 0 && w.Len() == 0 {
+			g.Set(w)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		gv, wv := reflect.ValueOf(got), reflect.ValueOf(want)
+		for i := range gv.NumField() {
+			if !reflect.DeepEqual(gv.Field(i).Interface(), wv.Field(i).Interface()) {
+				t.Errorf("%s: Pulumi.yaml's default gives %#v, plan.Defaults %#v", gv.Type().Field(i).Name, gv.Field(i).Interface(), wv.Field(i).Interface())
+			}
+		}
 	}
 }
