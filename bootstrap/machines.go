@@ -32,21 +32,22 @@ func MachineOf(n plan.Node) Machine {
 // prepareMachines makes a team's existing machines look like node containers, logged in as
 // each machine's own admin user: Docker and the tools installed, dockerd running, the student
 // account with the team key and labfleet's account with its own key. After it, the team's
-// bootstrap is the same as anywhere. It returns what it changed.
-func prepareMachines(ctx context.Context, p *plan.Plan, team plan.Team, keys *sshkeys.Keys, opts sshexec.Options) ([]string, error) {
-	ms := make([]Machine, len(team.Nodes))
-	for i, n := range team.Nodes {
+// run is the same as anywhere. What it changed goes in the team's result.
+func prepareMachines(ctx context.Context, t *teamRun) (err error) {
+	ms := make([]Machine, len(t.team.Nodes))
+	for i, n := range t.team.Nodes {
 		ms[i] = MachineOf(n)
 	}
 	setup := machines.Setup{
-		StudentKey: keys.Student(team.Name).AuthorizedKey(p.SSHUser + "@" + team.Name),
-		AdminKey:   keys.Admin().AuthorizedKey(plan.AdminUser + "@" + p.Cohort),
+		StudentKey: t.keys.Student(t.team.Name).AuthorizedKey(t.p.SSHUser + "@" + t.team.Name),
+		AdminKey:   t.keys.Admin().AuthorizedKey(plan.AdminUser + "@" + t.p.Cohort),
 	}
-	return onEachMachine(ctx, ms, keys.Machine(), opts, func(ctx context.Context, c *sshexec.Client, m Machine) ([]string, error) {
+	t.result.Machines, err = onEachMachine(ctx, ms, t.keys.Machine(), t.opts.SSH, func(ctx context.Context, c *sshexec.Client, m Machine) ([]string, error) {
 		s := setup
-		s.Cohort, s.Team, s.Node = p.Cohort, team.Name, m.Node
+		s.Cohort, s.Team, s.Node = t.p.Cohort, t.team.Name, m.Node
 		return machines.Prepare(ctx, c, s)
 	})
+	return err
 }
 
 // TeardownLimit bounds the teardown of one machine, login included: measured at 4-10 s for
