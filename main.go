@@ -22,6 +22,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/engine"
+	"github.com/labfleet/labfleet/bootstrap/hostfacts"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/infra"
@@ -36,7 +37,7 @@ func main() {
 	defer stop()
 	pulumi.Run(func(ctx *pulumi.Context) error {
 		defer engine.Cleanup() // the engines' TLS files and ssh wrappers
-		return infra.Program(sshBootstrapper{ctx, interrupted}, infra.DockerHosts{})(ctx)
+		return infra.Program(sshBootstrapper{ctx, interrupted}, hostfacts.DockerHosts{})(ctx)
 	})
 }
 

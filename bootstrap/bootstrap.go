@@ -50,6 +50,28 @@ type TeamResult struct {
 	Kind     *kindprep.Result // Day-3 preparation and cluster
 }
 
+// Reporter hears a run's progress (steps.Reporter): the program gives one that writes to
+// Pulumi's log.
+type Reporter = steps.Reporter
+
+// ErrUnreachable marks an error from a node or machine that did not answer SSH at all, as
+// opposed to one that answered and failed (sshexec.ErrUnreachable).
+var ErrUnreachable = sshexec.ErrUnreachable
+
+// KindOutput is a team's kind output: the cluster, the node that runs it, its API server and
+// its state ("running" on day 3); empty before Day 3 was ever prepared.
+func (r TeamResult) KindOutput() map[string]string {
+	k := r.Kind
+	if k == nil || k.ClusterName == "" {
+		return map[string]string{}
+	}
+	state := "absent (labfleet:day is 2)"
+	if k.Kubeconfig != "" {
+		state = "running"
+	}
+	return map[string]string{"cluster": k.ClusterName, "hostNode": k.HostNode, "apiServer": k.APIServer, "state": state}
+}
+
 // LabImages are the Day-2 lab images' IDs on each host: host name -> image name -> ID.
 type LabImages map[string]map[string]string
 

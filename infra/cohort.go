@@ -14,7 +14,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/labfleet/labfleet/bootstrap"
-	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/model/sshkeys"
 	"github.com/labfleet/labfleet/stacks/day2"
@@ -33,7 +32,7 @@ const (
 // run, telling report how it goes, and removes labfleet from a deleted team's existing
 // machines. The real one works over SSH (package bootstrap); tests inject their own.
 type Bootstrapper interface {
-	Bootstrap(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs bootstrap.LabImages, report steps.Reporter) (map[string]bootstrap.TeamResult, error)
+	Bootstrap(ctx context.Context, p *plan.Plan, keys *sshkeys.Keys, labImageIDs bootstrap.LabImages, report bootstrap.Reporter) (map[string]bootstrap.TeamResult, error)
 	TeardownMachines(ctx context.Context, team string, machines []bootstrap.Machine, signer ssh.Signer) error
 }
 

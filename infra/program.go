@@ -12,14 +12,25 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/labfleet/labfleet/bootstrap"
-	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/model/outputs"
 	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/model/sshkeys"
 	"github.com/labfleet/labfleet/stacks/day3"
 )
+
+// HostInspector reads what each Docker host already has (engine, memory, kernel, networks,
+// published ports, labfleet's own objects), so the plan can be placed and checked against
+// them before any resource is registered. hostfacts.DockerHosts is the real one; the program's
+// tests give their own.
+type HostInspector interface {
+	// Facts reads every host at once; a host it cannot read has its Err set.
+	Facts(ctx context.Context, hosts []plan.Host) map[string]plan.HostFacts
+	// Machines reads every existing machine of the plan at once, by node name.
+	Machines(ctx context.Context, p *plan.Plan, signer ssh.Signer) map[string]plan.MachineFacts
+}
 
 // Program is labfleet's Pulumi program: config → validated plan → placed on and checked
 // against the Docker hosts → resources → swarm bootstrap → stack outputs. Nothing is
@@ -232,7 +243,7 @@ func teardownTeam(ctx context.Context, bootstrapper Bootstrapper, team string, o
 	err = bootstrapper.TeardownMachines(ctx, team, reachable, signer)
 	// The way out is for a machine that does not answer, never for one that answers and
 	// fails (that one still holds the student's account), nor for a cancelled run.
-	if errors.Is(err, sshexec.ErrUnreachable) && !errors.Is(err, context.Canceled) {
+	if errors.Is(err, bootstrap.ErrUnreachable) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%w; a machine that is gone for good (it will never answer again) can be left out: pulumi config set --path '%s:goneMachines[0]' <its address>, then run the command again",
 			err, plan.Namespace)
 	}

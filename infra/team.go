@@ -8,7 +8,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/labfleet/labfleet/bootstrap"
-	"github.com/labfleet/labfleet/bootstrap/kindprep"
 	"github.com/labfleet/labfleet/model/nodecontainer"
 	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/model/sshkeys"
@@ -140,7 +139,7 @@ func (t *Team) finish(ctx *pulumi.Context, results pulumi.AnyOutput) error {
 		return []string{}
 	}).(pulumi.StringArrayOutput)
 	t.Kind = team.ApplyT(func(v any) map[string]string {
-		return KindOutput(v.(bootstrap.TeamResult).Kind)
+		return v.(bootstrap.TeamResult).KindOutput()
 	}).(pulumi.StringMapOutput)
 	outputs := pulumi.Map{
 		"status":      t.Status,
@@ -299,17 +298,4 @@ func volumeLabels(m map[string]string) docker.VolumeLabelArray {
 		out = append(out, docker.VolumeLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
 	}
 	return out
-}
-
-// KindOutput is a team's kind output: the cluster, the node that runs it, its API server and
-// its state ("running" on day 3); empty before Day 3 was ever prepared.
-func KindOutput(k *kindprep.Result) map[string]string {
-	if k == nil || k.ClusterName == "" {
-		return map[string]string{}
-	}
-	state := "absent (labfleet:day is 2)"
-	if k.Kubeconfig != "" {
-		state = "running"
-	}
-	return map[string]string{"cluster": k.ClusterName, "hostNode": k.HostNode, "apiServer": k.APIServer, "state": state}
 }

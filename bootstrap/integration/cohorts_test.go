@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/labfleet/labfleet/bootstrap"
-	"github.com/labfleet/labfleet/infra"
+	"github.com/labfleet/labfleet/bootstrap/hostfacts"
 	"github.com/labfleet/labfleet/model/plan"
 )
 
@@ -52,7 +52,7 @@ func TestTwoCohortsOnOneHost(t *testing.T) {
 	}
 	snapB := snapshot(t, "lfit-cb")
 
-	facts, err := infra.LocalHostFacts(context.Background())
+	facts, err := hostfacts.Local(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/hostfacts"
 	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/model/plan"
 )
@@ -38,7 +39,7 @@ func TestRaisingManagersKeepsEveryNode(t *testing.T) {
 	}
 	before, was := containerIDs(), c.plan.Teams[0]
 
-	facts, err := infra.LocalHostFacts(ctx)
+	facts, err := hostfacts.Local(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

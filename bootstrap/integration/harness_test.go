@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/hostfacts"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/infra"
@@ -105,7 +106,7 @@ func newCohortOf(t *testing.T, cfg plan.Config, image string) *cohort {
 		t.Fatal(err)
 	}
 	if p.NodeKind == plan.NodeKindVM {
-		facts, err := infra.LocalHostFacts(context.Background())
+		facts, err := hostfacts.Local(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,9 +11,9 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/engine"
+	"github.com/labfleet/labfleet/bootstrap/hostfacts"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/model/outputs"
 	"github.com/labfleet/labfleet/model/plan"
 )
@@ -103,7 +103,7 @@ func TestCohortOverTwoEngines(t *testing.T) {
 	if p.Teams[0].Host != plan.LocalHost || p.Teams[1].Host != "big2" {
 		t.Fatalf("placement: team1 on %s, team2 on %s", p.Teams[0].Host, p.Teams[1].Host)
 	}
-	facts := infra.DockerHosts{}.Facts(context.Background(), p.Hosts)
+	facts := hostfacts.DockerHosts{}.Facts(context.Background(), p.Hosts)
 	table := p.PreflightTable(facts)
 	t.Log("preflight:\n" + table)
 	if row := tableRow(table, "big2"); !strings.Contains(row, big2.URL) || !strings.Contains(row, " yes ") || strings.Contains(row, "?") {
@@ -121,7 +121,7 @@ func TestCohortOverTwoEngines(t *testing.T) {
 		t.Fatalf("the second engine runs %q, want team2's two nodes", out)
 	}
 	// Where each team lives is read back from the engines' labels: the next run keeps it.
-	placed := plan.Placed(p.Cohort, p.Hosts, infra.DockerHosts{}.Facts(context.Background(), p.Hosts))
+	placed := plan.Placed(p.Cohort, p.Hosts, hostfacts.DockerHosts{}.Facts(context.Background(), p.Hosts))
 	if placed["team1"] != plan.LocalHost || placed["team2"] != "big2" {
 		t.Errorf("placement read from the engines: %v", placed)
 	}

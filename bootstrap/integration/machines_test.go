@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/hostfacts"
 	"github.com/labfleet/labfleet/bootstrap/machines"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/model/outputs"
 	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/model/sshkeys"
@@ -345,7 +345,7 @@ func TestCohortOnExistingMachines(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	facts := infra.DockerHosts{}.Machines(context.Background(), p, keys.Machine())
+	facts := hostfacts.DockerHosts{}.Machines(context.Background(), p, keys.Machine())
 	t.Log("preflight:\n" + p.MachinePreflightTable(facts))
 	if err := p.CheckMachines(facts); err != nil {
 		t.Fatal(err)

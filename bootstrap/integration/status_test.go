@@ -15,7 +15,6 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/status"
 	"github.com/labfleet/labfleet/bootstrap/steps"
-	"github.com/labfleet/labfleet/infra"
 	"github.com/labfleet/labfleet/model/outputs"
 )
 
@@ -36,7 +35,7 @@ func stackOutputs(t *testing.T, c *cohort, results map[string]bootstrap.TeamResu
 			"managerAddr": r.Swarm.ManagerAddr,
 			"routingMesh": string(r.Lab.Mesh),
 			"appUrls":     r.Lab.AppURLs,
-			"kind":        infra.KindOutput(r.Kind),
+			"kind":        r.KindOutput(),
 		}
 	}
 	out, err := json.Marshal(map[string]any{"teams": teams})

@@ -19,7 +19,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/engine"
-	"github.com/labfleet/labfleet/infra"
+	"github.com/labfleet/labfleet/bootstrap/hostfacts"
 	"github.com/labfleet/labfleet/model/plan"
 )
 
@@ -135,7 +135,7 @@ func TestATLSEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(engine.Cleanup)
-	facts := infra.DockerHosts{}.Facts(context.Background(), p.Hosts)
+	facts := hostfacts.DockerHosts{}.Facts(context.Background(), p.Hosts)
 	t.Log("preflight:\n" + p.PreflightTable(facts))
 	if f := facts["tls"]; f.Err != "" || f.Version == "" || f.Kernel != nil {
 		t.Fatalf("the TLS host: %+v (want it read, its kernel not visible through the API)", f)

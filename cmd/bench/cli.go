@@ -14,9 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/prereq"
-	"sigs.k8s.io/yaml"
 )
 
 // cliStack is the throwaway stack the real-CLI mode brings up, on its own ports and pool.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap"
+	"github.com/labfleet/labfleet/bootstrap/hostfacts"
 	"github.com/labfleet/labfleet/bootstrap/localnodes"
 	"github.com/labfleet/labfleet/bootstrap/sshexec"
 	"github.com/labfleet/labfleet/bootstrap/steps"
@@ -58,7 +59,7 @@ func bootKind(ctx context.Context, name string, kind plan.NodeKind, img string, 
 	if err != nil {
 		return m, err
 	}
-	facts, err := infra.LocalHostFacts(ctx)
+	facts, err := hostfacts.Local(ctx)
 	if err != nil {
 		return m, err
 	}

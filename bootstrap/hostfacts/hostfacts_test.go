@@ -1,4 +1,4 @@
-package infra
+package hostfacts
 
 import (
 	"net/netip"

@@ -1,4 +1,7 @@
-package infra
+// Package hostfacts reads what each Docker host already has (engine, memory, kernel,
+// networks, published ports, labfleet's own objects) and what each existing machine is, so
+// the plan can be placed and checked against them before anything is created. It only reads.
+package hostfacts
 
 import (
 	"context"
@@ -23,16 +26,6 @@ import (
 	"github.com/labfleet/labfleet/model/plan"
 )
 
-// HostInspector reads what each Docker host already has (engine, memory, kernel, networks,
-// published ports, labfleet's own objects), so the plan can be placed and checked against
-// them before any resource is registered.
-type HostInspector interface {
-	// Facts reads every host at once; a host it cannot read has its Err set.
-	Facts(ctx context.Context, hosts []plan.Host) map[string]plan.HostFacts
-	// Machines reads every existing machine of the plan at once, by node name.
-	Machines(ctx context.Context, p *plan.Plan, signer ssh.Signer) map[string]plan.MachineFacts
-}
-
 // DockerHosts inspects the hosts' engines through the docker CLI, with the same engine
 // settings the provider gets, and reads their kernels where it can (this machine, or an
 // ssh:// host over the same SSH). It only reads.
@@ -41,7 +34,7 @@ type DockerHosts struct{}
 // inspectTimeout bounds the reading of one host: an unreachable one must not hang a run.
 const inspectTimeout = 30 * time.Second
 
-// Facts implements HostInspector.
+// Facts reads every host at once; a host it cannot read has its Err set.
 func (DockerHosts) Facts(ctx context.Context, hosts []plan.Host) map[string]plan.HostFacts {
 	return readEach(ctx, hosts, inspectTimeout, func(h plan.Host) string { return h.Name }, func(ctx context.Context, h plan.Host) plan.HostFacts {
 		f, err := inspect(ctx, h.Engine)
@@ -354,9 +347,9 @@ func parseHostNodes(raw []byte) ([]plan.HostNode, error) {
 	return nodes, nil
 }
 
-// LocalHostFacts reads the local engine alone, for tools that run a cohort on it without
+// Local reads the local engine alone, for tools that run a cohort on it without
 // Pulumi (the integration tests, the benchmark).
-func LocalHostFacts(ctx context.Context) (plan.HostFacts, error) {
+func Local(ctx context.Context) (plan.HostFacts, error) {
 	f := DockerHosts{}.Facts(ctx, []plan.Host{{Name: plan.LocalHost}})[plan.LocalHost]
 	if f.Err != "" {
 		return f, errors.New(f.Err)
