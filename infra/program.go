@@ -277,13 +277,13 @@ func machinesOf(outputs resource.PropertyMap) ([]bootstrap.Machine, error) {
 }
 
 func machineOf(o resource.PropertyMap) bootstrap.Machine {
-	str := func(k string) string {
-		if x, ok := o[resource.PropertyKey(k)]; ok && x.IsString() {
-			return x.StringValue()
+	var m bootstrap.Machine
+	for _, f := range machineOutputs {
+		if x, ok := o[resource.PropertyKey(f.key)]; ok && x.IsString() {
+			*f.of(&m) = x.StringValue()
 		}
-		return ""
 	}
-	return bootstrap.Machine{Node: str("node"), Target: str("target"), User: str("user"), HostKey: str("hostKey")}
+	return m
 }
 
 // machineHostKeys is every machine's host key by target, as this run logs in with it: the

@@ -43,6 +43,18 @@ type Machine struct {
 	pulumi.ResourceState
 }
 
+// machineOutputs are the outputs of a Machine component that say how to reach it: written
+// here, read back by machineOf when the teardown hook runs, from this one list.
+var machineOutputs = []struct {
+	key string
+	of  func(*bootstrap.Machine) *string
+}{
+	{"node", func(m *bootstrap.Machine) *string { return &m.Node }},
+	{"target", func(m *bootstrap.Machine) *string { return &m.Target }},
+	{"user", func(m *bootstrap.Machine) *string { return &m.User }},
+	{"hostKey", func(m *bootstrap.Machine) *string { return &m.HostKey }},
+}
+
 // newMachineTeam registers a team whose nodes are existing machines: a component with no
 // Docker resource, and a Machine component under it for each machine.
 func newMachineTeam(ctx *pulumi.Context, t plan.Team, teardown *pulumi.ResourceHook, opts ...pulumi.ResourceOption) (*Team, error) {
@@ -57,13 +69,11 @@ func newMachineTeam(ctx *pulumi.Context, t plan.Team, teardown *pulumi.ResourceH
 		if err := ctx.RegisterComponentResource("labfleet:index:Machine", m.Node+"@"+m.Target, machine, pulumi.Parent(team), hooks); err != nil {
 			return nil, err
 		}
-		if err := ctx.RegisterResourceOutputs(machine, pulumi.Map{
-			"team":    pulumi.String(t.Name),
-			"node":    pulumi.String(m.Node),
-			"target":  pulumi.String(m.Target),
-			"user":    pulumi.String(m.User),
-			"hostKey": pulumi.String(m.HostKey),
-		}); err != nil {
+		outputs := pulumi.Map{"team": pulumi.String(t.Name)}
+		for _, f := range machineOutputs {
+			outputs[f.key] = pulumi.String(*f.of(&m))
+		}
+		if err := ctx.RegisterResourceOutputs(machine, outputs); err != nil {
 			return nil, err
 		}
 	}
