@@ -1,8 +1,8 @@
 // Package infra holds labfleet's Pulumi resources: a Cohort of Teams of Nodes (containers on
 // a Docker host) or Machines (existing hosts), each a ComponentResource so `pulumi preview`
 // reads as a tree, a docker provider per host, and the program that wires the validated plan
-// (model/plan) to them and to the SSH bootstrap (package bootstrap). Apart from main and the
-// benchmark command, it is the only package that registers resources with the Pulumi SDK.
+// (model/plan) to them and to the SSH bootstrap (package bootstrap). It is the only package
+// that registers Pulumi resources.
 package infra
 
 import (

@@ -3,6 +3,7 @@ package infra
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,5 +72,43 @@ func TestEveryImageIsBuiltWithBuildKit(t *testing.T) {
 		if v := img.inputs["build"].ObjectValue()["builderVersion"]; v.StringValue() != "BuilderBuildKit" {
 			t.Errorf("%s is built with %v", img.name, v)
 		}
+	}
+}
+
+// The VM image's context is infra/, narrowed by its Dockerfile's own ignore file to the
+// folders it copies from; a COPY from anywhere else would find nothing there.
+func TestTheVMImageContextHoldsWhatItsDockerfileCopies(t *testing.T) {
+	ignore, err := os.ReadFile(filepath.Join("..", VMImageDockerfile+".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(ignore), "\n") {
+		if dir, ok := strings.CutPrefix(strings.TrimSpace(line), "!"); ok {
+			kept = append(kept, dir+"/")
+		}
+	}
+	if !strings.Contains(string(ignore), "\n*\n") || len(kept) == 0 {
+		t.Fatalf("%s.dockerignore should leave out everything (*) but the folders the image copies from (!dir); it keeps %q", VMImageDockerfile, kept)
+	}
+	dockerfile, err := os.ReadFile(filepath.Join("..", VMImageDockerfile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies := 0
+	for _, line := range strings.Split(string(dockerfile), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "COPY" || strings.HasPrefix(f[1], "--from") {
+			continue
+		}
+		copies++
+		for _, src := range f[1 : len(f)-1] {
+			if !slices.ContainsFunc(kept, func(dir string) bool { return strings.HasPrefix(src, dir) }) {
+				t.Errorf("%s copies %s, which its .dockerignore leaves out of the context (it keeps %q)", VMImageDockerfile, src, kept)
+			}
+		}
+	}
+	if copies == 0 {
+		t.Fatalf("found no COPY from the context in %s", VMImageDockerfile)
 	}
 }

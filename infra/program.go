@@ -28,7 +28,7 @@ import (
 type HostInspector interface {
 	// Facts reads every host at once; a host it cannot read has its Err set.
 	Facts(ctx context.Context, hosts []plan.Host) map[string]plan.HostFacts
-	// Machines reads every existing machine of the plan at once, by node name.
+	// Machines reads every existing machine of the plan at once, by target (host:port).
 	Machines(ctx context.Context, p *plan.Plan, signer ssh.Signer) map[string]plan.MachineFacts
 }
 

@@ -1,6 +1,7 @@
 // Package nodecontainer is the one definition of a labfleet node container. The Pulumi
-// program renders it into docker.ContainerArgs, and the integration tests render it into
-// `docker create` arguments, so the tests start exactly the containers `pulumi up` does.
+// program renders it into docker.ContainerArgs, and bootstrap/localnodes into `docker create`
+// arguments for the integration tests and the benchmark, so they start exactly the
+// containers `pulumi up` does.
 package nodecontainer
 
 import (
