@@ -131,7 +131,7 @@ func machinesFrom(ctx *pulumi.Context, stack string, dst *[]plan.MachineConfig) 
 		return fmt.Errorf("reading stack %s: %w", stack, err)
 	}
 	if out.Value == nil {
-		return fmt.Errorf("stack %s has no output named machines: export a list of {address, user, hostKey, team} there (see the README)", stack)
+		return fmt.Errorf("stack %s has no output named machines: export a list of {address, user, hostKey, team} there (see docs/machines.md)", stack)
 	}
 	raw, err := json.Marshal(out.Value)
 	if err != nil {

@@ -128,7 +128,7 @@ func (t *team) chooseMesh(ctx context.Context, want plan.RoutingMesh, note func(
 		return "", fmt.Errorf("labfleet:routingMesh is ingress, but %s", ErrNoIPVS)
 	default:
 		note("no IPVS on this host, so no routing mesh: day2 is published in host mode with DNS round robin (an edge proxy per node); " +
-			"students' --publish 8080:3000 will not answer: give them the host-mode recipe (a dnsrr service plus a global edge proxy on day2_lab) from the README, Routing mesh")
+			"students' --publish 8080:3000 will not answer: give them the host-mode recipe (a dnsrr service plus a global edge proxy on day2_lab) from docs/day2.md, Routing mesh")
 		return plan.MeshHost, nil
 	}
 }

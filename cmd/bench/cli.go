@@ -41,7 +41,7 @@ const makeParallel = 64
 func cliRun(ctx context.Context, teams int, raw measurement) error {
 	pulumiPath, err := exec.LookPath("pulumi")
 	if err != nil {
-		fmt.Println("\nmode: Go API only. The real-CLI timings need `pulumi` on PATH (see the README, Quick start).")
+		fmt.Println("\nmode: Go API only. The real-CLI timings need `pulumi` on PATH (see the README, Quick start, and docs/first-run.md).")
 		return nil
 	}
 	machine, err := prereq.ThisMachine(".")
