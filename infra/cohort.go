@@ -7,7 +7,6 @@ package infra
 
 import (
 	"context"
-	"slices"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -49,17 +48,20 @@ type Cohort struct {
 	Failure pulumi.StringOutput
 }
 
-// NewCohort registers the images, every team, and the bootstrap. A team on existing
-// machines has no Docker resource: its component carries the hook that tears labfleet down
-// from them; its lab images are built on the local engine and streamed over SSH.
+// NewCohort registers each host's provider and images, every team (its nodes from their
+// source: nodes.go), and the bootstrap. A team on existing machines has no Docker resource:
+// each machine's component carries the hook that tears labfleet down from it; its lab
+// images are built on the local engine and streamed over SSH.
 func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapper Bootstrapper, teardown *pulumi.ResourceHook, opts ...pulumi.ResourceOption) (*Cohort, error) {
 	c := &Cohort{}
 	if err := ctx.RegisterComponentResource("labfleet:index:Cohort", p.Cohort, c, opts...); err != nil {
 		return nil, err
 	}
-	// Each host that has teams gets its own provider, node image and lab images; a team's
-	// resources inherit its host's provider.
-	var containers []pulumi.Resource
+	// Each host that has teams gets its own provider and lab images (teams on existing
+	// machines are served by the local engine); a team's resources inherit its host's
+	// provider.
+	sources := newNodeSources(p, keys)
+	sources.containers.parent, sources.machines.parent, sources.machines.teardown = c, c, teardown
 	labImages := pulumi.Map{}
 	for _, h := range p.Hosts {
 		if len(p.TeamsServedBy(h.Name)) == 0 {
@@ -69,38 +71,23 @@ func NewCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, bootstrapp
 		if err != nil {
 			return nil, err
 		}
-		on := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(provider)}
-		if teams := p.TeamsOn(h.Name); len(teams) > 0 {
-			image, err := nodeImage(ctx, p, h, on)
-			if err != nil {
-				return nil, err
-			}
-			for _, t := range teams {
-				team, err := NewTeam(ctx, p, t, image, keys, pulumi.Parent(c), pulumi.Providers(provider))
-				if err != nil {
-					return nil, err
-				}
-				c.Teams = append(c.Teams, team)
-				for _, n := range team.Nodes {
-					containers = append(containers, n.Container)
-				}
-			}
-		}
-		if labImages[h.Name], err = labImagesOn(ctx, p, h, on); err != nil {
+		sources.containers.providers[h.Name] = provider
+		if labImages[h.Name], err = labImagesOn(ctx, p, h, []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(provider)}); err != nil {
 			return nil, err
 		}
 	}
+	// Every team, in plan order, from its nodes' source.
+	var containers []pulumi.Resource
 	for _, t := range p.Teams {
-		if t.OnMachines() {
-			team, err := newMachineTeam(ctx, t, teardown, pulumi.Parent(c))
-			if err != nil {
-				return nil, err
-			}
-			c.Teams = append(c.Teams, team)
+		team, err := sources.of(t).register(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		c.Teams = append(c.Teams, team)
+		for _, n := range team.Nodes {
+			containers = append(containers, n.Container)
 		}
 	}
-	// Plan order, whatever host a team is on.
-	slices.SortFunc(c.Teams, func(a, b *Team) int { return a.Plan.Index - b.Plan.Index })
 
 	if ctx.DryRun() {
 		c.Results = pulumi.UnsafeUnknownOutput(containers).(pulumi.AnyOutput)

@@ -300,15 +300,6 @@ func machineHostKeys(p *plan.Plan) pulumi.StringMap {
 	return keys
 }
 
-// teamNetwork is a team's subnet; "" for a team on existing machines, whose network is
-// whatever connects them.
-func teamNetwork(t plan.Team) string {
-	if t.OnMachines() {
-		return ""
-	}
-	return t.Subnet.String()
-}
-
 // inspected are the hosts read before planning: the cohort's, and the local engine even
 // when labfleet:hosts leaves it out, so that teams already living there are not moved
 // (placement then refuses the plan, naming them).
@@ -326,6 +317,7 @@ func inspected(p *plan.Plan) []plan.Host {
 func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Cohort) {
 	teams := pulumi.Map{}
 	studentKeys := pulumi.StringMap{}
+	sources := newNodeSources(p, keys)
 	for _, t := range c.Teams {
 		var nodes pulumi.Array
 		for _, n := range outputs.NodesFor(p, t.Plan, keys) {
@@ -338,15 +330,12 @@ func exportCohort(ctx *pulumi.Context, p *plan.Plan, keys *sshkeys.Keys, c *Coho
 				"knownHost":  pulumi.String(n.KnownHost),
 			})
 		}
-		host := t.Plan.Host
-		if t.Plan.OnMachines() {
-			host = outputs.MachinesHost
-		}
+		host, network := sources.of(t.Plan).outputWhere(t.Plan)
 		teams[t.Plan.Name] = pulumi.Map{
 			"host":        pulumi.String(host),
 			"nodes":       nodes,
 			"sshUser":     pulumi.String(p.SSHUser),
-			"network":     pulumi.String(teamNetwork(t.Plan)),
+			"network":     pulumi.String(network),
 			"status":      t.Status,
 			"managerAddr": t.ManagerAddr,
 			"clusterId":   t.ClusterID,

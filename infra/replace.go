@@ -9,7 +9,6 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/labfleet/labfleet/model/nodecontainer"
 	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/model/sshkeys"
 )
@@ -30,21 +29,10 @@ type Replacement struct {
 // Replacements lists, in plan order, the planned nodes whose containers exist on their
 // hosts with settings the Docker provider cannot change in place.
 func Replacements(p *plan.Plan, keys *sshkeys.Keys, facts map[string]plan.HostFacts) []Replacement {
+	sources := newNodeSources(p, keys)
 	var out []Replacement
 	for _, t := range p.Teams {
-		for _, n := range t.Nodes {
-			if n.Machine != nil {
-				continue
-			}
-			i := slices.IndexFunc(facts[t.Host].Nodes, func(h plan.HostNode) bool { return h.Cohort == p.Cohort && h.Node == n.Name })
-			if i < 0 {
-				continue
-			}
-			want := nodecontainer.For(p, t, n, "", keys).Settings()
-			if changes := nodecontainer.Changes(facts[t.Host].Nodes[i].Settings, want); len(changes) > 0 {
-				out = append(out, Replacement{Node: n.Name, Changes: changes})
-			}
-		}
+		out = append(out, sources.of(t).replacements(t, facts)...)
 	}
 	return out
 }
