@@ -111,8 +111,8 @@ docker-host:
 	bash .ci/docker-host.sh
 
 # Every package but the integration tests runs with the race detector; the integration tests
-# (real engine, real SSH) run without it: about 33 minutes here, plus the kind node image's
-# first build (15-25 minutes) on a machine that has never built it. The lab apps
+# (real engine, real SSH) run without it: 21-25 minutes here, plus the kind node image's
+# first build (12-13 minutes on 2 cores) on a machine that has never built it. The lab apps
 # (stacks/apps) are their own module, built inside their image with Debian's Go.
 # The full log goes to test.log; the screen shows each package's result, failures, every test
 # that could not run here (NOT RUN, never a pass) and the measurements (MEASURE). Without a
@@ -127,7 +127,7 @@ test: bin/prereq
 # labfleet's kind node image for day 3 (labfleet:kindNodeImage's default), built offline on
 # the local engine: Kubernetes, etcd, CoreDNS and crictl from the Go module proxy, the rest
 # from Debian. `pulumi up` builds it on any host that lacks it; this builds it ahead (the
-# first time about 15 minutes on 2 cores; again, with nothing changed, seconds).
+# first time 12-13 minutes on 2 cores; again, with nothing changed, seconds).
 kind-node-image:
 	go run ./cmd/kind-node-image
 
