@@ -89,10 +89,24 @@ handouts: prereq-cli bin/handout
 # exit status 1, and status's own codes tell "not ready" (1) from "cannot check" (2). make
 # itself exits 2 on any failed recipe but prints the code ("Error 1"); a script that branches
 # on it runs bin/status as this recipe does.
-.PHONY: status
+.PHONY: status results dashboard
+STATUS = pulumi stack output --stack $(STACK) --json | bin/status -cohort $(STACK) \
+		-seed-file <(pulumi config get labfleet:keySeed --stack $(STACK))
 status: prereq-cli bin/status
-	pulumi stack output --stack $(STACK) --json | bin/status -cohort $(STACK) \
-		-seed-file <(pulumi config get labfleet:keySeed --stack $(STACK)) $(STATUS_FLAGS)
+	$(STATUS) $(STATUS_FLAGS)
+
+# The instructor's live page of every team, refreshed every few seconds, on loopback:
+# http://127.0.0.1:8088/ (DASHBOARD_ADDR=host:port elsewhere; a non-loopback address also
+# needs DASHBOARD_ANYWHERE=1, since the page shows every node of the class). Ctrl-C stops it.
+DASHBOARD_ADDR ?= 127.0.0.1:8088
+dashboard: prereq-cli bin/status
+	$(STATUS) -serve $(DASHBOARD_ADDR) $(if $(DASHBOARD_ANYWHERE),-serve-anywhere)
+
+# Phase 3 of the Day-2 lab for the whole class: every labprobe run the students made (each
+# kept on the node it ran on), the single container against the swarm, side by side with the
+# class's spread; also written to results/results.csv and results/results.html (to print).
+results: prereq-cli bin/status
+	$(STATUS) -results results
 
 # A cohort on existing machines has teams with a delete hook (it removes labfleet from the
 # machines), which Pulumi runs only with --run-program; LABFLEET_DESTROY=1 makes the program

@@ -1,26 +1,23 @@
 package handout
 
 // The cards checked the way they will be printed: headless Chromium (Debian's chromium
-// package) renders them to PDF and PNG. Without Chromium these tests say NOT RUN; CI installs
-// it and sets LABFLEET_REQUIRE_CHROMIUM=1, which turns the skip into a failure.
+// package, through internal/headless) renders them to PDF and PNG.
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/labfleet/labfleet/internal/headless"
 	"github.com/labfleet/labfleet/model/outputs"
 	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/model/sshkeys"
@@ -32,45 +29,12 @@ var writeDocsCard = flag.Bool("docs-card", false, "write docs/card.png, the READ
 // The screen the PNGs are taken on: an A4 sheet (210 mm = 794 px) with some room around it.
 const screenWidth, screenHeight = 860, 1180
 
-func requireChromium(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		msg := "NOT RUN (not a pass): no Chromium to print the cards with (apt-get install chromium)"
-		if os.Getenv("LABFLEET_REQUIRE_CHROMIUM") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return bin
-}
+func requireChromium(t *testing.T) string { return headless.Require(t, "print the cards") }
 
-// chromium runs headless Chromium on a page, bounded in time: on timeout its whole process
-// group (renderer, GPU and zygote processes too) is killed. It renders only the pages the test
-// wrote, so the sandbox, which Chromium cannot use as root, is not needed.
+// chromium renders a page of the test's on the A4-sized screen.
 func chromium(t *testing.T, bin, page string, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	args = append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-pdf-header-footer",
-		"--user-data-dir=" + t.TempDir(), fmt.Sprintf("--window-size=%d,%d", screenWidth, screenHeight)}, args...)
-	cmd := exec.CommandContext(ctx, bin, append(args, "file://"+page)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %s: %v\n%s", strings.Join(args, " "), err, tail(stderr.String(), 2000))
-	}
-	return stdout.Bytes()
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
+	return headless.Run(t, bin, "file://"+page, screenWidth, screenHeight, args...)
 }
 
 var (
@@ -216,7 +180,7 @@ func TestEveryCardPrintsOnOneA4Page(t *testing.T) {
 	dom := chromium(t, bin, check, "--dump-dom")
 	m := regexp.MustCompile(`data-overflow="([^"]*)"`).FindSubmatch(dom)
 	if m == nil {
-		t.Fatalf("the overflow measurement did not run:\n%s", tail(string(dom), 2000))
+		t.Fatalf("the overflow measurement did not run:\n%s", headless.Tail(string(dom), 2000))
 	}
 	if string(m[1]) != "none" {
 		t.Errorf("cards wider than their A4 sheet: %s", m[1])

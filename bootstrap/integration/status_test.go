@@ -1,10 +1,14 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +19,7 @@ import (
 	"github.com/labfleet/labfleet/bootstrap"
 	"github.com/labfleet/labfleet/bootstrap/status"
 	"github.com/labfleet/labfleet/bootstrap/steps"
+	"github.com/labfleet/labfleet/internal/headless"
 	"github.com/labfleet/labfleet/model/outputs"
 )
 
@@ -57,15 +62,46 @@ func statusCommand(t *testing.T) string {
 	return bin
 }
 
-// runStatus runs the command as `make status` does: outputs on stdin, the seed in a file
-// ending with the newline `pulumi config get` prints.
-func runStatus(t *testing.T, bin, cohortName string, outputs []byte, args ...string) (stdout, stderr string, code int) {
+var writeDocsDashboard = flag.Bool("docs-dashboard", false, "write docs/dashboard.png, the README's screenshot of make dashboard, from TestStatusOfACohort")
+
+// startDashboard runs the command as `make dashboard` does, on a free loopback port, until
+// the test ends, and returns the page's URL.
+func startDashboard(t *testing.T, bin, cohortName string, outputs []byte, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"-cohort", cohortName, "-seed-file", seedFile(t), "-serve", "127.0.0.1:0"}, args...)...)
+	cmd.Stdin = bytes.NewReader(outputs)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	_, rest, found := strings.Cut(line, "http://")
+	if err != nil || !found {
+		t.Fatalf("the dashboard printed no address: %q %v", line, err)
+	}
+	go io.Copy(io.Discard, stdout)
+	return "http://" + strings.Fields(rest)[0]
+}
+
+// seedFile holds the key seed as `pulumi config get` prints it, ending with a newline.
+func seedFile(t *testing.T) string {
 	t.Helper()
 	seed := filepath.Join(t.TempDir(), "seed")
 	if err := os.WriteFile(seed, []byte(testSeed+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"-cohort", cohortName, "-seed-file", seed}, args...)...)
+	return seed
+}
+
+// runStatus runs the command as `make status` does: outputs on stdin, the seed in a file
+// ending with the newline `pulumi config get` prints.
+func runStatus(t *testing.T, bin, cohortName string, outputs []byte, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"-cohort", cohortName, "-seed-file", seedFile(t)}, args...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(outputs), &out, &errOut
 	err := cmd.Run()
@@ -144,6 +180,77 @@ func TestStatusOfACohort(t *testing.T) {
 		}
 		if s := r.Teams[0].Students; len(s) != 1 || s[0] != (status.Service{Name: "web-service", Mode: "replicated", Running: 2, Desired: 2}) {
 			t.Errorf("team1's own services: %+v", s)
+		}
+	})
+
+	// Phase 3 as the class takes it: a student measures the swarm (the day2 stack's
+	// improved-app) and a single memory-leak-app container with labprobe, each run is kept on
+	// its node, and `make results` gathers both into the comparison.
+	t.Run("phase 3 runs collected", func(t *testing.T) {
+		probe := "labprobe -url http://localhost:%d/health -interval 100ms -duration 2s -quiet"
+		c.run("team1-m1", fmt.Sprintf(probe, c.plan.Day2.Port))
+		c.run("team1-w1", "docker run -d --name vulnerable-app -p 8080:3000 memory-leak-app:latest >/dev/null && "+
+			"for i in $(seq 50); do curl -fs -o /dev/null http://localhost:8080/health && break; sleep 0.2; done && "+
+			fmt.Sprintf(probe, 8080)+"; docker rm -f vulnerable-app >/dev/null")
+		dir := t.TempDir()
+		out, stderr, code := runStatus(t, bin, c.plan.Cohort, outputs, "-results", dir)
+		t.Logf("make results:\n%s", out)
+		if code != 0 {
+			t.Fatalf("exit code %d; stderr: %s", code, stderr)
+		}
+		for _, want := range []string{"Phase 3 of cohort " + c.plan.Cohort + ": 2 labprobe runs", "team1  single container  team1-w1", "team1  swarm             team1-m1",
+			"single container  1     1      100.0% / 100.0% / 100.0%", "swarm             1     1      100.0% / 100.0% / 100.0%"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("results lack %q", want)
+			}
+		}
+		csv, err := os.ReadFile(filepath.Join(dir, "results.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(lines) != 3 {
+			t.Errorf("results.csv:\n%s", csv)
+		}
+		page, err := os.ReadFile(filepath.Join(dir, "results.html"))
+		if err != nil || !strings.Contains(string(page), "<h2>swarm: 1 runs by 1 teams</h2>") {
+			t.Errorf("results.html: %v\n%s", err, page)
+		}
+	})
+
+	// The instructor's page in a browser: every team appears, ready, and a node stopped now
+	// turns its team's row red within a check or two (the page checks every second here).
+	t.Run("dashboard in a browser", func(t *testing.T) {
+		chrome := headless.Require(t, "load the dashboard")
+		url := startDashboard(t, bin, c.plan.Cohort, outputs, "-refresh", "1s")
+		dom := func() string {
+			return string(headless.Run(t, chrome, url, 1400, 700, "--dump-dom", "--virtual-time-budget=3000"))
+		}
+		page := dom()
+		for _, team := range c.plan.Teams {
+			if !strings.Contains(page, `data-team="`+team.Name+`" data-ready="true"`) {
+				t.Errorf("the page does not show %s ready:\n%s", team.Name, headless.Tail(page, 3000))
+			}
+		}
+		if !strings.Contains(page, `data-phase3="seen"`) {
+			t.Errorf("the page does not show team1's labprobe runs")
+		}
+		stopped := c.plan.Teams[1].Nodes[2]
+		if _, err := docker(context.Background(), "stop", "-t", "1", stopped.ContainerName); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for !strings.Contains(page, `data-node="`+stopped.Name+`" data-state="bad"`) || !strings.Contains(page, `data-team="`+c.plan.Teams[1].Name+`" data-ready="false"`) {
+			if time.Since(start) > time.Minute {
+				t.Fatalf("a minute after %s stopped, the page still does not show it down:\n%s", stopped.Name, headless.Tail(page, 3000))
+			}
+			page = dom()
+		}
+		t.Logf("MEASURE dashboard: a stopped node shown red %s after it stopped (checks every 1 s; each page load waits up to 3 s)", time.Since(start).Round(100*time.Millisecond))
+		if !strings.Contains(page, `data-team="`+c.plan.Teams[0].Name+`" data-ready="true"`) {
+			t.Errorf("the other team is no longer shown ready")
+		}
+		if *writeDocsDashboard {
+			headless.Run(t, chrome, url, 1400, 520, "--screenshot="+filepath.Join(repoRoot(), "docs", "dashboard.png"), "--hide-scrollbars", "--virtual-time-budget=3000")
 		}
 	})
 

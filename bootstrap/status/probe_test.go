@@ -52,7 +52,7 @@ func newScriptedTeam(t *testing.T) *scriptedTeam {
 		dialErrs: map[string]error{},
 	}
 	for _, n := range s.team.Outputs.Nodes {
-		s.nodes[n.Name] = stepstest.New(t).On("docker info", "active\n")
+		s.nodes[n.Name] = stepstest.New(t).On("docker info", "active\n").On(runsQuery, "")
 	}
 	s.nodes["team1-m1"].On(managerQuery, managerAnswer([]string{m1Ready, w1Ready, w2Ready}, []string{edge, web, own}, labIDs))
 	return s
@@ -119,10 +119,13 @@ func TestAReadyTeam(t *testing.T) {
 	if got.Kind != nil {
 		t.Errorf("kind on day 2: %+v", got.Kind)
 	}
+	if len(got.Runs) != 0 {
+		t.Errorf("probe runs where none were kept: %+v", got.Runs)
+	}
 	// One command asks the manager everything; status changes nothing anywhere.
 	for name, n := range s.nodes {
 		for _, cmd := range n.Commands() {
-			if cmd != localQuery && cmd != managerQuery {
+			if cmd != localQuery && cmd != managerQuery && cmd != runsQuery {
 				t.Errorf("%s ran %q", name, cmd)
 			}
 		}

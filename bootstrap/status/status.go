@@ -93,6 +93,9 @@ type TeamStatus struct {
 	// breaking and healing them is what the lab is about.
 	Students []Service  `json:"studentServices"`
 	Kind     *KindState `json:"kind,omitempty"` // day 3 only
+	// Runs are the labprobe runs kept on the team's nodes, oldest first: Phase 3's record.
+	// Never a problem: a team that has not measured yet is still ready.
+	Runs []ProbeRun `json:"probeRuns"`
 }
 
 // NodeStatus is one node: reachable over SSH, its dockerd's swarm state, and its entry in
@@ -237,6 +240,7 @@ func probe(ctx context.Context, t Team, conns map[string]steps.Runner, dialErrs 
 		},
 		func() { list, services, day2IDs, swarmErr = askManager(ctx, t, conns) },
 		func() { s.Kind, kindProblems = probeKind(ctx, t, conns) },
+		func() { s.Runs = readRuns(ctx, t, conns) },
 	}
 	_ = steps.Each(probes, func(p func()) error { p(); return nil })
 

@@ -4,6 +4,11 @@
 //	pulumi stack output --json | go run ./cmd/status -cohort dev -seed-file <(pulumi config get labfleet:keySeed)
 //
 // `make status STACK=dev` runs exactly that; `-json` prints the full report as JSON.
+// `-serve ADDR` (what `make dashboard` runs) serves the instructor's live page of every team
+// instead, checked again every few seconds, on loopback unless -serve-anywhere.
+// `-results DIR` (what `make results` runs) prints Phase 3 of the Day-2 lab instead, every
+// team's kept labprobe runs and the class's spread per phase, and writes them to
+// DIR/results.csv and DIR/results.html (a printable page for the debrief).
 //
 // It logs in as labfleet's own admin user, as the bootstrap does, not as the students: they
 // can change their own authorized_keys, labfleet's account they cannot. The admin key is
@@ -19,9 +24,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/status"
 	"github.com/labfleet/labfleet/model/sshkeys"
@@ -52,6 +60,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	seedFile := flags.String("seed-file", "", "file holding labfleet:keySeed, e.g. <(pulumi config get labfleet:keySeed --stack <name>)")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
 	parallel := flags.Int("parallel", 8, "teams checked at once")
+	serveAddr := flags.String("serve", "", "serve the live page of every team on this address instead (make dashboard), e.g. 127.0.0.1:8088")
+	anywhere := flags.Bool("serve-anywhere", false, "allow -serve on an address other than loopback")
+	refresh := flags.Duration("refresh", 3*time.Second, "with -serve: the pause between two checks of the cohort")
+	results := flags.String("results", "", "print Phase 3's results (the labprobe runs kept on the nodes) and write results.csv and results.html into this directory")
 	if err := flags.Parse(args); err != nil {
 		return exitBadInput
 	}
@@ -71,7 +83,29 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return fail("%v", err)
 	}
+	if *serveAddr != "" {
+		if err := listenAddr(*serveAddr, *anywhere); err != nil {
+			return fail("%v", err)
+		}
+		l, err := net.Listen("tcp", *serveAddr)
+		if err != nil {
+			return fail("serving the dashboard: %v (another one running? make dashboard DASHBOARD_ADDR=127.0.0.1:<free port>)", err)
+		}
+		check := func(ctx context.Context) status.Report {
+			return status.Check(ctx, *cohort, teams, keys, status.Options{Parallel: *parallel})
+		}
+		if err := serve(ctx, l, *refresh, check, stdout); err != nil {
+			return fail("%v", err)
+		}
+		return exitReady
+	}
 	report := status.Check(ctx, *cohort, teams, keys, status.Options{Parallel: *parallel})
+	if *results != "" {
+		if err := writeResults(report, *results, stdout); err != nil {
+			return fail("%v", err)
+		}
+		return exitReady
+	}
 	if *asJSON {
 		err = report.WriteJSON(stdout)
 	} else {
@@ -94,4 +128,38 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func colourful(f *os.File) bool {
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
+}
+
+// writeResults prints Phase 3's results and writes them as CSV and HTML into dir. Teams
+// that could not be read are named, since their runs are missing from the comparison.
+func writeResults(r status.Report, dir string, stdout io.Writer) error {
+	if err := r.WriteResults(stdout); err != nil {
+		return err
+	}
+	for _, t := range r.Teams {
+		for _, n := range t.Nodes {
+			if !n.Reachable {
+				fmt.Fprintf(stdout, "note: %s did not answer, so the runs kept on it are missing here: %s\n", n.Name, n.Error)
+			}
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, write := range map[string]func(io.Writer) error{"results.csv": r.WriteResultsCSV, "results.html": r.WriteResultsHTML} {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		err = write(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	fmt.Fprintf(stdout, "\nwritten: %s, %s\n", filepath.Join(dir, "results.csv"), filepath.Join(dir, "results.html"))
+	return nil
 }

@@ -58,7 +58,7 @@ func TestProbeAgainstAServerThatFailsAndRecovers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	defer cancel()
 	c := &http.Client{Timeout: time.Second}
-	r := probe(ctx, 20*time.Millisecond, func() error { return check(c, srv.URL) }, io.Discard)
+	r := probe(ctx, 20*time.Millisecond, func() (string, error) { return check(c, srv.URL) }, io.Discard)
 	if len(r.Outages) != 1 || r.StillDown() != 0 {
 		t.Fatalf("outages %v still down %s", r.Outages, r.StillDown())
 	}
@@ -68,10 +68,10 @@ func TestProbeAgainstAServerThatFailsAndRecovers(t *testing.T) {
 	if a := r.Availability(); a < 50 || a > 85 {
 		t.Errorf("availability %.1f", a)
 	}
-	if check(c, "http://127.0.0.1:1/") == nil {
+	if _, err := check(c, "http://127.0.0.1:1/"); err == nil {
 		t.Error("a refused connection counted as up")
 	}
-	if err := check(c, srv.URL); err != nil && !errors.Is(err, context.Canceled) {
+	if _, err := check(c, srv.URL); err != nil && !errors.Is(err, context.Canceled) {
 		t.Errorf("healthy server: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -10,10 +11,13 @@ import (
 type Record struct {
 	Checks, OK int
 	Outages    []time.Duration // finished outages, first failed check to first good one
-	start      time.Time
-	end        time.Time
-	downSince  time.Time // zero while up
-	lastUp     time.Time
+	// ServedBy are the X-Served-By answers seen, in order of first appearance: improved-app
+	// names the task that answered; memory-leak-app names none.
+	ServedBy  []string
+	start     time.Time
+	end       time.Time
+	downSince time.Time // zero while up
+	lastUp    time.Time
 }
 
 type change int
@@ -48,6 +52,13 @@ func (r *Record) Add(t time.Time, up bool) change {
 	return same
 }
 
+// Served records who answered a check (an X-Served-By header), once each.
+func (r *Record) Served(by string) {
+	if by != "" && !slices.Contains(r.ServedBy, by) {
+		r.ServedBy = append(r.ServedBy, by)
+	}
+}
+
 // Finish closes the run at time t.
 func (r *Record) Finish(t time.Time) { r.end = t }
 
@@ -76,6 +87,18 @@ func (r *Record) Longest() time.Duration {
 	return longest
 }
 
+// MeanRecovery is the mean of the finished outages, or 0 when none finished.
+func (r *Record) MeanRecovery() time.Duration {
+	if len(r.Outages) == 0 {
+		return 0
+	}
+	var total time.Duration
+	for _, o := range r.Outages {
+		total += o
+	}
+	return total / time.Duration(len(r.Outages))
+}
+
 // Summary is the report students copy into the Phase-3 comparison.
 func (r *Record) Summary(url string) string {
 	var b strings.Builder
@@ -86,11 +109,7 @@ func (r *Record) Summary(url string) string {
 	fmt.Fprintf(&b, "  outages:         %d\n", len(r.Outages)+boolInt(r.StillDown() > 0))
 	fmt.Fprintf(&b, "  longest outage:  %s\n", r.Longest().Round(time.Millisecond))
 	if len(r.Outages) > 0 {
-		var total time.Duration
-		for _, o := range r.Outages {
-			total += o
-		}
-		fmt.Fprintf(&b, "  time to recover: %s on average (%d recoveries)\n", (total / time.Duration(len(r.Outages))).Round(time.Millisecond), len(r.Outages))
+		fmt.Fprintf(&b, "  time to recover: %s on average (%d recoveries)\n", r.MeanRecovery().Round(time.Millisecond), len(r.Outages))
 	}
 	if d := r.StillDown(); d > 0 {
 		fmt.Fprintf(&b, "  NOT RECOVERED:   down for the last %s\n", d.Round(time.Millisecond))

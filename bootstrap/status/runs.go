@@ -1,0 +1,112 @@
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labfleet/labfleet/bootstrap/steps"
+	"github.com/labfleet/labfleet/model/outputs"
+)
+
+// ProbeRun is one labprobe run kept on a node (stacks/apps/cmd/labprobe, keep.go: Run, one
+// JSON line each in ~/.labprobe/runs.jsonl), with the node it ran on and the Day-2 phase it
+// measured. Phase 3 of the lab compares them.
+type ProbeRun struct {
+	Node            string    `json:"node"`
+	Phase           Phase     `json:"phase"`
+	URL             string    `json:"url"`
+	Started         time.Time `json:"started"`
+	Ended           time.Time `json:"ended"`
+	Checks          int       `json:"checks"`
+	OK              int       `json:"ok"`
+	Availability    float64   `json:"availability"`
+	Outages         int       `json:"outages"`
+	LongestOutageMS int64     `json:"longestOutageMs"`
+	Recoveries      int       `json:"recoveries"`
+	MeanRecoveryMS  int64     `json:"meanRecoveryMs"`
+	NotRecoveredMS  int64     `json:"notRecoveredMs"`
+	ServedBy        []string  `json:"servedBy"`
+}
+
+// Phase is which part of the Day-2 lab a run measured, judged from what answered it.
+type Phase string
+
+const (
+	// PhaseSwarm: improved-app answered (it names the task in X-Served-By): Phase 2's
+	// swarm service.
+	PhaseSwarm Phase = "swarm"
+	// PhaseSingle: something answered that names no task: Phase 1's memory-leak-app, a
+	// single container.
+	PhaseSingle Phase = "single container"
+	// PhaseNone: nothing ever answered; the run measured nothing of either phase.
+	PhaseNone Phase = "never answered"
+)
+
+// phaseOf judges a run by its evidence.
+func phaseOf(r ProbeRun) Phase {
+	switch {
+	case len(r.ServedBy) > 0:
+		return PhaseSwarm
+	case r.OK > 0:
+		return PhaseSingle
+	default:
+		return PhaseNone
+	}
+}
+
+// runsLimit bounds the runs read per file: a student's loop of thousands of short runs
+// must not make every status call slow.
+const runsLimit = 200
+
+// runsQuery prints the runs kept in every home on the node (students may use any account
+// they made), read as root through labfleet's passwordless sudo; nothing when there are none.
+var runsQuery = fmt.Sprintf(`sudo -n sh -c 'for f in /root/.labprobe/runs.jsonl /home/*/.labprobe/runs.jsonl; do [ -f "$f" ] && tail -n %d "$f"; done; true'`, runsLimit)
+
+// readRuns gathers the runs kept on every node that answered, oldest first. A node whose
+// runs cannot be read adds nothing: the runs are the lab's record, not the team's health.
+func readRuns(ctx context.Context, t Team, conns map[string]steps.Runner) []ProbeRun {
+	var mu sync.Mutex
+	runs := []ProbeRun{}
+	_ = steps.Each(t.Outputs.Nodes, func(n outputs.Node) error {
+		c, ok := conns[n.Name]
+		if !ok {
+			return nil
+		}
+		out, err := c.Run(ctx, runsQuery)
+		if err != nil {
+			return nil
+		}
+		found := parseRuns(n.Name, out)
+		mu.Lock()
+		runs = append(runs, found...)
+		mu.Unlock()
+		return nil
+	})
+	slices.SortFunc(runs, func(a, b ProbeRun) int {
+		if c := a.Started.Compare(b.Started); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Node, b.Node)
+	})
+	return runs
+}
+
+// parseRuns reads one JSON run per line; a line that is not one (a file a student edited)
+// is skipped.
+func parseRuns(node, out string) []ProbeRun {
+	var runs []ProbeRun
+	for _, line := range strings.Split(out, "\n") {
+		var r ProbeRun
+		if strings.TrimSpace(line) == "" || json.Unmarshal([]byte(line), &r) != nil || r.Started.IsZero() {
+			continue
+		}
+		r.Node, r.Phase = node, phaseOf(r)
+		runs = append(runs, r)
+	}
+	return runs
+}
