@@ -178,7 +178,7 @@ func TestStatusOfACohort(t *testing.T) {
 				}
 			}
 		}
-		if s := r.Teams[0].Students; len(s) != 1 || s[0] != (status.Service{Name: "web-service", Mode: "replicated", Running: 2, Desired: 2}) {
+		if s := r.Teams[0].Students; len(s) != 1 || s[0] != (status.Service{Name: "web-service", Image: "improved-app:latest", Mode: "replicated", Running: 2, Desired: 2}) {
 			t.Errorf("team1's own services: %+v", s)
 		}
 	})
@@ -217,10 +217,24 @@ func TestStatusOfACohort(t *testing.T) {
 		}
 	})
 
-	// The instructor's page in a browser: every team appears, ready, and a node stopped now
+	// The instructor's page in a browser: every team appears, ready, team1's phases 1, 2 and
+	// 3 show as seen from the evidence the test produced on its nodes, and a node stopped now
 	// turns its team's row red within a check or two (the page checks every second here).
 	t.Run("dashboard in a browser", func(t *testing.T) {
 		chrome := headless.Require(t, "load the dashboard")
+		// team1 goes through phases 1 and 2 as the course writes them: a memory-leak-app
+		// container OOM-killed; its web-service at 3 replicas, one task killed and replaced,
+		// scaled to 6 and back to 2.
+		c.run("team1-w1", "docker run -d --name oom-app --memory=64m -e LEAK_FILL_REQUESTS=200 -p 8081:3000 memory-leak-app:latest >/dev/null && "+
+			"for i in $(seq 50); do curl -fs -o /dev/null http://localhost:8081/health && break; sleep 0.2; done; "+
+			"for i in $(seq 400); do curl -fs -o /dev/null http://localhost:8081/ || break; done; "+
+			"for i in $(seq 50); do [ \"$(docker inspect -f '{{.State.OOMKilled}}' oom-app)\" = true ] && break; sleep 0.2; done")
+		c.run("team1-m1", "docker service scale --detach=false web-service=3 >/dev/null 2>&1")
+		node := strings.TrimSpace(c.run("team1-m1", "docker service ps web-service --filter desired-state=running --format '{{.Node}}' | head -n 1"))
+		c.run(node, "docker kill $(docker ps -q --filter label=com.docker.swarm.service.name=web-service | head -n 1) >/dev/null")
+		c.run("team1-m1", "for i in $(seq 120); do [ \"$(docker service ls --filter name=web-service --format '{{.Replicas}}')\" = 3/3 ] && "+
+			"docker service ps web-service --format '{{.Error}}' | grep -q 'exit (137)' && break; sleep 0.5; done; "+
+			"docker service scale --detach=false web-service=6 >/dev/null 2>&1 && docker service scale --detach=false web-service=2 >/dev/null 2>&1")
 		url := startDashboard(t, bin, c.plan.Cohort, outputs, "-refresh", "1s")
 		dom := func() string {
 			return string(headless.Run(t, chrome, url, 1400, 700, "--dump-dom", "--virtual-time-budget=3000"))
@@ -231,8 +245,10 @@ func TestStatusOfACohort(t *testing.T) {
 				t.Errorf("the page does not show %s ready:\n%s", team.Name, headless.Tail(page, 3000))
 			}
 		}
-		if !strings.Contains(page, `data-phase3="seen"`) {
-			t.Errorf("the page does not show team1's labprobe runs")
+		for _, phase := range []string{"phase1", "phase2", "phase3"} {
+			if !strings.Contains(page, `data-`+phase+`="seen"`) {
+				t.Errorf("the page does not show team1's %s as seen:\n%s", phase, headless.Tail(page, 3000))
+			}
 		}
 		stopped := c.plan.Teams[1].Nodes[2]
 		if _, err := docker(context.Background(), "stop", "-t", "1", stopped.ContainerName); err != nil {

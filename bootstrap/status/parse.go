@@ -22,6 +22,7 @@ type serviceEntry struct {
 	Name     string
 	Mode     string // replicated, global, replicated-job, global-job
 	Replicas string // "2/3", "3/3 (max 1 per node)", "0/1 (1/1 completed)"
+	Image    string
 }
 
 // parseLines decodes output holding one JSON object per line, as docker's

@@ -55,7 +55,7 @@ func TestParseDockerLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(services) != 4 || services[1] != (serviceEntry{ID: "50i306wzizrx", Name: "day2_web", Mode: "replicated", Replicas: "2/3"}) ||
+	if len(services) != 4 || services[1] != (serviceEntry{ID: "50i306wzizrx", Name: "day2_web", Mode: "replicated", Replicas: "2/3", Image: "improved-app:latest"}) ||
 		services[3].Mode != "replicated job" {
 		t.Errorf("services: %+v", services)
 	}

@@ -52,7 +52,7 @@ func newScriptedTeam(t *testing.T) *scriptedTeam {
 		dialErrs: map[string]error{},
 	}
 	for _, n := range s.team.Outputs.Nodes {
-		s.nodes[n.Name] = stepstest.New(t).On("docker info", "active\n").On(runsQuery, "")
+		s.nodes[n.Name] = stepstest.New(t).On("docker info", "active\n").On(runsQuery, "").On(oomQuery, "")
 	}
 	s.nodes["team1-m1"].On(managerQuery, managerAnswer([]string{m1Ready, w1Ready, w2Ready}, []string{edge, web, own}, labIDs))
 	return s
@@ -125,7 +125,7 @@ func TestAReadyTeam(t *testing.T) {
 	// One command asks the manager everything; status changes nothing anywhere.
 	for name, n := range s.nodes {
 		for _, cmd := range n.Commands() {
-			if cmd != localQuery && cmd != managerQuery && cmd != runsQuery {
+			if cmd != localQuery && cmd != managerQuery && cmd != runsQuery && cmd != oomQuery {
 				t.Errorf("%s ran %q", name, cmd)
 			}
 		}

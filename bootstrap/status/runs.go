@@ -70,23 +70,10 @@ var runsQuery = fmt.Sprintf(`sudo -n sh -c 'for f in /root/.labprobe/runs.jsonl 
 // readRuns gathers the runs kept on every node that answered, oldest first. A node whose
 // runs cannot be read adds nothing: the runs are the lab's record, not the team's health.
 func readRuns(ctx context.Context, t Team, conns map[string]steps.Runner) []ProbeRun {
-	var mu sync.Mutex
 	runs := []ProbeRun{}
-	_ = steps.Each(t.Outputs.Nodes, func(n outputs.Node) error {
-		c, ok := conns[n.Name]
-		if !ok {
-			return nil
-		}
-		out, err := c.Run(ctx, runsQuery)
-		if err != nil {
-			return nil
-		}
-		found := parseRuns(n.Name, out)
-		mu.Lock()
-		runs = append(runs, found...)
-		mu.Unlock()
-		return nil
-	})
+	for node, out := range askEachNode(ctx, t, conns, runsQuery) {
+		runs = append(runs, parseRuns(node, out)...)
+	}
 	slices.SortFunc(runs, func(a, b ProbeRun) int {
 		if c := a.Started.Compare(b.Started); c != 0 {
 			return c
@@ -94,6 +81,26 @@ func readRuns(ctx context.Context, t Team, conns map[string]steps.Runner) []Prob
 		return strings.Compare(a.Node, b.Node)
 	})
 	return runs
+}
+
+// askEachNode runs a read-only query on every node that answered, at once, and returns the
+// answers by node; a node whose query fails is left out.
+func askEachNode(ctx context.Context, t Team, conns map[string]steps.Runner, query string) map[string]string {
+	var mu sync.Mutex
+	answers := map[string]string{}
+	_ = steps.Each(t.Outputs.Nodes, func(n outputs.Node) error {
+		c, ok := conns[n.Name]
+		if !ok {
+			return nil
+		}
+		if out, err := c.Run(ctx, query); err == nil {
+			mu.Lock()
+			answers[n.Name] = out
+			mu.Unlock()
+		}
+		return nil
+	})
+	return answers
 }
 
 // parseRuns reads one JSON run per line; a line that is not one (a file a student edited)

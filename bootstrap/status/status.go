@@ -93,6 +93,8 @@ type TeamStatus struct {
 	// breaking and healing them is what the lab is about.
 	Students []Service  `json:"studentServices"`
 	Kind     *KindState `json:"kind,omitempty"` // day 3 only
+	// Progress is how far the team has come through the Day-2 lab's phases 1 and 2.
+	Progress Progress `json:"progress"`
 	// Runs are the labprobe runs kept on the team's nodes, oldest first: Phase 3's record.
 	// Never a problem: a team that has not measured yet is still ready.
 	Runs []ProbeRun `json:"probeRuns"`
@@ -119,6 +121,7 @@ type NodeStatus struct {
 // Service is one swarm service and its tasks.
 type Service struct {
 	Name    string `json:"name"`
+	Image   string `json:"image"`
 	Mode    string `json:"mode"`
 	Running int    `json:"running"`
 	Desired int    `json:"desired"`
@@ -231,6 +234,7 @@ func probe(ctx context.Context, t Team, conns map[string]steps.Runner, dialErrs 
 	var list []swarmEntry
 	var services []serviceEntry
 	var day2IDs []string
+	var manager steps.Runner
 	probes := []func(){
 		func() {
 			_ = steps.Each(indexes(t.Outputs.Nodes), func(i int) error {
@@ -238,9 +242,10 @@ func probe(ctx context.Context, t Team, conns map[string]steps.Runner, dialErrs 
 				return nil
 			})
 		},
-		func() { list, services, day2IDs, swarmErr = askManager(ctx, t, conns) },
+		func() { list, services, day2IDs, manager, swarmErr = askManager(ctx, t, conns) },
 		func() { s.Kind, kindProblems = probeKind(ctx, t, conns) },
 		func() { s.Runs = readRuns(ctx, t, conns) },
+		func() { s.Progress.Phase1 = phase1(ctx, t, conns) },
 	}
 	_ = steps.Each(probes, func(p func()) error { p(); return nil })
 
@@ -257,6 +262,11 @@ func probe(ctx context.Context, t Team, conns map[string]steps.Runner, dialErrs 
 		var p []string
 		s.Day2, s.Students, p = splitServices(t, services, day2IDs)
 		problems = append(problems, p...)
+		// The lab's evidence is not the team's health: what cannot be read is just not seen.
+		if p2, err := phase2(ctx, manager, s.Students); err == nil {
+			p2.Phase1 = s.Progress.Phase1
+			s.Progress = p2
+		}
 	}
 	problems = append(problems, kindProblems...)
 	if t.LastRun != "" && t.LastRun != "ready" {
@@ -309,8 +319,8 @@ var managerQuery = fmt.Sprintf("echo '%snodes' && docker node ls --format '{{jso
 	sectionPrefix, sectionPrefix, sectionPrefix, day2.StackName)
 
 // askManager asks the first planned manager that answers for the swarm's nodes and
-// services.
-func askManager(ctx context.Context, t Team, conns map[string]steps.Runner) ([]swarmEntry, []serviceEntry, []string, error) {
+// services, and returns that manager too.
+func askManager(ctx context.Context, t Team, conns map[string]steps.Runner) ([]swarmEntry, []serviceEntry, []string, steps.Runner, error) {
 	var tried []string
 	for _, n := range t.Outputs.Nodes {
 		c, ok := conns[n.Name]
@@ -324,22 +334,22 @@ func askManager(ctx context.Context, t Team, conns map[string]steps.Runner) ([]s
 		}
 		parts, err := sections(out, "nodes", "services", "day2")
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("node %s: %w", n.Name, err)
+			return nil, nil, nil, nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
 		list, err := parseLines[swarmEntry]("docker node ls", parts["nodes"])
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("node %s: %w", n.Name, err)
+			return nil, nil, nil, nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
 		services, err := parseLines[serviceEntry]("docker service ls", parts["services"])
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("node %s: %w", n.Name, err)
+			return nil, nil, nil, nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
-		return list, services, strings.Fields(parts["day2"]), nil
+		return list, services, strings.Fields(parts["day2"]), c, nil
 	}
 	if len(tried) == 0 {
-		return nil, nil, nil, fmt.Errorf("swarm: no manager answers SSH, so the swarm and its services were not checked")
+		return nil, nil, nil, nil, fmt.Errorf("swarm: no manager answers SSH, so the swarm and its services were not checked")
 	}
-	return nil, nil, nil, fmt.Errorf("swarm: no manager could list the swarm: %s", strings.Join(tried, "; "))
+	return nil, nil, nil, nil, fmt.Errorf("swarm: no manager could list the swarm: %s", strings.Join(tried, "; "))
 }
 
 // matchMembers fills in each node's swarm entry and returns what is wrong with them: not
@@ -398,7 +408,7 @@ func orUnknown(s string) string {
 func splitServices(t Team, services []serviceEntry, day2IDs []string) (day2Services, students []Service, problems []string) {
 	day2Services, students = []Service{}, []Service{}
 	for _, e := range services {
-		svc := Service{Name: e.Name, Mode: e.Mode}
+		svc := Service{Name: e.Name, Image: e.Image, Mode: e.Mode}
 		var err error
 		if svc.Running, svc.Desired, err = lab.ParseReplicas(e.Replicas); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", e.Name, err))

@@ -43,6 +43,8 @@ type TeamView struct {
 	Day2     Cell       `json:"day2"`
 	Students Cell       `json:"students"`
 	Kind     Cell       `json:"kind"`
+	Phase1   Cell       `json:"phase1"`
+	Phase2   Cell       `json:"phase2"`
 	Phase3   Cell       `json:"phase3"`
 	Problems []string   `json:"problems"`
 }
@@ -76,6 +78,8 @@ func (t TeamStatus) view() TeamView {
 		Day2:     Cell{Text: day2Cell(t.Day2), State: servicesState(t.Day2)},
 		Students: Cell{Text: studentsCell(t.Students), State: CellNone},
 		Kind:     Cell{Text: kindCell(t.Kind), State: kindState(t.Kind)},
+		Phase1:   evidenceCell(t.Progress.Phase1),
+		Phase2:   t.Progress.phase2Cell(),
 		Phase3:   t.phase3Cell(),
 	}
 	if v.Problems == nil {
@@ -134,6 +138,29 @@ func kindState(k *KindState) CellState {
 		return CellBad
 	}
 	return CellOK
+}
+
+// evidenceCell says what showed a step, or that it was not seen yet.
+func evidenceCell(e Evidence) Cell {
+	if !e.Seen {
+		return Cell{Text: "not yet", State: CellNone}
+	}
+	return Cell{Text: e.What, State: CellSeen}
+}
+
+// phase2Cell lists Phase 2's steps, each seen or not; it is "seen" once all are.
+func (p Progress) phase2Cell() Cell {
+	mark := func(e Evidence) string {
+		if e.Seen {
+			return "yes"
+		}
+		return "not yet"
+	}
+	c := Cell{Text: fmt.Sprintf("3 replicas: %s; a task killed and healed: %s; 6 then 2: %s", mark(p.Replicas3), mark(p.KillHealed), mark(p.Scaled6To2)), State: CellNone}
+	if p.Phase2() {
+		c.State = CellSeen
+	}
+	return c
 }
 
 // phase3Cell counts the team's kept labprobe runs of each compared phase.

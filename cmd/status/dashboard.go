@@ -28,17 +28,24 @@ type dashboard struct {
 	mu      sync.Mutex
 	view    []byte // JSON of the last status.View; nil before the first check ends
 	refresh time.Duration
+	// progress is each team's lab evidence so far: once seen, a step stays seen, though the
+	// daemon's events and swarm's task history that showed it move on.
+	progress map[string]status.Progress
 }
 
 // serve checks the cohort every refresh (each check starts when the last one ended, so a
 // slow class never piles checks up) and serves the page on l until ctx ends.
 func serve(ctx context.Context, l net.Listener, refresh time.Duration, check func(context.Context) status.Report, stdout io.Writer) error {
-	d := &dashboard{refresh: refresh}
+	d := &dashboard{refresh: refresh, progress: map[string]status.Progress{}}
 	go func() {
 		for {
 			r := check(ctx)
 			if ctx.Err() != nil {
 				return
+			}
+			for i, t := range r.Teams {
+				r.Teams[i].Progress = t.Progress.Merge(d.progress[t.Team])
+				d.progress[t.Team] = r.Teams[i].Progress
 			}
 			d.publish(status.ViewOf(r, time.Now()))
 			select {

@@ -75,7 +75,8 @@ func TestTheDashboardOnlyReads(t *testing.T) {
 	}
 }
 
-// The page's data is the last check's, and each check follows the last.
+// The page's data is the last check's, and each check follows the last; lab evidence seen
+// once stays seen.
 func TestTheDashboardServesTheLatestCheckUntilStopped(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -87,7 +88,11 @@ func TestTheDashboardServesTheLatestCheckUntilStopped(t *testing.T) {
 	check := func(context.Context) status.Report {
 		n++
 		checks <- n
-		return status.Report{Cohort: "spring", Teams: []status.TeamStatus{{Team: "team1", Ready: n > 1}}}
+		team := status.TeamStatus{Team: "team1", Ready: n > 1}
+		if n == 1 { // evidence the next checks no longer find (the daemon's events moved on)
+			team.Progress.Phase1 = status.Evidence{Seen: true, What: "vulnerable-app OOM-killed on team1-w1"}
+		}
+		return status.Report{Cohort: "spring", Teams: []status.TeamStatus{team}}
 	}
 	done := make(chan error)
 	go func() { done <- serve(ctx, l, 10*time.Millisecond, check, io.Discard) }()
@@ -100,8 +105,11 @@ func TestTheDashboardServesTheLatestCheckUntilStopped(t *testing.T) {
 			var v status.View
 			json.NewDecoder(resp.Body).Decode(&v)
 			resp.Body.Close()
-			if v.Ready == 1 {
-				break // a later check's report replaced the first's
+			if v.Ready == 1 { // a later check's report replaced the first's
+				if p1 := v.Teams[0].Phase1; p1.State != status.CellSeen || p1.Text != "vulnerable-app OOM-killed on team1-w1" {
+					t.Errorf("phase 1, seen in the first check, is no longer shown: %+v", p1)
+				}
+				break
 			}
 		}
 		if time.Now().After(deadline) {
