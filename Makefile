@@ -100,7 +100,7 @@ status: prereq-cli bin/status
 # needs DASHBOARD_ANYWHERE=1, since the page shows every node of the class). Ctrl-C stops it.
 DASHBOARD_ADDR ?= 127.0.0.1:8088
 dashboard: prereq-cli bin/status
-	$(STATUS) -serve $(DASHBOARD_ADDR) $(if $(DASHBOARD_ANYWHERE),-serve-anywhere)
+	$(STATUS) -serve $(DASHBOARD_ADDR) $(if $(filter 1,$(DASHBOARD_ANYWHERE)),-serve-anywhere)
 
 # Phase 3 of the Day-2 lab for the whole class: every labprobe run the students made (each
 # kept on the node it ran on), the single container against the swarm, side by side with the

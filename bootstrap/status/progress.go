@@ -98,30 +98,36 @@ type scaleEvent struct {
 }
 
 // phase2Query asks a manager for the task history of the named services and every service
-// update the daemon still holds, in one round trip.
+// update the daemon still holds, in one round trip. Each part stands alone: a service the
+// students removed a moment ago leaves its part empty, the others still count.
 func phase2Query(services []string) string {
 	var b strings.Builder
 	for _, s := range services {
-		fmt.Fprintf(&b, "echo %s && docker service ps --format '{{json .}}' %s && ", steps.Quote(sectionPrefix+"tasks "+s), steps.Quote(s))
+		fmt.Fprintf(&b, "echo %s; docker service ps --format '{{json .}}' %s; ", steps.Quote(sectionPrefix+"tasks "+s), steps.Quote(s))
 	}
-	fmt.Fprintf(&b, "echo '%sevents' && docker events --since 168h --until 0s --filter type=service --filter event=update --format '{{json .Actor.Attributes}}'", sectionPrefix)
+	fmt.Fprintf(&b, "echo '%sevents'; docker events --since 168h --until 0s --filter type=service --filter event=update --format '{{json .Actor.Attributes}}'", sectionPrefix)
 	return b.String()
 }
 
-// phase2 judges Phase 2 on the students' improved-app services, asking the manager that
-// answered askManager.
+// phase2 judges Phase 2 on the students' replicated improved-app services (not a global
+// edge proxy of theirs), asking the manager that answered askManager. What cannot be read
+// is not seen; only the manager not answering at all is an error.
 func phase2(ctx context.Context, manager steps.Runner, students []Service) (p Progress, err error) {
-	var names []string
+	var candidates []Service
 	for _, s := range students {
-		if strings.HasPrefix(s.Image, "improved-app") {
-			names = append(names, s.Name)
-			if s.Running >= 3 && !p.Replicas3.Seen {
-				p.Replicas3 = seen("%s: %d/%d running", s.Name, s.Running, s.Desired)
-			}
+		if strings.HasPrefix(s.Image, "improved-app") && s.Mode == "replicated" {
+			candidates = append(candidates, s)
 		}
 	}
-	if len(names) == 0 {
+	if len(candidates) == 0 {
 		return p, nil
+	}
+	var names []string
+	for _, s := range candidates {
+		names = append(names, s.Name)
+		if s.Running >= 3 && !p.Replicas3.Seen {
+			p.Replicas3 = seen("%s: %d/%d running", s.Name, s.Running, s.Desired)
+		}
 	}
 	out, err := manager.Run(ctx, phase2Query(names))
 	if err != nil {
@@ -136,22 +142,15 @@ func phase2(ctx context.Context, manager steps.Runner, students []Service) (p Pr
 		}
 		parts[section] += line + "\n"
 	}
-	events, err := parseLines[scaleEvent]("docker events", parts["events"])
-	if err != nil {
-		return p, err
-	}
-	for _, s := range students {
-		if !strings.HasPrefix(s.Image, "improved-app") {
-			continue
-		}
-		tasks, err := parseLines[taskEntry]("docker service ps", parts["tasks "+s.Name])
-		if err != nil {
-			return p, err
-		}
+	events, _ := parseLines[scaleEvent]("docker events", parts["events"])
+	for _, s := range candidates {
+		tasks, _ := parseLines[taskEntry]("docker service ps", parts["tasks "+s.Name])
 		if !p.KillHealed.Seen && s.Desired > 0 && s.Running == s.Desired {
 			for _, task := range tasks {
-				if strings.Contains(task.Error, "non-zero exit (137)") || strings.Contains(task.Error, "non-zero exit (143)") {
-					p.KillHealed = seen("%s: task %s killed (%s), %d/%d running again", s.Name, task.Name, strings.TrimPrefix(task.Error, "task: "), s.Running, s.Desired)
+				// The CLI prints the task's error quoted: "task: non-zero exit (137)".
+				why := strings.TrimPrefix(strings.Trim(task.Error, `"`), "task: ")
+				if strings.Contains(why, "non-zero exit (137)") || strings.Contains(why, "non-zero exit (143)") {
+					p.KillHealed = seen("%s: task %s killed (%s), %d/%d running again", s.Name, task.Name, why, s.Running, s.Desired)
 					break
 				}
 			}

@@ -25,7 +25,8 @@ func TestPhase1IsAnOOMKillOfTheLeakyApp(t *testing.T) {
 }
 
 const (
-	killedTask  = `{"CurrentState":"Failed 8 seconds ago","DesiredState":"Shutdown","Error":"task: non-zero exit (137)","Name":"web-service.3"}`
+	// As the CLI prints it: the error quoted inside the JSON string.
+	killedTask  = `{"CurrentState":"Failed 8 seconds ago","DesiredState":"Shutdown","Error":"\"task: non-zero exit (137)\"","Name":"web-service.3"}`
 	runningTask = `{"CurrentState":"Running 13 seconds ago","DesiredState":"Running","Error":"","Name":"web-service.1"}`
 	scaleUp     = `{"name":"web-service","replicas.new":"6","replicas.old":"3"}`
 	scaleDown   = `{"name":"web-service","replicas.new":"2","replicas.old":"6"}`
@@ -42,10 +43,12 @@ func phase2Answer(tasks string, events ...string) string {
 func TestPhase2FromTheTaskHistoryAndTheScaleEvents(t *testing.T) {
 	web := Service{Name: "web-service", Image: "improved-app:latest", Mode: "replicated", Running: 2, Desired: 2}
 	other := Service{Name: "db", Image: "postgres:16", Mode: "replicated", Running: 1, Desired: 1}
+	// The host-mode recipe's global edge proxy runs improved-app on every node: not Phase 2.
+	edge := Service{Name: "web-edge", Image: "improved-app:latest", Mode: "global", Running: 3, Desired: 3}
 	query := phase2Query([]string{"web-service"})
 
 	m := stepstest.New(t).On(query, phase2Answer(runningTask+"\n"+killedTask, `{"name":"day2_web"}`, scaleUp, scaleDown))
-	p, err := phase2(context.Background(), m, []Service{web, other})
+	p, err := phase2(context.Background(), m, []Service{edge, web, other})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +68,15 @@ func TestPhase2FromTheTaskHistoryAndTheScaleEvents(t *testing.T) {
 		t.Errorf("half of Phase 2: %+v", p)
 	}
 
-	// No improved-app service of the students': nothing asked, nothing seen.
+	// A service removed between listing and asking: its part is empty, the rest counts.
+	m = stepstest.New(t).On(query, sectionPrefix+"tasks web-service\nError: no such service: web-service\n"+sectionPrefix+"events\n"+scaleUp+"\n"+scaleDown+"\n")
+	if p, err := phase2(context.Background(), m, []Service{web}); err != nil || !p.Scaled6To2.Seen || p.KillHealed.Seen {
+		t.Errorf("one part unreadable: %+v %v", p, err)
+	}
+
+	// No replicated improved-app service of the students': nothing asked, nothing seen.
 	none := stepstest.New(t)
-	if p, err := phase2(context.Background(), none, []Service{other}); err != nil || p != (Progress{}) || len(none.Commands()) != 0 {
+	if p, err := phase2(context.Background(), none, []Service{other, edge}); err != nil || p != (Progress{}) || len(none.Commands()) != 0 {
 		t.Errorf("no candidate: %+v %v %q", p, err, none.Commands())
 	}
 

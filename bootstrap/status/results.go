@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 )
 
 // Phase 3 of the Day-2 lab compares the single container with the swarm. The results are
@@ -126,6 +127,26 @@ func recoveryCell(r ProbeRun) string {
 
 const stampLayout = "2006-01-02 15:04:05"
 
+// plain is text a student wrote (a URL, a task name), made safe to print: control characters
+// (a terminal's escape sequences) become '?'.
+func plain(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// csvCell is plain text that a spreadsheet will not run as a formula.
+func csvCell(s string) string {
+	s = plain(s)
+	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 // WriteResults writes every run, then the class's spread per phase.
 func (r Report) WriteResults(w io.Writer) error {
 	runs := r.Runs()
@@ -138,7 +159,7 @@ func (r Report) WriteResults(w io.Writer) error {
 	fmt.Fprintln(tw, "TEAM\tPHASE\tNODE\tSTARTED (UTC)\tTOOK\tCHECKS\tAVAILABILITY\tOUTAGES\tLONGEST\tRECOVERY (MEAN)\tURL")
 	for _, run := range runs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.2f%%\t%d\t%s\t%s\t%s\n", run.Team, run.Phase, run.Node, run.Started.UTC().Format(stampLayout),
-			run.Ended.Sub(run.Started).Round(time.Second), run.Checks, run.Availability, run.Outages, ms(run.LongestOutageMS), recoveryCell(run.ProbeRun), run.URL)
+			run.Ended.Sub(run.Started).Round(time.Second), run.Checks, run.Availability, run.Outages, ms(run.LongestOutageMS), recoveryCell(run.ProbeRun), plain(run.URL))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -158,10 +179,10 @@ func (r Report) WriteResultsCSV(w io.Writer) error {
 	c.Write([]string{"team", "node", "phase", "url", "started", "ended", "checks", "ok", "availability_percent", "outages",
 		"longest_outage_ms", "recoveries", "mean_recovery_ms", "not_recovered_ms", "served_by"})
 	for _, run := range r.Runs() {
-		c.Write([]string{run.Team, run.Node, string(run.Phase), run.URL, run.Started.UTC().Format(time.RFC3339), run.Ended.UTC().Format(time.RFC3339),
+		c.Write([]string{run.Team, run.Node, string(run.Phase), csvCell(run.URL), run.Started.UTC().Format(time.RFC3339), run.Ended.UTC().Format(time.RFC3339),
 			strconv.Itoa(run.Checks), strconv.Itoa(run.OK), strconv.FormatFloat(run.Availability, 'f', 2, 64), strconv.Itoa(run.Outages),
 			strconv.FormatInt(run.LongestOutageMS, 10), strconv.Itoa(run.Recoveries), strconv.FormatInt(run.MeanRecoveryMS, 10),
-			strconv.FormatInt(run.NotRecoveredMS, 10), strings.Join(run.ServedBy, " ")})
+			strconv.FormatInt(run.NotRecoveredMS, 10), csvCell(strings.Join(run.ServedBy, " "))})
 	}
 	c.Flush()
 	return c.Error()

@@ -67,7 +67,22 @@ func TestResultsAsTextCSVAndAPrintablePage(t *testing.T) {
 		t.Errorf("csv:\n%s", b.String())
 	}
 
-	// A URL is whatever a student typed: the page escapes it, and it loads nothing.
+	// A URL is whatever a student typed: no terminal escapes in the text, no formula in the
+	// spreadsheet.
+	r.Teams[1].Runs[0].URL = "=HYPERLINK(\"x\")\x1b[31m"
+	text.Reset()
+	b.Reset()
+	if err := r.WriteResults(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteResultsCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(text.String(), "\x1b") || !strings.Contains(b.String(), `'=HYPERLINK(""x"")?[31m`) {
+		t.Errorf("student text printed as is:\n%q\n%s", text.String(), b.String())
+	}
+
+	// The page escapes it, and loads nothing.
 	r.Teams[0].Runs[0].URL = `http://x/<script>alert(1)</script>`
 	var page strings.Builder
 	if err := r.WriteResultsHTML(&page); err != nil {

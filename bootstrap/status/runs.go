@@ -59,20 +59,36 @@ func phaseOf(r ProbeRun) Phase {
 	}
 }
 
-// runsLimit bounds the runs read per file: a student's loop of thousands of short runs
-// must not make every status call slow.
-const runsLimit = 200
+// runsLimit bounds the runs read per file, and runsBytes what one file may send: a
+// student's loop of thousands of short runs, or a huge file of their making, must not make
+// every status call slow, nor its memory grow.
+const (
+	runsLimit = 200
+	runsBytes = 1 << 20
+)
 
 // runsQuery prints the runs kept in every home on the node (students may use any account
-// they made), read as root through labfleet's passwordless sudo; nothing when there are none.
-var runsQuery = fmt.Sprintf(`sudo -n sh -c 'for f in /root/.labprobe/runs.jsonl /home/*/.labprobe/runs.jsonl; do [ -f "$f" ] && tail -n %d "$f"; done; true'`, runsLimit)
+// they made), read as root through labfleet's passwordless sudo: only regular files (find
+// does not follow a symlink a student put there), each cut to its last runsLimit lines and
+// runsBytes bytes; nothing when there are none.
+var runsQuery = fmt.Sprintf(`sudo -n sh -c 'find /root/.labprobe /home/*/.labprobe -maxdepth 1 -name runs.jsonl -type f 2>/dev/null | `+
+	`while read -r f; do tail -n %d "$f" | head -c %d; echo; done; true'`, runsLimit, runsBytes)
 
-// readRuns gathers the runs kept on every node that answered, oldest first. A node whose
-// runs cannot be read adds nothing: the runs are the lab's record, not the team's health.
-func readRuns(ctx context.Context, t Team, conns map[string]steps.Runner) []ProbeRun {
-	runs := []ProbeRun{}
-	for node, out := range askEachNode(ctx, t, conns, runsQuery) {
-		runs = append(runs, parseRuns(node, out)...)
+// readRuns gathers the runs kept on every node that answered, oldest first, and names the
+// nodes that answered but whose runs could not be read: the runs are the lab's record, not
+// the team's health, so that is no problem of the team's, only a gap in the comparison.
+func readRuns(ctx context.Context, t Team, conns map[string]steps.Runner) (runs []ProbeRun, unread []string) {
+	runs = []ProbeRun{}
+	answers := askEachNode(ctx, t, conns, runsQuery)
+	for _, n := range t.Outputs.Nodes {
+		out, ok := answers[n.Name]
+		if !ok {
+			if _, reached := conns[n.Name]; reached {
+				unread = append(unread, n.Name)
+			}
+			continue
+		}
+		runs = append(runs, parseRuns(n.Name, out)...)
 	}
 	slices.SortFunc(runs, func(a, b ProbeRun) int {
 		if c := a.Started.Compare(b.Started); c != 0 {
@@ -80,7 +96,7 @@ func readRuns(ctx context.Context, t Team, conns map[string]steps.Runner) []Prob
 		}
 		return strings.Compare(a.Node, b.Node)
 	})
-	return runs
+	return runs, unread
 }
 
 // askEachNode runs a read-only query on every node that answered, at once, and returns the

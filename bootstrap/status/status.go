@@ -98,6 +98,8 @@ type TeamStatus struct {
 	// Runs are the labprobe runs kept on the team's nodes, oldest first: Phase 3's record.
 	// Never a problem: a team that has not measured yet is still ready.
 	Runs []ProbeRun `json:"probeRuns"`
+	// RunsUnread are the nodes that answered but whose kept runs could not be read.
+	RunsUnread []string `json:"runsUnread,omitempty"`
 }
 
 // NodeStatus is one node: reachable over SSH, its dockerd's swarm state, and its entry in
@@ -244,7 +246,7 @@ func probe(ctx context.Context, t Team, conns map[string]steps.Runner, dialErrs 
 		},
 		func() { list, services, day2IDs, manager, swarmErr = askManager(ctx, t, conns) },
 		func() { s.Kind, kindProblems = probeKind(ctx, t, conns) },
-		func() { s.Runs = readRuns(ctx, t, conns) },
+		func() { s.Runs, s.RunsUnread = readRuns(ctx, t, conns) },
 		func() { s.Progress.Phase1 = phase1(ctx, t, conns) },
 	}
 	_ = steps.Each(probes, func(p func()) error { p(); return nil })

@@ -28,6 +28,9 @@ type dashboard struct {
 	mu      sync.Mutex
 	view    []byte // JSON of the last status.View; nil before the first check ends
 	refresh time.Duration
+	// anyHost serves requests that name any host; otherwise only a loopback name or address,
+	// so that a web page elsewhere cannot read the class through DNS rebinding.
+	anyHost bool
 	// progress is each team's lab evidence so far: once seen, a step stays seen, though the
 	// daemon's events and swarm's task history that showed it move on.
 	progress map[string]status.Progress
@@ -35,8 +38,8 @@ type dashboard struct {
 
 // serve checks the cohort every refresh (each check starts when the last one ended, so a
 // slow class never piles checks up) and serves the page on l until ctx ends.
-func serve(ctx context.Context, l net.Listener, refresh time.Duration, check func(context.Context) status.Report, stdout io.Writer) error {
-	d := &dashboard{refresh: refresh, progress: map[string]status.Progress{}}
+func serve(ctx context.Context, l net.Listener, refresh time.Duration, anyHost bool, check func(context.Context) status.Report, stdout io.Writer) error {
+	d := &dashboard{refresh: refresh, anyHost: anyHost, progress: map[string]status.Progress{}}
 	go func() {
 		for {
 			r := check(ctx)
@@ -83,6 +86,10 @@ func (d *dashboard) publish(v status.View) {
 }
 
 func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !d.anyHost && !loopbackHost(r.Host) {
+		http.Error(w, "the dashboard answers only to a loopback address (127.0.0.1, localhost, [::1])", http.StatusForbidden)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "the dashboard only reads", http.StatusMethodNotAllowed)
@@ -112,6 +119,16 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// loopbackHost is whether a request's Host names this machine's loopback.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
 // listenAddr checks the address the page is served on: loopback unless another one is
 // asked for by name, since the page shows every node of the class.
 func listenAddr(addr string, anyAddress bool) error {
@@ -119,7 +136,7 @@ func listenAddr(addr string, anyAddress bool) error {
 	if err != nil {
 		return fmt.Errorf("-serve %q: %v (e.g. 127.0.0.1:8088)", addr, err)
 	}
-	if host == "localhost" || net.ParseIP(host).IsLoopback() || anyAddress {
+	if loopbackHost(host) || anyAddress {
 		return nil
 	}
 	return fmt.Errorf("-serve %s is not a loopback address: the page shows every node of the class to whoever reaches it; add -serve-anywhere to serve it there anyway (make dashboard DASHBOARD_ADDR=%s DASHBOARD_ANYWHERE=1)", addr, strings.TrimSpace(addr))

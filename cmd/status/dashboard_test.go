@@ -34,7 +34,9 @@ func TestTheDashboardOnlyReads(t *testing.T) {
 	d := &dashboard{refresh: time.Second}
 	get := func(method, path string) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
-		d.ServeHTTP(w, httptest.NewRequest(method, path, nil))
+		r := httptest.NewRequest(method, path, nil)
+		r.Host = "127.0.0.1:8088"
+		d.ServeHTTP(w, r)
 		return w
 	}
 	if w := get("GET", "/status.json"); w.Code != http.StatusServiceUnavailable {
@@ -64,6 +66,15 @@ func TestTheDashboardOnlyReads(t *testing.T) {
 	}
 	if csp := page.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "connect-src 'self'") {
 		t.Errorf("CSP %q", csp)
+	}
+	if w := get("HEAD", "/status.json"); w.Code != 200 {
+		t.Errorf("HEAD: %d", w.Code)
+	}
+	// A page elsewhere that rebinds its own name to 127.0.0.1 still sends its name.
+	w = httptest.NewRecorder()
+	d.ServeHTTP(w, httptest.NewRequest("GET", "http://attacker.example:8088/status.json", nil))
+	if w.Code != http.StatusForbidden {
+		t.Errorf("a request for another host name: %d", w.Code)
 	}
 	for _, method := range []string{"POST", "PUT", "DELETE", "PATCH"} {
 		if w := get(method, "/status.json"); w.Code != http.StatusMethodNotAllowed {
@@ -95,7 +106,7 @@ func TestTheDashboardServesTheLatestCheckUntilStopped(t *testing.T) {
 		return status.Report{Cohort: "spring", Teams: []status.TeamStatus{team}}
 	}
 	done := make(chan error)
-	go func() { done <- serve(ctx, l, 10*time.Millisecond, check, io.Discard) }()
+	go func() { done <- serve(ctx, l, 10*time.Millisecond, false, check, io.Discard) }()
 	url := "http://" + l.Addr().String() + "/status.json"
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		check := func(ctx context.Context) status.Report {
 			return status.Check(ctx, *cohort, teams, keys, status.Options{Parallel: *parallel})
 		}
-		if err := serve(ctx, l, *refresh, check, stdout); err != nil {
+		if err := serve(ctx, l, *refresh, *anywhere, check, stdout); err != nil {
 			return fail("%v", err)
 		}
 		return exitReady
@@ -141,6 +141,9 @@ func writeResults(r status.Report, dir string, stdout io.Writer) error {
 			if !n.Reachable {
 				fmt.Fprintf(stdout, "note: %s did not answer, so the runs kept on it are missing here: %s\n", n.Name, n.Error)
 			}
+		}
+		for _, node := range t.RunsUnread {
+			fmt.Fprintf(stdout, "note: the runs kept on %s could not be read (labfleet's sudo there?), so they are missing here\n", node)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
