@@ -40,14 +40,15 @@ func WriteFile(ctx context.Context, node Runner, dest string, content io.ReadSee
 	if owner != AsLoginUser {
 		sudo = "sudo "
 	}
-	have, _ := node.Run(ctx, sudo+"sha256sum "+dest+" 2>/dev/null || true")
+	have, _ := node.Run(ctx, sudo+"sha256sum "+Quote(dest)+" 2>/dev/null || true")
 	if strings.HasPrefix(have, hex.EncodeToString(h.Sum(nil))+" ") {
 		return false, nil
 	}
 	if _, err := content.Seek(0, io.SeekStart); err != nil {
 		return false, err
 	}
-	tmp, dir := dest+".new", path.Dir(dest)
+	// Quoted like every path labfleet puts on a command line (machines' writer too).
+	tmp, dir := Quote(dest+".new"), Quote(path.Dir(dest))
 	mkdir, chown := "mkdir -p "+dir, ""
 	switch owner {
 	case AsLoginUser:
@@ -58,7 +59,7 @@ func WriteFile(ctx context.Context, node Runner, dest string, content io.ReadSee
 		chown = fmt.Sprintf(" && sudo chown %s: %s", owner, tmp)
 	}
 	cmd := fmt.Sprintf("%s && (umask 077 && %stee %s >/dev/null) && %schmod %s %s%s && %smv %s %s",
-		mkdir, sudo, tmp, sudo, mode, tmp, chown, sudo, tmp, dest)
+		mkdir, sudo, tmp, sudo, mode, tmp, chown, sudo, tmp, Quote(dest))
 	if _, err := node.RunWithInput(ctx, cmd, content); err != nil {
 		return false, err
 	}

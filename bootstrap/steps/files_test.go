@@ -77,3 +77,19 @@ func TestWriteFileAsRootGoesThroughSudo(t *testing.T) {
 		t.Errorf("through sudo: %v", got)
 	}
 }
+
+// A path with a space or a quote reaches the node as one word.
+func TestWriteFileQuotesItsPaths(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "it's a dir", "the file")
+	node := &localShell{}
+	if wrote, err := WriteFile(context.Background(), node, dest, strings.NewReader("x\n"), "0600", AsLoginUser); err != nil || !wrote {
+		t.Fatalf("wrote %v, err %v", wrote, err)
+	}
+	if b, err := os.ReadFile(dest); err != nil || string(b) != "x\n" {
+		t.Errorf("%q %v", b, err)
+	}
+	if wrote, err := WriteFile(context.Background(), node, dest, strings.NewReader("x\n"), "0600", AsLoginUser); err != nil || wrote {
+		t.Errorf("the same content again: wrote %v, err %v", wrote, err)
+	}
+}
