@@ -133,15 +133,8 @@ func phase2(ctx context.Context, manager steps.Runner, students []Service) (p Pr
 	if err != nil {
 		return p, err
 	}
-	parts := map[string]string{}
-	section := ""
-	for _, line := range strings.Split(out, "\n") {
-		if name, ok := strings.CutPrefix(line, sectionPrefix); ok {
-			section = name
-			continue
-		}
-		parts[section] += line + "\n"
-	}
+	// No part is required: a part missing or unreadable is just not seen.
+	parts, _ := sections(out)
 	events, _ := parseLines[scaleEvent]("docker events", parts["events"])
 	for _, s := range candidates {
 		tasks, _ := parseLines[taskEntry]("docker service ps", parts["tasks "+s.Name])

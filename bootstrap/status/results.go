@@ -83,11 +83,12 @@ type PhaseSummary struct {
 // Summaries are the class's spread for each compared phase.
 func (r Report) Summaries() []PhaseSummary {
 	var out []PhaseSummary
+	runs := r.Runs()
 	for _, phase := range comparedPhases {
 		s := PhaseSummary{Phase: phase}
 		var avail, longest, recovery []float64
 		teams := map[string]bool{}
-		for _, run := range r.Runs() {
+		for _, run := range runs {
 			if run.Phase != phase {
 				continue
 			}
@@ -208,10 +209,11 @@ type resultsSection struct {
 // WriteResultsHTML writes a printable, self-contained page (no script, no link out): per
 // phase a chart of each run's availability, the runs, and the class's spread.
 func (r Report) WriteResultsHTML(w io.Writer) error {
+	runs := r.Runs()
 	var sections []resultsSection
 	for _, s := range r.Summaries() {
 		sec := resultsSection{PhaseSummary: s}
-		for _, run := range r.Runs() {
+		for _, run := range runs {
 			if run.Phase == s.Phase {
 				sec.Runs = append(sec.Runs, run)
 			}
@@ -219,10 +221,10 @@ func (r Report) WriteResultsHTML(w io.Writer) error {
 		sections = append(sections, sec)
 	}
 	var other []TeamRun
-	for _, run := range r.Runs() {
+	for _, run := range runs {
 		if !slices.Contains(comparedPhases, run.Phase) {
 			other = append(other, run)
 		}
 	}
-	return resultsPage.Execute(w, map[string]any{"Cohort": r.Cohort, "Sections": sections, "Other": other, "Total": len(r.Runs())})
+	return resultsPage.Execute(w, map[string]any{"Cohort": r.Cohort, "Sections": sections, "Other": other, "Total": len(runs)})
 }
