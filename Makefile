@@ -129,13 +129,15 @@ docker-host:
 # first build (12-13 minutes on 2 cores) on a machine that has never built it. The lab apps
 # (stacks/apps) are their own module, built inside their image with Debian's Go.
 # The full log goes to test.log; the screen shows each package's result, failures, every test
-# that could not run here (NOT RUN, never a pass) and the measurements (MEASURE). Without a
+# that could not run here (NOT RUN, never a pass) and the measurements (MEASURE), and after a
+# failure the last lines of each failed test (tools/failures.awk). Without a
 # Docker engine it starts one where it can, or says first that the integration tests will not run.
 test: bin/prereq
 	@bin/prereq -tests
 	set -o pipefail; { go test -race -v -count=1 -timeout 20m $$(go list ./... | grep -v /bootstrap/integration) && \
 		go test -v -count=1 -timeout 75m ./bootstrap/integration/; } 2>&1 | tee test.log | \
-		grep --line-buffered -E '^(ok|FAIL|panic)|^--- (FAIL|SKIP)|NOT RUN|MEASURE|_test.go:[0-9]+: .*(Error|error|want)'
+		grep --line-buffered -E '^(ok|FAIL|panic)|^--- (FAIL|SKIP)|NOT RUN|MEASURE|_test.go:[0-9]+: .*(Error|error|want)' || \
+		{ awk -f tools/failures.awk test.log test.log; exit 1; }
 	cd stacks/apps && go test -count=1 ./...
 
 # labfleet's kind node image for day 3 (labfleet:kindNodeImage's default), built offline on
