@@ -54,7 +54,7 @@ func TestDeployRestoresOnlyTheStack(t *testing.T) {
 		On(inspect, "day2_web "+stack.Hash+" 0\n", "day2_web "+stack.Hash+" 3\n").
 		// The students' copy is there from the first run on, as this stack; labfleet's own
 		// copy is as the last deploy left it, and written again anyway.
-		On("sudo sha256sum "+students+" ", hex.EncodeToString(sum[:])+"  "+students+"\n").
+		On("sudo -n sha256sum "+students+" ", hex.EncodeToString(sum[:])+"  "+students+"\n").
 		On("sha256sum labfleet/day2-stack.yml ", "").
 		On("mkdir -p labfleet && (umask 077 && tee labfleet/day2-stack.yml.new >/dev/null) && ").
 		On("docker stack deploy --prune --resolve-image never -c labfleet/day2-stack.yml day2")
@@ -126,10 +126,10 @@ func TestLabprobeIsStreamedFromTheHost(t *testing.T) {
 	// A node without labprobe: no stamp, no binary, both written through sudo.
 	fresh := stepstest.New(t).
 		On("cat /etc/labfleet/labprobe.image 2>/dev/null || true").
-		On("sudo sha256sum /usr/local/bin/labprobe ").
-		On("sudo sha256sum /etc/labfleet/labprobe.image ").
-		On("sudo install -d /usr/local/bin && (umask 077 && sudo tee /usr/local/bin/labprobe.new >/dev/null) && ").
-		On("sudo install -d /etc/labfleet && (umask 077 && sudo tee /etc/labfleet/labprobe.image.new >/dev/null) && ")
+		On("sudo -n sha256sum /usr/local/bin/labprobe ").
+		On("sudo -n sha256sum /etc/labfleet/labprobe.image ").
+		On("sudo -n mkdir -p /usr/local/bin && (umask 077 && sudo -n tee /usr/local/bin/labprobe.new >/dev/null) && ").
+		On("sudo -n mkdir -p /etc/labfleet && (umask 077 && sudo -n tee /etc/labfleet/labprobe.image.new >/dev/null) && ")
 	current := stepstest.New(t).On("cat /etc/labfleet/labprobe.image 2>/dev/null || true", "sha256:abc\n")
 	tm := &team{name: "t1", nodes: []Node{{Name: "t1-w1", Run: fresh}, {Name: "t1-w2", Run: current}}}
 	if err := tm.installProbe(context.Background(), []Image{source}); err != nil {
@@ -138,7 +138,7 @@ func TestLabprobeIsStreamedFromTheHost(t *testing.T) {
 	if got := fresh.Stdin(); len(got) != 2 || got[0] != "labprobe-bytes" || got[1] != "sha256:abc\n" {
 		t.Errorf("the fresh node was sent %q, want the binary then its stamp", got)
 	}
-	if !strings.Contains(strings.Join(fresh.Commands(), "\n"), "sudo mv /usr/local/bin/labprobe.new /usr/local/bin/labprobe") {
+	if !strings.Contains(strings.Join(fresh.Commands(), "\n"), "sudo -n mv /usr/local/bin/labprobe.new /usr/local/bin/labprobe") {
 		t.Errorf("labprobe not put in place: %v", fresh.Commands())
 	}
 	for _, n := range []*stepstest.Node{fresh, current} {

@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -213,36 +212,13 @@ func (m *machine) readFile(ctx context.Context, p string) (string, error) {
 	return m.r.Run(ctx, m.root("cat "+steps.Quote(p)+" 2>/dev/null || true"))
 }
 
-// writeFile puts content at p, owned by owner (its login group too) with mode, unless it is
-// already there. It is written beside p and renamed into place, so sudo and sshd never read
-// half a file (sudo also ignores a name with a dot, like p.new, in /etc/sudoers.d). dirMode
-// is the mode of p's directory when it must be created or given to owner (~/.ssh: 0700).
+// writeFile puts content at p, owned by owner (AsRoot or an account, its login group too)
+// with mode, unless it is already there; dirMode is the mode of p's directory when it is
+// created or given to owner (~/.ssh: 0700). steps.WriteFile says how.
 func (m *machine) writeFile(ctx context.Context, p, content, mode, owner, dirMode string) (bool, error) {
-	have, err := m.readFile(ctx, p)
-	if err != nil {
-		return false, err
-	}
-	if have == content {
-		return false, nil
-	}
-	dir, tmp := steps.Quote(path.Dir(p)), steps.Quote(p+".new")
-	cmd := fmt.Sprintf("%s && %s && %s && (umask 077 && %s >/dev/null) && %s && %s && %s",
-		m.root("mkdir -p "+dir), m.root("chown "+owner+": "+dir), m.root("chmod "+dirMode+" "+dir),
-		m.root("tee "+tmp), m.root("chmod "+mode+" "+tmp), m.root("chown "+owner+": "+tmp), m.root("mv "+tmp+" "+steps.Quote(p)))
-	if owner == "root" {
-		// A directory of root's (/etc/labfleet, /etc/sudoers.d) keeps its owner and mode.
-		check := ""
-		if path.Dir(p) == "/etc/sudoers.d" {
-			// A broken sudoers file would take sudo away from the machine's admin too.
-			check = " && " + m.root("visudo -c -q -f "+tmp)
-		}
-		cmd = fmt.Sprintf("%s && (umask 077 && %s >/dev/null) && %s%s && %s",
-			m.root("mkdir -p -m "+dirMode+" "+dir), m.root("tee "+tmp), m.root("chmod "+mode+" "+tmp), check, m.root("mv "+tmp+" "+steps.Quote(p)))
-	}
-	if _, err := m.r.RunWithInput(ctx, cmd, strings.NewReader(content)); err != nil {
-		return false, err
-	}
-	return true, nil
+	return steps.WriteFile(ctx, m.r, steps.File{
+		Path: p, Content: strings.NewReader(content), Mode: mode, Owner: owner, DirMode: dirMode, LoginIsRoot: m.sudo == "",
+	})
 }
 
 // supportedOS accepts Debian, Ubuntu and their derivatives (ID_LIKE), which have apt and
@@ -483,7 +459,7 @@ func (m *machine) ensureAccounts(ctx context.Context, keys map[string]string) er
 		if err := m.saveRecord(ctx); err != nil {
 			return err
 		}
-		wrote, err := m.writeFile(ctx, a.sudoers, a.user+" ALL=(ALL) NOPASSWD:ALL\n", "0440", "root", "0755")
+		wrote, err := m.writeFile(ctx, a.sudoers, a.user+" ALL=(ALL) NOPASSWD:ALL\n", "0440", steps.AsRoot, "0755")
 		if err != nil {
 			return err
 		}
@@ -695,7 +671,7 @@ func (m *machine) saveRecord(ctx context.Context) error {
 	if s == m.saved {
 		return nil
 	}
-	if _, err := m.writeFile(ctx, RecordPath, s, "0644", "root", "0755"); err != nil {
+	if _, err := m.writeFile(ctx, RecordPath, s, "0644", steps.AsRoot, "0755"); err != nil {
 		return fmt.Errorf("record what labfleet added in %s: %w", RecordPath, err)
 	}
 	m.saved = s

@@ -2,6 +2,8 @@ package machines
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -47,13 +49,13 @@ func fresh(t *testing.T, sudo string) *stepstest.Node {
 	} else {
 		n.On("id -u", "1000\n").On("sudo -n true")
 	}
-	// Every file labfleet reads is absent (`cat ... || true` prints nothing), and writing one
-	// starts by making its directory.
+	// Every file labfleet reads or writes is absent (`cat ... || true` and `sha256sum ... ||
+	// true` print nothing), and writing one starts by making its directory.
 	for _, f := range []string{RecordPath, "/etc/sudoers.d/labfleet-student", "/etc/sudoers.d/labfleet-admin",
 		"/home/student/.ssh/authorized_keys", "/home/labfleet/.ssh/authorized_keys"} {
-		n.On(sudo + "cat " + f + " 2>/dev/null || true")
+		n.On(sudo + "cat " + f + " 2>/dev/null || true").On(sudo + "sha256sum " + f + " 2>/dev/null || true")
 	}
-	for _, dir := range []string{"-m 0755 /etc/labfleet", "-m 0755 /etc/sudoers.d", "/home/student/.ssh", "/home/labfleet/.ssh"} {
+	for _, dir := range []string{"-m 0755 /etc/labfleet", "-m 0755 /etc/sudoers.d", "-m 0700 /home/student/.ssh", "-m 0700 /home/labfleet/.ssh"} {
 		n.On(sudo + "mkdir -p " + dir + " && ")
 	}
 	return n.On(cmd(sudo, "check-packages")).
@@ -75,10 +77,16 @@ func ready(t *testing.T, sudo string) *stepstest.Node {
 		On(cmd(sudo, "check-docker"), "answers\n").
 		On(cmd(sudo, "check-accounts"), "account student /home/student student,docker,sudo\naccount labfleet /home/labfleet labfleet,docker\n").
 		On(sudo+"cat "+RecordPath, rec.String()).
-		On(sudo+"cat /etc/sudoers.d/labfleet-student", "student ALL=(ALL) NOPASSWD:ALL\n").
-		On(sudo+"cat /etc/sudoers.d/labfleet-admin", "labfleet ALL=(ALL) NOPASSWD:ALL\n").
+		On(sudo+"sha256sum /etc/sudoers.d/labfleet-student", sha256Line("student ALL=(ALL) NOPASSWD:ALL\n", "/etc/sudoers.d/labfleet-student")).
+		On(sudo+"sha256sum /etc/sudoers.d/labfleet-admin", sha256Line("labfleet ALL=(ALL) NOPASSWD:ALL\n", "/etc/sudoers.d/labfleet-admin")).
 		On(sudo+"cat /home/student/.ssh/authorized_keys", studentKey+"\n").
 		On(sudo+"cat /home/labfleet/.ssh/authorized_keys", "ssh-rsa AAAAmine me@laptop\n"+adminKey+"\n")
+}
+
+// sha256Line is what sha256sum prints for a file of this content.
+func sha256Line(content, file string) string {
+	sum := sha256.Sum256([]byte(content))
+	return hex.EncodeToString(sum[:]) + "  " + file + "\n"
 }
 
 func TestPrepareOnAReadyMachineDoesNothing(t *testing.T) {
@@ -332,6 +340,7 @@ func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
 		On(cmd("", "remove-images"), "memory-leak-app:latest\nkindest/node:v1.33.1\n").
 		On(cmd("", "check-accounts"), "account student /home/student student,docker,sudo\naccount labfleet /home/labfleet labfleet,docker\n").
 		On("cat /home/labfleet/.ssh/authorized_keys", "ssh-rsa AAAAmine me@laptop\n"+adminKey+"\n").
+		On("sha256sum /home/labfleet/.ssh/authorized_keys", sha256Line("ssh-rsa AAAAmine me@laptop\n"+adminKey+"\n", "/home/labfleet/.ssh/authorized_keys")).
 		On(cmd("", "remove-files"), "/etc/sudoers.d/labfleet-student\n/etc/sudoers.d/labfleet-admin\n").
 		On("docker swarm leave --force").
 		On(cmd("", "clean-after-swarm")).
@@ -341,7 +350,7 @@ func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
 		On("docker info --format '{{.ServerVersion}}'", "29.1.3\n").
 		On("/usr/local/bin/kind delete cluster --name day3").
 		On(cmd("", "delete-account")).
-		On("mkdir -p /home/labfleet/.ssh && ").
+		On("mkdir -p -m 0700 /home/labfleet/.ssh && ").
 		On("rm -rf /etc/labfleet")
 	actions, err := Teardown(context.Background(), n, "team1-m1")
 	if err != nil {
@@ -382,7 +391,8 @@ func TestTeardownGivesAnAccountOfTheMachinesItsGroupsBack(t *testing.T) {
 		On(cmd("", "check-accounts"), "account student /home/student student,audio,sudo\n").
 		On("gpasswd --delete student sudo").
 		On("cat /home/student/.ssh/authorized_keys", studentKey+"\n").
-		On("mkdir -p /home/student/.ssh && ").
+		On("sha256sum /home/student/.ssh/authorized_keys", sha256Line(studentKey+"\n", "/home/student/.ssh/authorized_keys")).
+		On("mkdir -p -m 0700 /home/student/.ssh && ").
 		On(cmd("", "remove-files")).
 		On("rm -rf /etc/labfleet")
 	actions, err := Teardown(context.Background(), n, "team1-m1")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"path"
 	"strings"
@@ -14,7 +13,7 @@ import (
 const (
 	// AsLoginUser writes as the user the bootstrap logs in as; relative paths are in its home.
 	AsLoginUser = ""
-	// AsRoot writes through sudo, owned by root (e.g. /usr/local/bin).
+	// AsRoot writes as root, owned by root (e.g. /usr/local/bin, /etc/sudoers.d).
 	AsRoot = "root"
 )
 
@@ -26,41 +25,67 @@ func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// WriteFile puts content at dest on a node, unless the node's copy already has the same
-// SHA-256. The file is written beside dest and renamed into place, so a reader never sees
-// half of it. owner is AsLoginUser, AsRoot, or another account (e.g. the student's, for
-// files in their home: written through sudo, then given to that account, directory too).
-// It reports whether it wrote.
-func WriteFile(ctx context.Context, node Runner, dest string, content io.ReadSeeker, mode, owner string) (bool, error) {
+// File is a file WriteFile puts on a node.
+type File struct {
+	Path    string // relative: in the login user's home
+	Content io.ReadSeeker
+	Mode    string // the file's, as chmod takes it
+	// Owner is AsLoginUser, AsRoot, or another account (e.g. a student's, for files in their
+	// home): the file and its directory are then given to that account and its login group.
+	Owner string
+	// DirMode is set on the file's directory when it is created, and when it is given to
+	// Owner (~/.ssh: 0700); "" leaves the mode a directory has or mkdir gives it. A directory
+	// that exists and is not given to an account (root's /etc/sudoers.d) keeps its mode.
+	DirMode string
+	// LoginIsRoot says the login user is root: commands as root need no sudo (which an
+	// existing machine may not have yet). Otherwise they go through `sudo -n`, which fails
+	// rather than waits for a password.
+	LoginIsRoot bool
+}
+
+// WriteFile puts f on a node, unless the node's copy already has the same SHA-256. The
+// file is written beside its path and renamed into place, so a reader (sshd, sudo, a
+// student's shell) never sees half of it; a file in /etc/sudoers.d is checked with visudo
+// before it goes in (a broken one would take sudo away from everyone). sudo ignores a name
+// with a dot in /etc/sudoers.d, like the path.new written first. It reports whether it wrote.
+func WriteFile(ctx context.Context, node Runner, f File) (bool, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, content); err != nil {
+	if _, err := io.Copy(h, f.Content); err != nil {
 		return false, err
 	}
-	sudo := ""
-	if owner != AsLoginUser {
-		sudo = "sudo "
+	as := func(cmd string) string { return cmd }
+	if f.Owner != AsLoginUser && !f.LoginIsRoot {
+		as = func(cmd string) string { return "sudo -n " + cmd }
 	}
-	have, _ := node.Run(ctx, sudo+"sha256sum "+Quote(dest)+" 2>/dev/null || true")
+	dest, tmp, dir := Quote(f.Path), Quote(f.Path+".new"), Quote(path.Dir(f.Path))
+	have, _ := node.Run(ctx, as("sha256sum "+dest)+" 2>/dev/null || true")
 	if strings.HasPrefix(have, hex.EncodeToString(h.Sum(nil))+" ") {
 		return false, nil
 	}
-	if _, err := content.Seek(0, io.SeekStart); err != nil {
+	if _, err := f.Content.Seek(0, io.SeekStart); err != nil {
 		return false, err
 	}
-	// Quoted like every path labfleet puts on a command line (machines' writer too).
-	tmp, dir := Quote(dest+".new"), Quote(path.Dir(dest))
-	mkdir, chown := "mkdir -p "+dir, ""
-	switch owner {
-	case AsLoginUser:
-	case AsRoot:
-		mkdir = "sudo install -d " + dir
-	default:
-		mkdir = fmt.Sprintf("sudo install -d -o %s -g %s %s", owner, owner, dir)
-		chown = fmt.Sprintf(" && sudo chown %s: %s", owner, tmp)
+	mkdir := "mkdir -p " + dir
+	if f.DirMode != "" {
+		mkdir = "mkdir -p -m " + f.DirMode + " " + dir
 	}
-	cmd := fmt.Sprintf("%s && (umask 077 && %stee %s >/dev/null) && %schmod %s %s%s && %smv %s %s",
-		mkdir, sudo, tmp, sudo, mode, tmp, chown, sudo, tmp, Quote(dest))
-	if _, err := node.RunWithInput(ctx, cmd, content); err != nil {
+	cmds := []string{as(mkdir)}
+	giveTo := f.Owner != AsLoginUser && f.Owner != AsRoot
+	if giveTo {
+		cmds = append(cmds, as("chown "+f.Owner+": "+dir))
+		if f.DirMode != "" {
+			cmds = append(cmds, as("chmod "+f.DirMode+" "+dir))
+		}
+	}
+	cmds = append(cmds, "(umask 077 && "+as("tee "+tmp)+" >/dev/null)", as("chmod "+f.Mode+" "+tmp))
+	if giveTo {
+		cmds = append(cmds, as("chown "+f.Owner+": "+tmp))
+	}
+	if f.Owner == AsRoot && path.Dir(f.Path) == "/etc/sudoers.d" {
+		cmds = append(cmds, as("visudo -c -q -f "+tmp))
+	}
+	cmds = append(cmds, as("mv "+tmp+" "+dest))
+	if _, err := node.RunWithInput(ctx, strings.Join(cmds, " && "), f.Content); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -2,18 +2,22 @@ package steps
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
 // localShell runs commands with /bin/sh in a directory, standing in for a node's login shell.
 type localShell struct {
-	dir  string
-	cmds []string
+	dir    string
+	cmds   []string
+	dryRun bool // record commands only, with no output
 }
 
 func (l *localShell) Run(ctx context.Context, cmd string) (string, error) {
@@ -22,6 +26,9 @@ func (l *localShell) Run(ctx context.Context, cmd string) (string, error) {
 
 func (l *localShell) RunWithInput(ctx context.Context, cmd string, in io.Reader) (string, error) {
 	l.cmds = append(l.cmds, cmd)
+	if l.dryRun {
+		return "", nil
+	}
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
 	c.Dir, c.Stdin = l.dir, in
 	out, err := c.Output()
@@ -35,7 +42,7 @@ func TestWriteFileWritesOnceAndOnlyWhenContentChanges(t *testing.T) {
 		content string
 		wrote   bool
 	}{{"apiVersion: v1\n", true}, {"apiVersion: v1\n", false}, {"apiVersion: v2\n", true}} {
-		wrote, err := WriteFile(ctx, sh, ".kube/config", strings.NewReader(tc.content), "0600", AsLoginUser)
+		wrote, err := WriteFile(ctx, sh, File{Path: ".kube/config", Content: strings.NewReader(tc.content), Mode: "0600"})
 		if err != nil || wrote != tc.wrote {
 			t.Fatalf("write %d: wrote=%v err=%v, want wrote=%v", i+1, wrote, err, tc.wrote)
 		}
@@ -53,18 +60,31 @@ func TestWriteFileWritesOnceAndOnlyWhenContentChanges(t *testing.T) {
 	}
 }
 
-func TestWriteFileAsRootGoesThroughSudo(t *testing.T) {
-	// A sudo that records its use and runs the command: the test never touches the host.
+// fakeSudo puts a sudo on PATH that records the command it was given and runs it: the
+// tests never touch the host. It returns the record's path.
+func fakeSudo(t *testing.T) string {
+	t.Helper()
 	bin := t.TempDir()
 	log := filepath.Join(bin, "sudo.log")
-	shim := "#!/bin/sh\necho \"$1\" >> " + log + "\nexec \"$@\"\n"
+	shim := "#!/bin/sh\n[ \"$1\" = -n ] || { echo 'sudo without -n' >&2; exit 1; }\nshift\necho \"$1\" >> " + log + "\nexec \"$@\"\n"
 	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(shim), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	return log
+}
+
+func sudoUsed(t *testing.T, log string) string {
+	used, _ := os.ReadFile(log)
+	os.Remove(log)
+	return strings.Join(strings.Fields(string(used)), " ")
+}
+
+func TestWriteFileAsRootGoesThroughSudo(t *testing.T) {
+	log := fakeSudo(t)
 	sh := &localShell{dir: t.TempDir()}
 	dest := filepath.Join(sh.dir, "usr/local/bin/kind")
-	wrote, err := WriteFile(context.Background(), sh, dest, strings.NewReader("#!/bin/sh\n"), "0755", AsRoot)
+	wrote, err := WriteFile(context.Background(), sh, File{Path: dest, Content: strings.NewReader("#!/bin/sh\n"), Mode: "0755", Owner: AsRoot})
 	if err != nil || !wrote {
 		t.Fatalf("wrote=%v err=%v", wrote, err)
 	}
@@ -72,9 +92,78 @@ func TestWriteFileAsRootGoesThroughSudo(t *testing.T) {
 	if err != nil || info.Mode().Perm() != 0o755 {
 		t.Fatalf("mode %v %v", info, err)
 	}
-	used, _ := os.ReadFile(log)
-	if got := strings.Fields(string(used)); strings.Join(got, " ") != "sha256sum install tee chmod mv" {
+	if got := sudoUsed(t, log); got != "sha256sum mkdir tee chmod mv" {
 		t.Errorf("through sudo: %v", got)
+	}
+	// Logged in as root (an existing machine's admin may be), nothing goes through sudo,
+	// which such a machine may not have yet.
+	wrote, err = WriteFile(context.Background(), sh, File{Path: dest, Content: strings.NewReader("#!/bin/sh\nexit 0\n"), Mode: "0755", Owner: AsRoot, LoginIsRoot: true})
+	if err != nil || !wrote {
+		t.Fatalf("as root: wrote=%v err=%v", wrote, err)
+	}
+	if got := sudoUsed(t, log); got != "" {
+		t.Errorf("as root, through sudo: %v", got)
+	}
+}
+
+// A file given to an account: its directory is given to it too, with DirMode, while an
+// existing directory that is not given away keeps its mode.
+func TestWriteFileGivesFileAndDirectoryToTheOwner(t *testing.T) {
+	log := fakeSudo(t)
+	// An account that the file can be given to: this one, or when it is root (whose files
+	// WriteFile treats apart) an account root may give files to.
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me.Username == AsRoot {
+		if me, err = user.Lookup("nobody"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := t.TempDir()
+	dest := filepath.Join(home, ".ssh", "authorized_keys")
+	f := File{Path: dest, Content: strings.NewReader("ssh-ed25519 AAAA\n"), Mode: "0600", Owner: me.Username, DirMode: "0700"}
+	if wrote, err := WriteFile(context.Background(), &localShell{}, f); err != nil || !wrote {
+		t.Fatalf("wrote=%v err=%v", wrote, err)
+	}
+	for p, want := range map[string]os.FileMode{dest: 0o600, filepath.Dir(dest): 0o700} {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if owner := fmt.Sprint(info.Sys().(*syscall.Stat_t).Uid); info.Mode().Perm() != want || owner != me.Uid {
+			t.Errorf("%s: mode %v, owner %s; want %v, %s (%s)", p, info.Mode().Perm(), owner, want, me.Uid, me.Username)
+		}
+	}
+	if got := sudoUsed(t, log); got != "sha256sum mkdir chown chmod tee chmod chown mv" {
+		t.Errorf("through sudo: %v", got)
+	}
+	if err := os.Chmod(home, 0o751); err != nil {
+		t.Fatal(err)
+	}
+	f = File{Path: filepath.Join(home, "notes"), Content: strings.NewReader("x\n"), Mode: "0644", Owner: AsRoot, DirMode: "0755"}
+	if _, err := WriteFile(context.Background(), &localShell{}, f); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(home); err != nil || info.Mode().Perm() != 0o751 {
+		t.Errorf("an existing directory of root's changed mode: %v %v", info.Mode().Perm(), err)
+	}
+}
+
+// A sudoers file is checked with visudo before it goes in; a broken one never does.
+func TestWriteFileChecksSudoersFiles(t *testing.T) {
+	sh := &localShell{}
+	f := File{Path: "/etc/sudoers.d/labfleet-test", Content: strings.NewReader("x\n"), Mode: "0440", Owner: AsRoot}
+	// The command is not run (this is the host's /etc): only its shape is checked.
+	sh.dryRun = true
+	if _, err := WriteFile(context.Background(), sh, f); err != nil {
+		t.Fatal(err)
+	}
+	write := sh.cmds[len(sh.cmds)-1]
+	check, install := strings.Index(write, "visudo -c -q -f /etc/sudoers.d/labfleet-test.new"), strings.Index(write, "mv /etc/sudoers.d/labfleet-test.new")
+	if check < 0 || install < check || !strings.Contains(write, " && ") {
+		t.Errorf("no visudo check before the file goes in: %s", write)
 	}
 }
 
@@ -83,13 +172,13 @@ func TestWriteFileQuotesItsPaths(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "it's a dir", "the file")
 	node := &localShell{}
-	if wrote, err := WriteFile(context.Background(), node, dest, strings.NewReader("x\n"), "0600", AsLoginUser); err != nil || !wrote {
+	if wrote, err := WriteFile(context.Background(), node, File{Path: dest, Content: strings.NewReader("x\n"), Mode: "0600"}); err != nil || !wrote {
 		t.Fatalf("wrote %v, err %v", wrote, err)
 	}
 	if b, err := os.ReadFile(dest); err != nil || string(b) != "x\n" {
 		t.Errorf("%q %v", b, err)
 	}
-	if wrote, err := WriteFile(context.Background(), node, dest, strings.NewReader("x\n"), "0600", AsLoginUser); err != nil || wrote {
+	if wrote, err := WriteFile(context.Background(), node, File{Path: dest, Content: strings.NewReader("x\n"), Mode: "0600"}); err != nil || wrote {
 		t.Errorf("the same content again: wrote %v, err %v", wrote, err)
 	}
 }
