@@ -260,10 +260,17 @@ func TestCourseCommandsOnANode(t *testing.T) {
 	mgrNode := manager(c)
 	waitService := func(want string) {
 		t.Helper()
-		waitFor(t, 2*time.Minute, func() bool {
-			out, _ := mgrNode.Run.Run(context.Background(), "docker service ls --filter name=web-service --format '{{.Replicas}}'")
-			return strings.HasPrefix(strings.TrimSpace(out), want)
-		})
+		ctx := context.Background()
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(300 * time.Millisecond) {
+			out, _ := mgrNode.Run.Run(ctx, "docker service ls --filter name=web-service --format '{{.Replicas}}'")
+			if strings.HasPrefix(strings.TrimSpace(out), want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				tasks, _ := mgrNode.Run.Run(ctx, "docker service ps --no-trunc --format '{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}' web-service 2>&1")
+				t.Fatalf("web-service not %s within 2m0s (replicas %q); its tasks:\n%s", want, strings.TrimSpace(out), tasks)
+			}
+		}
 	}
 	waitService("3/3")
 	c.run(mgr, "docker service scale --detach web-service=6 >/dev/null")
