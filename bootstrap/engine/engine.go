@@ -19,7 +19,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/labfleet/labfleet/bootstrap/steps"
+	"github.com/labfleet/labfleet/bootstrap/remote"
 	"github.com/labfleet/labfleet/model/plan"
 )
 
@@ -136,9 +136,9 @@ func (s *store) dir(e plan.Engine) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%s needs the OpenSSH client (ssh): install openssh-client", e.URL)
 		}
-		words := []string{steps.Quote(real)}
+		words := []string{remote.Quote(real)}
 		for _, o := range e.SSHOpts {
-			words = append(words, steps.Quote(o))
+			words = append(words, remote.Quote(o))
 		}
 		files["ssh"] = "#!/bin/sh\nexec " + strings.Join(words, " ") + ` "$@"` + "\n"
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/labfleet/labfleet/bootstrap/images"
 	"github.com/labfleet/labfleet/bootstrap/kindimage"
+	"github.com/labfleet/labfleet/bootstrap/remote"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/stacks/day3"
@@ -178,7 +179,7 @@ func installBinary(ctx context.Context, node steps.Runner, local string) (bool, 
 		return false, err
 	}
 	defer f.Close()
-	return steps.WriteFile(ctx, node, steps.File{Path: "/usr/local/bin/" + filepath.Base(local), Content: f, Mode: "0755", Owner: steps.AsRoot})
+	return remote.WriteFile(ctx, node, remote.File{Path: "/usr/local/bin/" + filepath.Base(local), Content: f, Mode: "0755", Owner: remote.AsRoot})
 }
 
 // preload puts the kind node image into the node whose dockerd hosts the cluster.
@@ -200,8 +201,8 @@ const (
 // writeConfig writes labfleet's copy of the kind config, which it creates the cluster
 // from, and the students' copy in their home, which they may read and change.
 func (t *team) writeConfig(ctx context.Context, cfg day3.Config) error {
-	for _, copy := range []struct{ path, owner string }{{configPath, steps.AsLoginUser}, {plan.StudentHome + "/" + configPath, plan.SSHUser}} {
-		wrote, err := steps.WriteFile(ctx, t.host.Run, steps.File{Path: copy.path, Content: strings.NewReader(cfg.YAML), Mode: "0644", Owner: copy.owner})
+	for _, copy := range []struct{ path, owner string }{{configPath, remote.AsLoginUser}, {plan.StudentHome + "/" + configPath, plan.SSHUser}} {
+		wrote, err := remote.WriteFile(ctx, t.host.Run, remote.File{Path: copy.path, Content: strings.NewReader(cfg.YAML), Mode: "0644", Owner: copy.owner})
 		if err != nil {
 			return err
 		}
@@ -353,7 +354,7 @@ func (t *team) loadLabImages(ctx context.Context, cfg day3.Config, refs []string
 func (t *team) writeLabFiles(ctx context.Context) error {
 	return t.eachNode(func(n Node) error {
 		for _, f := range day3.LabFiles() {
-			wrote, err := steps.WriteFile(ctx, n.Run, steps.File{Path: plan.StudentHome + "/day3/" + f.Name, Content: strings.NewReader(f.Content), Mode: "0644", Owner: plan.SSHUser})
+			wrote, err := remote.WriteFile(ctx, n.Run, remote.File{Path: plan.StudentHome + "/day3/" + f.Name, Content: strings.NewReader(f.Content), Mode: "0644", Owner: plan.SSHUser})
 			if err != nil {
 				return err
 			}
@@ -378,7 +379,7 @@ func (t *team) distributeKubeconfig(ctx context.Context, cfg day3.Config) (strin
 		return "", fmt.Errorf("node %s: %w", t.host.Name, err)
 	}
 	return kc, t.eachNode(func(n Node) error {
-		wrote, err := steps.WriteFile(ctx, n.Run, steps.File{Path: studentKubeconfig, Content: strings.NewReader(kc), Mode: "0600", Owner: plan.SSHUser})
+		wrote, err := remote.WriteFile(ctx, n.Run, remote.File{Path: studentKubeconfig, Content: strings.NewReader(kc), Mode: "0600", Owner: plan.SSHUser})
 		if wrote {
 			t.Did("write ~/.kube/config on %s", n.Name)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/labfleet/labfleet/bootstrap/images"
+	"github.com/labfleet/labfleet/bootstrap/remote"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/stacks/day2"
@@ -177,10 +178,10 @@ func (t *team) installProbe(ctx context.Context, images []Image) error {
 		if err != nil {
 			return err
 		}
-		if _, err := steps.WriteFile(ctx, n.Run, steps.File{Path: labprobePath, Content: bytes.NewReader(probe), Mode: "0755", Owner: steps.AsRoot}); err != nil {
+		if _, err := remote.WriteFile(ctx, n.Run, remote.File{Path: labprobePath, Content: bytes.NewReader(probe), Mode: "0755", Owner: remote.AsRoot}); err != nil {
 			return err
 		}
-		if _, err := steps.WriteFile(ctx, n.Run, steps.File{Path: stamp, Content: strings.NewReader(source.ID + "\n"), Mode: "0644", Owner: steps.AsRoot}); err != nil {
+		if _, err := remote.WriteFile(ctx, n.Run, remote.File{Path: stamp, Content: strings.NewReader(source.ID + "\n"), Mode: "0644", Owner: remote.AsRoot}); err != nil {
 			return err
 		}
 		t.Did("install labprobe on %s", n.Name)
@@ -191,7 +192,7 @@ func (t *team) installProbe(ctx context.Context, images []Image) error {
 // installStudentFiles puts the course's curl-format.txt in the student's home directory.
 func (t *team) installStudentFiles(ctx context.Context) error {
 	return t.eachNode(func(n Node) error {
-		wrote, err := steps.WriteFile(ctx, n.Run, steps.File{Path: plan.StudentHome + "/curl-format.txt", Content: strings.NewReader(day2.CurlFormat), Mode: "0644", Owner: plan.SSHUser})
+		wrote, err := remote.WriteFile(ctx, n.Run, remote.File{Path: plan.StudentHome + "/curl-format.txt", Content: strings.NewReader(day2.CurlFormat), Mode: "0644", Owner: plan.SSHUser})
 		if wrote {
 			t.Did("write curl-format.txt on %s", n.Name)
 		}
@@ -215,7 +216,7 @@ func (t *team) deploy(ctx context.Context, port int, hostMode bool, imageIDs []s
 	}
 	// The students' copy, to read; labfleet deploys from its own, which they cannot change.
 	file := day2.StackName + "-stack.yml"
-	wrote, err := steps.WriteFile(ctx, mgr.Run, steps.File{Path: path.Join(plan.StudentHome, "labfleet", file), Content: strings.NewReader(stack.YAML), Mode: "0644", Owner: plan.SSHUser})
+	wrote, err := remote.WriteFile(ctx, mgr.Run, remote.File{Path: path.Join(plan.StudentHome, "labfleet", file), Content: strings.NewReader(stack.YAML), Mode: "0644", Owner: plan.SSHUser})
 	if err != nil {
 		return err
 	}
@@ -224,7 +225,7 @@ func (t *team) deploy(ctx context.Context, port int, hostMode bool, imageIDs []s
 	}
 	if drift != "" {
 		file := path.Join("labfleet", file)
-		if _, err := steps.WriteFile(ctx, mgr.Run, steps.File{Path: file, Content: strings.NewReader(stack.YAML), Mode: "0644", Owner: steps.AsLoginUser}); err != nil {
+		if _, err := remote.WriteFile(ctx, mgr.Run, remote.File{Path: file, Content: strings.NewReader(stack.YAML), Mode: "0644", Owner: remote.AsLoginUser}); err != nil {
 			return err
 		}
 		if _, err := mgr.Run.Run(ctx, fmt.Sprintf("docker stack deploy --prune --resolve-image never -c %s %s", file, day2.StackName)); err != nil {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/remote"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/model/plan"
 	"github.com/labfleet/labfleet/stacks/day2"
@@ -201,7 +202,7 @@ func (m *machine) root(cmd string) string { return m.sudo + cmd }
 func (m *machine) script(ctx context.Context, step, body string, args ...string) (string, error) {
 	cmd := m.root("sh -s -- " + step)
 	for _, a := range args {
-		cmd += " " + steps.Quote(a)
+		cmd += " " + remote.Quote(a)
 	}
 	wrapped := "set -eu\nshift\nmain() {\n" + body + "\n}\nmain \"$@\" </dev/null\n"
 	return m.r.RunWithInput(ctx, cmd, strings.NewReader(wrapped))
@@ -209,14 +210,14 @@ func (m *machine) script(ctx context.Context, step, body string, args ...string)
 
 // readFile is the content of a file readable by root, "" when it does not exist.
 func (m *machine) readFile(ctx context.Context, p string) (string, error) {
-	return m.r.Run(ctx, m.root("cat "+steps.Quote(p)+" 2>/dev/null || true"))
+	return m.r.Run(ctx, m.root("cat "+remote.Quote(p)+" 2>/dev/null || true"))
 }
 
 // writeFile puts content at p, owned by owner (AsRoot or an account, its login group too)
 // with mode, unless it is already there; dirMode is the mode of p's directory when it is
-// created or given to owner (~/.ssh: 0700). steps.WriteFile says how.
+// created or given to owner (~/.ssh: 0700). remote.WriteFile says how.
 func (m *machine) writeFile(ctx context.Context, p, content, mode, owner, dirMode string) (bool, error) {
-	return steps.WriteFile(ctx, m.r, steps.File{
+	return remote.WriteFile(ctx, m.r, remote.File{
 		Path: p, Content: strings.NewReader(content), Mode: mode, Owner: owner, DirMode: dirMode, LoginIsRoot: m.sudo == "",
 	})
 }
@@ -459,7 +460,7 @@ func (m *machine) ensureAccounts(ctx context.Context, keys map[string]string) er
 		if err := m.saveRecord(ctx); err != nil {
 			return err
 		}
-		wrote, err := m.writeFile(ctx, a.sudoers, a.user+" ALL=(ALL) NOPASSWD:ALL\n", "0440", steps.AsRoot, "0755")
+		wrote, err := m.writeFile(ctx, a.sudoers, a.user+" ALL=(ALL) NOPASSWD:ALL\n", "0440", remote.AsRoot, "0755")
 		if err != nil {
 			return err
 		}
@@ -671,7 +672,7 @@ func (m *machine) saveRecord(ctx context.Context) error {
 	if s == m.saved {
 		return nil
 	}
-	if _, err := m.writeFile(ctx, RecordPath, s, "0644", steps.AsRoot, "0755"); err != nil {
+	if _, err := m.writeFile(ctx, RecordPath, s, "0644", remote.AsRoot, "0755"); err != nil {
 		return fmt.Errorf("record what labfleet added in %s: %w", RecordPath, err)
 	}
 	m.saved = s
@@ -744,7 +745,7 @@ func (m *machine) deleteKindClusters(ctx context.Context) error {
 		return err
 	}
 	for _, c := range strings.Fields(out) {
-		if _, err := m.r.Run(ctx, m.root(kind+" delete cluster --name "+steps.Quote(c))); err != nil {
+		if _, err := m.r.Run(ctx, m.root(kind+" delete cluster --name "+remote.Quote(c))); err != nil {
 			return err
 		}
 		m.changes.Did("delete kind cluster %s on %s", c, m.node)

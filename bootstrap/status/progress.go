@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/labfleet/labfleet/bootstrap/remote"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 )
 
@@ -103,7 +104,7 @@ type scaleEvent struct {
 func phase2Query(services []string) string {
 	var b strings.Builder
 	for _, s := range services {
-		fmt.Fprintf(&b, "echo %s; docker service ps --format '{{json .}}' %s; ", steps.Quote(sectionPrefix+"tasks "+s), steps.Quote(s))
+		fmt.Fprintf(&b, "echo %s; docker service ps --format '{{json .}}' %s; ", remote.Quote(sectionPrefix+"tasks "+s), remote.Quote(s))
 	}
 	fmt.Fprintf(&b, "echo '%sevents'; docker events --since 168h --until 0s --filter type=service --filter event=update --format '{{json .Actor.Attributes}}'", sectionPrefix)
 	return b.String()

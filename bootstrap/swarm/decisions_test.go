@@ -105,7 +105,7 @@ func TestWipedSeesAWipeAnywhereInACommand(t *testing.T) {
 		"docker swarm join-token -q worker",
 		"docker node ls -q | xargs docker node inspect",
 		"docker node rm --force old-w2",
-		"echo abc | sudo tee /etc/labfleet/swarm-cluster-id >/dev/null",
+		"sudo -n mkdir -p /etc/labfleet && (umask 077 && sudo -n tee /etc/labfleet/swarm-cluster-id.new >/dev/null) && sudo -n chmod 0644 /etc/labfleet/swarm-cluster-id.new && sudo -n mv /etc/labfleet/swarm-cluster-id.new /etc/labfleet/swarm-cluster-id",
 	} {
 		n := stepstest.New(t).On(cmd)
 		if _, err := n.Run(context.Background(), cmd); err != nil {

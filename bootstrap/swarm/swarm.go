@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labfleet/labfleet/bootstrap/remote"
 	"github.com/labfleet/labfleet/bootstrap/steps"
 	"github.com/labfleet/labfleet/model/plan"
 )
@@ -620,7 +621,7 @@ func (c *converger) recordClusterID(ctx context.Context) error {
 		if c.stateOf(m).recorded == c.result.ClusterID {
 			return nil
 		}
-		_, err := m.Run.Run(ctx, fmt.Sprintf("echo %s | sudo tee %s >/dev/null", c.result.ClusterID, ClusterIDPath))
+		_, err := remote.WriteFile(ctx, m.Run, remote.File{Path: ClusterIDPath, Content: strings.NewReader(c.result.ClusterID + "\n"), Mode: "0644", Owner: remote.AsRoot})
 		return err
 	})
 }

@@ -1,4 +1,7 @@
-package steps
+// Package remote is what the bootstrap does to a node's files and command lines, done one
+// way for every convergence (swarm, Day-2 lab, Day-3 kind, existing machines): a word quoted
+// for the node's shell, a file written whole, only when it changed, owned as asked.
+package remote
 
 import (
 	"context"
@@ -7,6 +10,8 @@ import (
 	"io"
 	"path"
 	"strings"
+
+	"github.com/labfleet/labfleet/bootstrap/steps"
 )
 
 // Owners of files WriteFile puts on nodes.
@@ -48,7 +53,7 @@ type File struct {
 // student's shell) never sees half of it; a file in /etc/sudoers.d is checked with visudo
 // before it goes in (a broken one would take sudo away from everyone). sudo ignores a name
 // with a dot in /etc/sudoers.d, like the path.new written first. It reports whether it wrote.
-func WriteFile(ctx context.Context, node Runner, f File) (bool, error) {
+func WriteFile(ctx context.Context, node steps.Runner, f File) (bool, error) {
 	h := sha256.New()
 	if _, err := io.Copy(h, f.Content); err != nil {
 		return false, err
