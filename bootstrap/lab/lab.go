@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -275,12 +276,29 @@ func Remove(ctx context.Context, teamName string, nodes []Node) (removed bool, e
 		return false, nil
 	}
 	err = steps.Run(ctx, teamName, []steps.Step{{Name: "remove the day2 stack", Timeout: time.Minute, Run: func(ctx context.Context) error {
-		out, err := mgr.Run.Run(ctx, fmt.Sprintf("if docker stack ls --format '{{.Name}}' | grep -qx %s; then docker stack rm %s >/dev/null && echo removed; fi", day2.StackName, day2.StackName))
-		removed = strings.TrimSpace(out) == "removed"
-		return err
+		return steps.Poll(ctx, "the day2 stack's network still in use by its tasks", 50*time.Second, time.Second, func(ctx context.Context) (bool, error) {
+			out, err := mgr.Run.Run(ctx, removeStack)
+			removed = removed || strings.TrimSpace(out) == "removed"
+			return !stackNetworkLeft(err), err
+		})
 	}}})
 	return removed, err
 }
+
+// removeStack removes the day2 stack while any of it is left: its services (which stack ls
+// lists), or its network after a removal that found the network still in use.
+var removeStack = fmt.Sprintf("if docker stack ls --format '{{.Name}}' | grep -qx %[1]s || [ -n \"$(docker network ls -q --filter label=com.docker.stack.namespace=%[1]s)\" ]; "+
+	"then docker stack rm %[1]s >/dev/null && echo removed; fi", day2.StackName)
+
+// stackNetworkLeft is whether `docker stack rm` failed only on the stack's network, which
+// goes a moment later: still in use by the services' tasks while they stop (the CLI does
+// not wait for them), or already removed yet still listed on the manager. Another try then
+// finds the stack gone or removes what is left.
+func stackNetworkLeft(err error) bool {
+	return err != nil && stackNetworkGoing.MatchString(err.Error())
+}
+
+var stackNetworkGoing = regexp.MustCompile(`network \S+ (is in use by task|not found)`)
 
 // WaitForReplicas waits until every service of a stack runs as many tasks as it wants.
 func WaitForReplicas(ctx context.Context, mgr Node, stack string, timing Timing) error {

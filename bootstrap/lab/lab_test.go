@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +153,44 @@ func TestLabprobeIsStreamedFromTheHost(t *testing.T) {
 	}
 	if got := tm.List(); len(got) != 1 || got[0] != "install labprobe on t1-w1" {
 		t.Errorf("actions %q", got)
+	}
+}
+
+// answers is a manager whose command answers come in turn: an error, or an output.
+type answers struct {
+	replies []any
+	calls   int
+}
+
+func (a *answers) Run(ctx context.Context, cmd string) (string, error) {
+	r := a.replies[min(a.calls, len(a.replies)-1)]
+	a.calls++
+	if err, ok := r.(error); ok {
+		return "", err
+	}
+	return r.(string), nil
+}
+
+func (a *answers) RunWithInput(ctx context.Context, cmd string, _ io.Reader) (string, error) {
+	return a.Run(ctx, cmd)
+}
+
+// `docker stack rm` does not wait for the services' tasks to stop: the stack's network can
+// still be in use when it tries to remove it (seen in CI), or be gone yet still listed.
+// Remove tries again until nothing of the stack is left; any other failure is reported at once.
+func TestRemoveTriesAgainWhileTheStacksNetworkIsInUse(t *testing.T) {
+	busy := errors.New("node team1-m1: exit code 1: Failed to remove network jssm8tlulk3d: Error response from daemon: rpc error: code = FailedPrecondition desc = network jssm8tlulk3d is in use by task 70wobc5oudyc")
+	// Removed, yet still listed on the manager for a moment: `docker stack rm` finds it gone.
+	gone := errors.New("node team1-m1: exit code 1: Failed to remove network nhzhf79utlycj: Error response from daemon: network nhzhf79utlycj not foundFailed to remove some resources from stack: day2")
+	mgr := &answers{replies: []any{busy, gone, "removed\n"}}
+	removed, err := Remove(context.Background(), "team1", []Node{{Name: "team1-m1", Role: plan.Manager, Run: mgr}})
+	if err != nil || !removed || mgr.calls != 3 {
+		t.Errorf("removed %v, err %v after %d tries; want removed after 3", removed, err, mgr.calls)
+	}
+	other := errors.New("node team1-m1: exit code 1: Cannot connect to the Docker daemon")
+	mgr = &answers{replies: []any{other, "removed\n"}}
+	removed, err = Remove(context.Background(), "team1", []Node{{Name: "team1-m1", Role: plan.Manager, Run: mgr}})
+	if !errors.Is(err, other) || removed || mgr.calls != 1 {
+		t.Errorf("removed %v, err %v after %d tries; want the daemon's error after 1", removed, err, mgr.calls)
 	}
 }
