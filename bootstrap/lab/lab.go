@@ -276,19 +276,25 @@ func Remove(ctx context.Context, teamName string, nodes []Node) (removed bool, e
 		return false, nil
 	}
 	err = steps.Run(ctx, teamName, []steps.Step{{Name: "remove the day2 stack", Timeout: time.Minute, Run: func(ctx context.Context) error {
-		return steps.Poll(ctx, "the day2 stack's network still in use by its tasks", 50*time.Second, time.Second, func(ctx context.Context) (bool, error) {
+		// Done when nothing of the stack is listed any more, so that its tasks have stopped
+		// and a rerun finds nothing to do.
+		return steps.Poll(ctx, "the day2 stack's network still there while its tasks stop", 50*time.Second, time.Second, func(ctx context.Context) (bool, error) {
 			out, err := mgr.Run.Run(ctx, removeStack)
 			removed = removed || strings.TrimSpace(out) == "removed"
-			return !stackNetworkLeft(err), err
+			if err != nil {
+				return !stackNetworkLeft(err), err
+			}
+			return strings.TrimSpace(out) == "gone", nil
 		})
 	}}})
 	return removed, err
 }
 
-// removeStack removes the day2 stack while any of it is left: its services (which stack ls
-// lists), or its network after a removal that found the network still in use.
+// removeStack removes the day2 stack while any of it is listed: its services (which stack ls
+// lists), or its network, which stays listed on the manager until the tasks on it have
+// stopped. It prints "gone" when nothing is.
 var removeStack = fmt.Sprintf("if docker stack ls --format '{{.Name}}' | grep -qx %[1]s || [ -n \"$(docker network ls -q --filter label=com.docker.stack.namespace=%[1]s)\" ]; "+
-	"then docker stack rm %[1]s >/dev/null && echo removed; fi", day2.StackName)
+	"then docker stack rm %[1]s >/dev/null && echo removed; else echo gone; fi", day2.StackName)
 
 // stackNetworkLeft is whether `docker stack rm` failed only on the stack's network, which
 // goes a moment later: still in use by the services' tasks while they stop (the CLI does

@@ -177,15 +177,21 @@ func (a *answers) RunWithInput(ctx context.Context, cmd string, _ io.Reader) (st
 
 // `docker stack rm` does not wait for the services' tasks to stop: the stack's network can
 // still be in use when it tries to remove it (seen in CI), or be gone yet still listed.
-// Remove tries again until nothing of the stack is left; any other failure is reported at once.
+// Remove tries again until nothing of the stack is listed, so a rerun finds nothing to do;
+// any other failure is reported at once.
 func TestRemoveTriesAgainWhileTheStacksNetworkIsInUse(t *testing.T) {
 	busy := errors.New("node team1-m1: exit code 1: Failed to remove network jssm8tlulk3d: Error response from daemon: rpc error: code = FailedPrecondition desc = network jssm8tlulk3d is in use by task 70wobc5oudyc")
 	// Removed, yet still listed on the manager for a moment: `docker stack rm` finds it gone.
 	gone := errors.New("node team1-m1: exit code 1: Failed to remove network nhzhf79utlycj: Error response from daemon: network nhzhf79utlycj not foundFailed to remove some resources from stack: day2")
-	mgr := &answers{replies: []any{busy, gone, "removed\n"}}
+	mgr := &answers{replies: []any{busy, gone, "removed\n", "gone\n"}}
 	removed, err := Remove(context.Background(), "team1", []Node{{Name: "team1-m1", Role: plan.Manager, Run: mgr}})
-	if err != nil || !removed || mgr.calls != 3 {
-		t.Errorf("removed %v, err %v after %d tries; want removed after 3", removed, err, mgr.calls)
+	if err != nil || !removed || mgr.calls != 4 {
+		t.Errorf("removed %v, err %v after %d tries; want removed, and gone after 4", removed, err, mgr.calls)
+	}
+	// Nothing there: nothing removed, one look.
+	mgr = &answers{replies: []any{"gone\n"}}
+	if removed, err := Remove(context.Background(), "team1", []Node{{Name: "team1-m1", Role: plan.Manager, Run: mgr}}); err != nil || removed || mgr.calls != 1 {
+		t.Errorf("no stack: removed %v, err %v after %d tries", removed, err, mgr.calls)
 	}
 	other := errors.New("node team1-m1: exit code 1: Cannot connect to the Docker daemon")
 	mgr = &answers{replies: []any{other, "removed\n"}}
