@@ -55,8 +55,12 @@ func fresh(t *testing.T, sudo string) *stepstest.Node {
 		"/home/student/.ssh/authorized_keys", "/home/labfleet/.ssh/authorized_keys"} {
 		n.On(sudo + "cat " + f + " 2>/dev/null || true").On(sudo + "sha256sum " + f + " 2>/dev/null || true")
 	}
-	for _, dir := range []string{"-m 0755 /etc/labfleet", "-m 0755 /etc/sudoers.d", "-m 0700 /home/student/.ssh", "-m 0700 /home/labfleet/.ssh"} {
+	for _, dir := range []string{"-m 0755 /etc/labfleet", "-m 0755 /etc/sudoers.d"} {
 		n.On(sudo + "mkdir -p " + dir + " && ")
+	}
+	// An account's own files (its authorized_keys) are written as that account.
+	for _, account := range []string{"student", "labfleet"} {
+		n.On(asAccount(sudo, account))
 	}
 	return n.On(cmd(sudo, "check-packages")).
 		On(cmd(sudo, "install-packages"), "installed "+strings.Join(Packages, " ")+"\n").
@@ -81,6 +85,14 @@ func ready(t *testing.T, sudo string) *stepstest.Node {
 		On(sudo+"sha256sum /etc/sudoers.d/labfleet-admin", sha256Line("labfleet ALL=(ALL) NOPASSWD:ALL\n", "/etc/sudoers.d/labfleet-admin")).
 		On(sudo+"cat /home/student/.ssh/authorized_keys", studentKey+"\n").
 		On(sudo+"cat /home/labfleet/.ssh/authorized_keys", "ssh-rsa AAAAmine me@laptop\n"+adminKey+"\n")
+}
+
+// asAccount is how a command runs as an account: through sudo, or runuser for a root login.
+func asAccount(sudo, account string) string {
+	if sudo == "" {
+		return "runuser -u " + account + " -- sh -c "
+	}
+	return "sudo -n -u " + account + " sh -c "
 }
 
 // sha256Line is what sha256sum prints for a file of this content.
@@ -212,6 +224,9 @@ func TestPrepareThroughSudoUsesItForEverythingButTheChecks(t *testing.T) {
 		t.Errorf("first commands %q", cmds[:3])
 	}
 	for _, c := range cmds[3:] {
+		if strings.HasPrefix(c, "sudo -n -u ") {
+			continue // a script run as an account (its own files), through sudo as a whole
+		}
 		for _, part := range strings.Split(strings.ReplaceAll(c, "(umask 077 && ", ""), " && ") {
 			if !strings.HasPrefix(part, "sudo -n ") {
 				t.Errorf("not through sudo -n: %q in %q", part, c)
@@ -340,7 +355,7 @@ func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
 		On(cmd("", "remove-images"), "memory-leak-app:latest\nkindest/node:v1.33.1\n").
 		On(cmd("", "check-accounts"), "account student /home/student student,docker,sudo\naccount labfleet /home/labfleet labfleet,docker\n").
 		On("cat /home/labfleet/.ssh/authorized_keys", "ssh-rsa AAAAmine me@laptop\n"+adminKey+"\n").
-		On("sha256sum /home/labfleet/.ssh/authorized_keys", sha256Line("ssh-rsa AAAAmine me@laptop\n"+adminKey+"\n", "/home/labfleet/.ssh/authorized_keys")).
+		On(asAccount("", "labfleet")).
 		On(cmd("", "remove-files"), "/etc/sudoers.d/labfleet-student\n/etc/sudoers.d/labfleet-admin\n").
 		On("docker swarm leave --force").
 		On(cmd("", "clean-after-swarm")).
@@ -350,7 +365,6 @@ func TestTeardownRemovesWhatLabfleetAddedAndKeepsTheMachinesOwn(t *testing.T) {
 		On("docker info --format '{{.ServerVersion}}'", "29.1.3\n").
 		On("/usr/local/bin/kind delete cluster --name day3").
 		On(cmd("", "delete-account")).
-		On("mkdir -p -m 0700 /home/labfleet/.ssh && ").
 		On("rm -rf /etc/labfleet")
 	actions, err := Teardown(context.Background(), n, "team1-m1")
 	if err != nil {
@@ -391,8 +405,7 @@ func TestTeardownGivesAnAccountOfTheMachinesItsGroupsBack(t *testing.T) {
 		On(cmd("", "check-accounts"), "account student /home/student student,audio,sudo\n").
 		On("gpasswd --delete student sudo").
 		On("cat /home/student/.ssh/authorized_keys", studentKey+"\n").
-		On("sha256sum /home/student/.ssh/authorized_keys", sha256Line(studentKey+"\n", "/home/student/.ssh/authorized_keys")).
-		On("mkdir -p -m 0700 /home/student/.ssh && ").
+		On(asAccount("", "student")).
 		On(cmd("", "remove-files")).
 		On("rm -rf /etc/labfleet")
 	actions, err := Teardown(context.Background(), n, "team1-m1")

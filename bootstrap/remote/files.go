@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"path"
 	"strings"
@@ -36,11 +37,11 @@ type File struct {
 	Content io.ReadSeeker
 	Mode    string // the file's, as chmod takes it
 	// Owner is AsLoginUser, AsRoot, or another account (e.g. a student's, for files in their
-	// home): the file and its directory are then given to that account and its login group.
+	// home), which then writes the file itself: it and its directory are that account's.
 	Owner string
-	// DirMode is set on the file's directory when it is created, and when it is given to
-	// Owner (~/.ssh: 0700); "" leaves the mode a directory has or mkdir gives it. A directory
-	// that exists and is not given to an account (root's /etc/sudoers.d) keeps its mode.
+	// DirMode is the mode of the file's directory when it is created, and always for an
+	// account's directory (~/.ssh: 0700); "" leaves the mode a directory has or mkdir gives
+	// it. A directory of root's that exists (/etc/sudoers.d) keeps its mode.
 	DirMode string
 	// LoginIsRoot says the login user is root: commands as root need no sudo (which an
 	// existing machine may not have yet). Otherwise they go through `sudo -n`, which fails
@@ -52,45 +53,60 @@ type File struct {
 // file is written beside its path and renamed into place, so a reader (sshd, sudo, a
 // student's shell) never sees half of it; a file in /etc/sudoers.d is checked with visudo
 // before it goes in (a broken one would take sudo away from everyone). sudo ignores a name
-// with a dot in /etc/sudoers.d, like the path.new written first. It reports whether it wrote.
+// with a dot in /etc/sudoers.d, like the path.new written first. A file for an account is
+// written by that account itself (sudo -u, or runuser for a root login), never by root in
+// a directory the account controls: root would follow a link the account put there (say
+// ~/.ssh/authorized_keys.new -> /etc/shadow, planted by an account whose sudo a teardown
+// has just taken back). It reports whether it wrote.
 func WriteFile(ctx context.Context, node steps.Runner, f File) (bool, error) {
 	h := sha256.New()
 	if _, err := io.Copy(h, f.Content); err != nil {
 		return false, err
 	}
-	as := func(cmd string) string { return cmd }
-	if f.Owner != AsLoginUser && !f.LoginIsRoot {
-		as = func(cmd string) string { return "sudo -n " + cmd }
-	}
 	dest, tmp, dir := Quote(f.Path), Quote(f.Path+".new"), Quote(path.Dir(f.Path))
-	have, _ := node.Run(ctx, as("sha256sum "+dest)+" 2>/dev/null || true")
+	mkdir := "mkdir -p " + dir
+	if f.DirMode != "" {
+		mkdir = "mkdir -p -m " + Quote(f.DirMode) + " " + dir
+	}
+	var check, write string
+	switch f.Owner {
+	case AsLoginUser, AsRoot:
+		as := func(cmd string) string { return cmd }
+		if f.Owner == AsRoot && !f.LoginIsRoot {
+			as = func(cmd string) string { return "sudo -n " + cmd }
+		}
+		check = as("sha256sum "+dest) + " 2>/dev/null || true"
+		cmds := []string{as(mkdir), "(umask 077 && " + as("tee "+tmp) + " >/dev/null)", as("chmod " + Quote(f.Mode) + " " + tmp)}
+		if f.Owner == AsRoot && path.Dir(f.Path) == "/etc/sudoers.d" {
+			cmds = append(cmds, as("visudo -c -q -f "+tmp))
+		}
+		write = strings.Join(append(cmds, as("mv "+tmp+" "+dest)), " && ")
+	default:
+		if !path.IsAbs(f.Path) {
+			return false, fmt.Errorf("write %s for %s: a path relative to the login user's home cannot be another account's", f.Path, f.Owner)
+		}
+		as := func(script string) string { return "sudo -n -u " + Quote(f.Owner) + " sh -c " + Quote(script) }
+		if f.LoginIsRoot {
+			as = func(script string) string { return "runuser -u " + Quote(f.Owner) + " -- sh -c " + Quote(script) }
+		}
+		check = as("sha256sum " + dest + " 2>/dev/null || true")
+		// umask 022: a directory made here is 0755 whatever the account's own umask, as root's are.
+		cmds := []string{"umask 022", mkdir}
+		if f.DirMode != "" {
+			cmds = append(cmds, "chmod "+Quote(f.DirMode)+" "+dir)
+		}
+		// rm -f: a .new left by an interrupted write, or a link, is replaced, not followed.
+		cmds = append(cmds, "rm -f "+tmp, "(umask 077 && cat > "+tmp+")", "chmod "+Quote(f.Mode)+" "+tmp, "mv "+tmp+" "+dest)
+		write = as(strings.Join(cmds, " && "))
+	}
+	have, _ := node.Run(ctx, check)
 	if strings.HasPrefix(have, hex.EncodeToString(h.Sum(nil))+" ") {
 		return false, nil
 	}
 	if _, err := f.Content.Seek(0, io.SeekStart); err != nil {
 		return false, err
 	}
-	mkdir := "mkdir -p " + dir
-	if f.DirMode != "" {
-		mkdir = "mkdir -p -m " + f.DirMode + " " + dir
-	}
-	cmds := []string{as(mkdir)}
-	giveTo := f.Owner != AsLoginUser && f.Owner != AsRoot
-	if giveTo {
-		cmds = append(cmds, as("chown "+f.Owner+": "+dir))
-		if f.DirMode != "" {
-			cmds = append(cmds, as("chmod "+f.DirMode+" "+dir))
-		}
-	}
-	cmds = append(cmds, "(umask 077 && "+as("tee "+tmp)+" >/dev/null)", as("chmod "+f.Mode+" "+tmp))
-	if giveTo {
-		cmds = append(cmds, as("chown "+f.Owner+": "+tmp))
-	}
-	if f.Owner == AsRoot && path.Dir(f.Path) == "/etc/sudoers.d" {
-		cmds = append(cmds, as("visudo -c -q -f "+tmp))
-	}
-	cmds = append(cmds, as("mv "+tmp+" "+dest))
-	if _, err := node.RunWithInput(ctx, strings.Join(cmds, " && "), f.Content); err != nil {
+	if _, err := node.RunWithInput(ctx, write, f.Content); err != nil {
 		return false, err
 	}
 	return true, nil

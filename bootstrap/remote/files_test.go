@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,7 +32,12 @@ func (l *localShell) RunWithInput(ctx context.Context, cmd string, in io.Reader)
 	}
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
 	c.Dir, c.Stdin = l.dir, in
+	var stderr strings.Builder
+	c.Stderr = &stderr
 	out, err := c.Output()
+	if err != nil {
+		err = fmt.Errorf("%w: %s", err, stderr.String())
+	}
 	return string(out), err
 }
 
@@ -66,7 +72,11 @@ func fakeSudo(t *testing.T) string {
 	t.Helper()
 	bin := t.TempDir()
 	log := filepath.Join(bin, "sudo.log")
-	shim := "#!/bin/sh\n[ \"$1\" = -n ] || { echo 'sudo without -n' >&2; exit 1; }\nshift\necho \"$1\" >> " + log + "\nexec \"$@\"\n"
+	// sudo -n CMD records CMD's name; sudo -n -u USER CMD records "as:USER CMD" and runs it as
+	// USER (runuser, when this test runs as root and USER is another account).
+	shim := "#!/bin/sh\n[ \"$1\" = -n ] || { echo 'sudo without -n' >&2; exit 1; }\nshift\n" +
+		"if [ \"$1\" = -u ]; then u=$2; shift 2; echo \"as:$u $1\" >> " + log + "; [ \"$u\" = \"$(id -un)\" ] && exec \"$@\"; exec runuser -u \"$u\" -- \"$@\"; fi\n" +
+		"echo \"$1\" >> " + log + "\nexec \"$@\"\n"
 	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(shim), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -106,47 +116,83 @@ func TestWriteFileAsRootGoesThroughSudo(t *testing.T) {
 	}
 }
 
-// A file given to an account: its directory is given to it too, with DirMode, while an
-// existing directory that is not given away keeps its mode.
-func TestWriteFileGivesFileAndDirectoryToTheOwner(t *testing.T) {
+// A file for an account is written by that account: the file and its directory are its,
+// with their modes, and a link the account put at the temporary name is replaced, never
+// followed by root. A directory of root's that exists keeps its mode.
+func TestWriteFileForAnAccountWritesAsThatAccount(t *testing.T) {
 	log := fakeSudo(t)
-	// An account that the file can be given to: this one, or when it is root (whose files
-	// WriteFile treats apart) an account root may give files to.
-	me, err := user.Current()
+	// The account: this test's own, or when that is root (whose files WriteFile treats
+	// apart) another one, which the file must then really belong to.
+	owner, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if me.Username == AsRoot {
-		if me, err = user.Lookup("nobody"); err != nil {
+	if owner.Username == AsRoot {
+		if owner, err = user.Lookup("nobody"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	home := t.TempDir()
+	uid, _ := strconv.Atoi(owner.Uid)
+	gid, _ := strconv.Atoi(owner.Gid)
+	base := t.TempDir()
+	home, secret := filepath.Join(base, "home"), filepath.Join(base, "secret")
 	dest := filepath.Join(home, ".ssh", "authorized_keys")
-	f := File{Path: dest, Content: strings.NewReader("ssh-ed25519 AAAA\n"), Mode: "0600", Owner: me.Username, DirMode: "0700"}
+	for _, err := range []error{
+		// The account reaches its home through the test's directories.
+		os.Chmod(filepath.Dir(base), 0o755), os.Chmod(base, 0o755), os.Mkdir(home, 0o755), os.Chown(home, uid, gid), os.Mkdir(filepath.Dir(dest), 0o755),
+		os.Chown(filepath.Dir(dest), uid, gid), os.WriteFile(secret, []byte("root's own\n"), 0o644),
+		os.Symlink(secret, dest+".new"), os.Lchown(dest+".new", uid, gid),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := File{Path: dest, Content: strings.NewReader("ssh-ed25519 AAAA\n"), Mode: "0600", Owner: owner.Username, DirMode: "0700"}
 	if wrote, err := WriteFile(context.Background(), &localShell{}, f); err != nil || !wrote {
 		t.Fatalf("wrote=%v err=%v", wrote, err)
+	}
+	if b, err := os.ReadFile(dest); err != nil || string(b) != "ssh-ed25519 AAAA\n" {
+		t.Errorf("%s: %q %v", dest, b, err)
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "root's own\n" {
+		t.Errorf("the link at the temporary name was followed: %s now holds %q", secret, b)
 	}
 	for p, want := range map[string]os.FileMode{dest: 0o600, filepath.Dir(dest): 0o700} {
 		info, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if owner := fmt.Sprint(info.Sys().(*syscall.Stat_t).Uid); info.Mode().Perm() != want || owner != me.Uid {
-			t.Errorf("%s: mode %v, owner %s; want %v, %s (%s)", p, info.Mode().Perm(), owner, want, me.Uid, me.Username)
+		if got := fmt.Sprint(info.Sys().(*syscall.Stat_t).Uid); info.Mode().Perm() != want || got != owner.Uid {
+			t.Errorf("%s: mode %v, owner %s; want %v, %s (%s)", p, info.Mode().Perm(), got, want, owner.Uid, owner.Username)
 		}
 	}
-	if got := sudoUsed(t, log); got != "sha256sum mkdir chown chmod tee chmod chown mv" {
-		t.Errorf("through sudo: %v", got)
+	if got, want := sudoUsed(t, log), "as:"+owner.Username+" sh as:"+owner.Username+" sh"; got != want {
+		t.Errorf("through sudo: %q, want %q (the check and the write, each as the account)", got, want)
 	}
-	if err := os.Chmod(home, 0o751); err != nil {
+	// Logged in as root: runuser instead of sudo.
+	if os.Geteuid() != 0 {
+		t.Log("NOT RUN (not a pass): a root login's write as another account needs this test to run as root")
+	} else {
+		f = File{Path: dest, Content: strings.NewReader("ssh-ed25519 BBBB\n"), Mode: "0600", Owner: owner.Username, DirMode: "0700", LoginIsRoot: true}
+		if wrote, err := WriteFile(context.Background(), &localShell{}, f); err != nil || !wrote {
+			t.Fatalf("as root: wrote=%v err=%v", wrote, err)
+		}
+		info, err := os.Stat(dest)
+		if err != nil || fmt.Sprint(info.Sys().(*syscall.Stat_t).Uid) != owner.Uid {
+			t.Errorf("as root: %s is not %s's: %v", dest, owner.Username, err)
+		}
+		if got := sudoUsed(t, log); got != "" {
+			t.Errorf("as root, through sudo: %v", got)
+		}
+	}
+	if err := os.Chmod(base, 0o751); err != nil {
 		t.Fatal(err)
 	}
-	f = File{Path: filepath.Join(home, "notes"), Content: strings.NewReader("x\n"), Mode: "0644", Owner: AsRoot, DirMode: "0755"}
+	f = File{Path: filepath.Join(base, "notes"), Content: strings.NewReader("x\n"), Mode: "0644", Owner: AsRoot, DirMode: "0755"}
 	if _, err := WriteFile(context.Background(), &localShell{}, f); err != nil {
 		t.Fatal(err)
 	}
-	if info, err := os.Stat(home); err != nil || info.Mode().Perm() != 0o751 {
+	if info, err := os.Stat(base); err != nil || info.Mode().Perm() != 0o751 {
 		t.Errorf("an existing directory of root's changed mode: %v %v", info.Mode().Perm(), err)
 	}
 }
