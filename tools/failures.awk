@@ -1,21 +1,38 @@
 # Prints the last lines each failed test wrote to a `go test -v` log, so a failure's message
 # reaches the screen (and CI's record) even when it reads like an ordinary log line: t.Errorf
 # and t.Logf print alike in -v output. Usage: awk -f tools/failures.awk test.log test.log
-# (two passes: the first finds the failed tests, the second keeps their lines).
+# (two passes: the first finds the failed tests, the second keeps their lines). Tests are
+# told apart by package too (two packages may have a test of the same name); a parent test
+# shows only what it wrote after its last subtest began (its subtests show the rest); a test
+# run out of time (panic: test timed out) is the one that was running.
 BEGIN { keep = 40 }
 
+# Each pass counts packages from the start of the log.
+FNR == 1 { pkg = 0 }
+
+# A package's result line ends its tests: the next tests are another package's.
+/^(ok|FAIL)[ \t]/ { pkg++ }
+
 NR == FNR {
-	if ($0 ~ /^ *--- FAIL: /) {
-		failed[$3] = 1
-		order[++n] = $3
-	}
+	if ($0 ~ /^=== (RUN|CONT|NAME) /) running = $3
+	if ($0 ~ /^ *--- FAIL: /) fail(pkg, $3)
+	if ($0 ~ /^panic: test timed out/) fail(pkg, running)
 	next
 }
 
-# A test's lines follow its "=== RUN", or "=== CONT"/"=== NAME" when output switches back to it.
-/^=== (RUN|CONT|NAME) / { current = $3; next }
+/^=== (RUN|CONT|NAME) / {
+	current = pkg SUBSEP $3
+	if ($2 == "RUN") {
+		parent = $3
+		sub(/\/[^\/]*$/, "", parent)
+		if (parent != $3) count[pkg, parent] = 0
+	}
+	next
+}
 /^ *--- (PASS|FAIL|SKIP): / { next }
 /^(PASS|FAIL|ok )/ { current = ""; next }
+# The goroutine dump after a panic is nobody's last words (the screen shows the panic line).
+/^panic: / { current = ""; next }
 
 current in failed {
 	count[current]++
@@ -25,15 +42,16 @@ current in failed {
 END {
 	for (i = 1; i <= n; i++) {
 		t = order[i]
-		if (!(t in count) || hasFailedSubtest(t)) continue
-		printf "\n=== the last lines of %s (all of them in test.log)\n", t
+		if (!count[t]) continue
+		split(t, name, SUBSEP)
+		printf "\n=== the last lines of %s (all of them in test.log)\n", name[2]
 		from = count[t] > keep ? count[t] - keep + 1 : 1
 		for (j = from; j <= count[t]; j++) print lines[t, j % keep]
 	}
 }
 
-# A parent that failed through a subtest: the subtest's lines say why.
-function hasFailedSubtest(t,    u) {
-	for (u in failed) if (index(u, t "/") == 1) return 1
-	return 0
+function fail(p, test) {
+	if (test == "" || ((p, test) in failed)) return
+	failed[p, test] = 1
+	order[++n] = p SUBSEP test
 }

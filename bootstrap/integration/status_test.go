@@ -89,9 +89,10 @@ func startDashboard(t *testing.T, bin, cohortName string, outputs []byte, args .
 	// The page shows teams only once the command's first check of the cohort has ended
 	// (status.json answers 503 until then), and a headless page load has a fixed budget of
 	// its own: wait for that first check here, so a slow check is never taken for a wrong page.
+	client := http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		res, err := http.Get(url + "status.json")
+		res, err := client.Get(url + "status.json")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {

@@ -280,7 +280,8 @@ func Remove(ctx context.Context, teamName string, nodes []Node) (removed bool, e
 		// and a rerun finds nothing to do.
 		return steps.Poll(ctx, "the day2 stack's network still there while its tasks stop", 50*time.Second, time.Second, func(ctx context.Context) (bool, error) {
 			out, err := mgr.Run.Run(ctx, removeStack)
-			removed = removed || strings.TrimSpace(out) == "removed"
+			// A network still in use means the services went in this try.
+			removed = removed || strings.TrimSpace(out) == "removed" || stackNetworkInUse.MatchString(fmt.Sprint(err))
 			if err != nil {
 				return !stackNetworkLeft(err), err
 			}
@@ -293,18 +294,22 @@ func Remove(ctx context.Context, teamName string, nodes []Node) (removed bool, e
 // removeStack removes the day2 stack while any of it is listed: its services (which stack ls
 // lists), or its network, which stays listed on the manager until the tasks on it have
 // stopped. It prints "gone" when nothing is.
-var removeStack = fmt.Sprintf("if docker stack ls --format '{{.Name}}' | grep -qx %[1]s || [ -n \"$(docker network ls -q --filter label=com.docker.stack.namespace=%[1]s)\" ]; "+
-	"then docker stack rm %[1]s >/dev/null && echo removed; else echo gone; fi", day2.StackName)
+// A manager whose dockerd does not answer fails the lookups, never reads as "gone".
+var removeStack = fmt.Sprintf("stacks=$(docker stack ls --format '{{.Name}}') && networks=$(docker network ls -q --filter label=com.docker.stack.namespace=%[1]s) || exit 1; "+
+	"if printf '%%s\\n' \"$stacks\" | grep -qx %[1]s || [ -n \"$networks\" ]; then docker stack rm %[1]s >/dev/null && echo removed; else echo gone; fi", day2.StackName)
 
 // stackNetworkLeft is whether `docker stack rm` failed only on the stack's network, which
 // goes a moment later: still in use by the services' tasks while they stop (the CLI does
 // not wait for them), or already removed yet still listed on the manager. Another try then
 // finds the stack gone or removes what is left.
 func stackNetworkLeft(err error) bool {
-	return err != nil && stackNetworkGoing.MatchString(err.Error())
+	return err != nil && (stackNetworkInUse.MatchString(err.Error()) || stackNetworkGone.MatchString(err.Error()))
 }
 
-var stackNetworkGoing = regexp.MustCompile(`network \S+ (is in use by task|not found)`)
+var (
+	stackNetworkInUse = regexp.MustCompile(`network \S+ is in use by task`)
+	stackNetworkGone  = regexp.MustCompile(`network \S+ not found`)
+)
 
 // WaitForReplicas waits until every service of a stack runs as many tasks as it wants.
 func WaitForReplicas(ctx context.Context, mgr Node, stack string, timing Timing) error {
